@@ -1,0 +1,3 @@
+module peers/parked
+
+go 1.19

@@ -1,0 +1,3 @@
+module peers/pingpong
+
+go 1.19

@@ -1,0 +1,3 @@
+module peers/spawn_join
+
+go 1.19

@@ -1,0 +1,3 @@
+module peers/yield
+
+go 1.19

@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""Interleaved comparison of our mt_* micro-benchmarks with their "twins".
+
+Run with Debian's python (gevent lives there):
+    /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7]
+        [--only yield,spawn_join,parked,pingpong] [--taskset CPU] [--markdown FILE]
+
+Each contestant is an executable printing "<metric> <value>" lines on stdout.
+Ours live in <build-dir>/bench/ (mt_yield, ...), the C++ peers in
+<build-dir>/bench/peers/ (built by bench/peers/meson.build), the Go peers are
+built here from bench/peers/go/<name> into <build-dir>/bench/go/<name>, offline:
+GO111MODULE=on GOFLAGS=-mod=mod GOPROXY=off, GOCACHE/GOPATH under
+<build-dir>/bench/go/. Go contestants run with GOMAXPROCS=1 (and call
+runtime.GOMAXPROCS(1) themselves).
+
+Every round runs each contestant of every selected operation once, in turn
+(the starting contestant rotates each round), so machine noise hits all of
+them alike; the table shows the median per contestant, the ratio ours/peer
+(all metrics are lower-is-better) and PASS/MISS against the targets below.
+A contestant whose executable is missing is skipped with "(missing: path)".
+"""
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GO_SRC = os.path.join(HERE, 'peers', 'go')
+GO_ENV = {'GOMAXPROCS': '1'}
+PARKED_N = '1000000'
+
+
+def C(label, exe, metric, args=(), env=None, ours=False):
+    """A contestant. exe is relative to <build-dir>/bench unless absolute;
+    args may contain {src} (this bench/ directory) and {bench} (build bench/)."""
+    return dict(label=label, exe=exe, metric=metric, args=list(args),
+                env=env or {}, ours=ours)
+
+
+# Operations: name, group (for --only), contestants (first = ours), and
+# targets {peer label: max ratio ours/peer}. To extend (e.g. notifier
+# socketpair ping-pong vs raw libev / Go / gevent, HTTP via wrk), add an entry;
+# a script contestant is C('gevent', '/usr/bin/python3', 'roundtrip_ns',
+# args=['{src}/peers/gevent_pingpong.py']); a wrk run needs a small wrapper
+# that starts the server, runs wrk and prints "<metric> <value>".
+OPERATIONS = [
+    dict(name='yield', group='yield', contestants=[
+        C('ours', 'mt_yield', 'yield_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_yield', 'yield_ns'),
+        C('Go', 'go/yield', 'yield_ns', env=GO_ENV),
+        C('jump floor', 'peers/peer_jump_floor', 'jump_ns'),
+    ], targets={'Boost.Fiber': 0.5, 'Go': 0.75, 'jump floor': 3.0}),
+    dict(name='spawn_join', group='spawn_join', contestants=[
+        C('ours (guarded, pooled)', 'mt_spawn_join', 'spawn_join_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_spawn_join', 'spawn_join_ns'),
+        C('Boost.Fiber guarded', 'peers/peer_fiber_spawn_join', 'spawn_join_guarded_ns'),
+        C('Go', 'go/spawn_join', 'spawn_join_ns', env=GO_ENV),
+    ], targets={'Go': 0.5, 'Boost.Fiber': 0.5}),
+    dict(name='parked (N=%s)' % PARKED_N, group='parked', contestants=[
+        C('ours', 'mt_parked', 'rss_per_thread_bytes', [PARKED_N], ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_parked', 'rss_per_thread_bytes', [PARKED_N]),
+        C('Go', 'go/parked', 'rss_per_thread_bytes', [PARKED_N], env=GO_ENV),
+    ], targets={'Boost.Fiber': 0.5}),
+    dict(name='pingpong roundtrip', group='pingpong', contestants=[
+        C('ours', 'mt_pingpong', 'roundtrip_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_pingpong', 'roundtrip_ns'),
+        C('Go', 'go/pingpong', 'roundtrip_ns', env=GO_ENV),
+    ], targets={'Go': 0.5, 'Boost.Fiber': 0.5}),
+    dict(name='pingpong handoff', group='pingpong', contestants=[
+        C('ours', 'mt_pingpong', 'handoff_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_pingpong', 'handoff_ns'),
+        C('Go', 'go/pingpong', 'handoff_ns', env=GO_ENV),
+    ], targets={'Go': 0.5}),
+]
+
+UNITS = {'_ns': 'ns', '_bytes': 'B'}
+
+
+def unit_of(metric):
+    return next((u for s, u in UNITS.items() if metric.endswith(s)), '')
+
+
+def build_go(bench_dir, log):
+    """go build every bench/peers/go/<name> into <bench_dir>/go/<name>."""
+    go = shutil.which('go')
+    if not go or not os.path.isdir(GO_SRC):
+        log('note: go toolchain or %s not found; Go peers skipped' % GO_SRC)
+        return
+    out = os.path.join(bench_dir, 'go')
+    env = dict(os.environ, GO111MODULE='on', GOFLAGS='-mod=mod', GOPROXY='off',
+               GOTOOLCHAIN='local', CGO_ENABLED='0',
+               GOCACHE=os.path.join(out, '.cache'), GOPATH=os.path.join(out, '.gopath'))
+    for name in sorted(os.listdir(GO_SRC)):
+        src = os.path.join(GO_SRC, name)
+        if not os.path.isfile(os.path.join(src, 'main.go')):
+            continue
+        r = subprocess.run([go, 'build', '-o', os.path.join(out, name), '.'], cwd=src,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode:
+            log('note: go build %s failed:\n%s' % (name, r.stdout))
+
+
+def command(c, bench_dir, taskset):
+    exe = c['exe'] if os.path.isabs(c['exe']) else os.path.join(bench_dir, c['exe'])
+    args = [a.format(src=HERE, bench=bench_dir) for a in c['args']]
+    pre = ['taskset', '-c', taskset] if taskset else []
+    return exe, pre + [exe] + args
+
+
+def run_once(argv, env, timeout):
+    """Run one contestant; return ({metric: value}, error string or None)."""
+    try:
+        r = subprocess.run(argv, env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {}, 'timeout'
+    vals = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                vals[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    err = None if r.returncode == 0 else 'exit %d: %s' % (r.returncode, r.stderr.strip()[-200:])
+    return vals, err
+
+
+def fmt(x):
+    return '-' if x is None else ('%.3g' % x if abs(x) < 10 else '%.1f' % x)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--build-dir', default='build/release')
+    ap.add_argument('--rounds', type=int, default=7)
+    ap.add_argument('--only', default='', help='comma list of operation groups/names')
+    ap.add_argument('--taskset', default='', help='run every contestant under taskset -c CPU')
+    ap.add_argument('--markdown', default='', help='also write the table as Markdown here')
+    ap.add_argument('--timeout', type=float, default=600, help='seconds per single run')
+    opts = ap.parse_args()
+
+    log = lambda s: print(s, file=sys.stderr, flush=True)
+    bench_dir = os.path.join(os.path.abspath(opts.build_dir), 'bench')
+    only = {s.strip() for s in opts.only.split(',') if s.strip()}
+    ops = [o for o in OPERATIONS if not only or o['group'] in only or o['name'] in only]
+    if not ops:
+        sys.exit('no operation matches --only %s' % opts.only)
+    if opts.taskset and not shutil.which('taskset'):
+        sys.exit('taskset not found')
+    build_go(bench_dir, log)
+
+    # Resolve contestants; note missing executables once.
+    notes, live = [], []
+    for o in ops:
+        for c in o['contestants']:
+            exe, argv = command(c, bench_dir, opts.taskset)
+            c['argv'], c['samples'], c['errors'] = argv, [], []
+            if os.access(exe, os.X_OK):
+                live.append(c)
+            else:
+                c['missing'] = exe
+                notes.append('%s / %s (missing: %s)' % (o['name'], c['label'], exe))
+    for n in notes:
+        log(n)
+
+    for rnd in range(opts.rounds):
+        log('round %d/%d' % (rnd + 1, opts.rounds))
+        cache = {}  # one run per distinct command line per round
+        for o in ops:
+            cs = [c for c in o['contestants'] if c in live]
+            k = rnd % len(cs) if cs else 0
+            for c in cs[k:] + cs[:k]:
+                key = tuple(c['argv'])
+                if key not in cache:
+                    cache[key] = run_once(c['argv'], c['env'], opts.timeout)
+                vals, err = cache[key]
+                if err is None and c['metric'] in vals:  # a failed run counts for nothing
+                    c['samples'].append(vals[c['metric']])
+                else:
+                    c['errors'].append(err or 'no %s in output' % c['metric'])
+
+    # Table.
+    header = ['operation', 'contestant', 'median', 'unit', 'min..max', 'runs',
+              'ours/peer', 'target', 'check']
+    rows = []
+    for o in ops:
+        ours = next((c for c in o['contestants'] if c['ours']), None)
+        for c in o['contestants']:
+            c['median'] = statistics.median(c['samples']) if c['samples'] else None
+        om = ours['median'] if ours else None
+        for c in o['contestants']:
+            m = c['median']
+            ratio = om / m if (om is not None and m and not c['ours']) else None
+            tgt = o['targets'].get(c['label'])
+            check = '' if tgt is None else ('-' if ratio is None else
+                                            ('PASS' if ratio <= tgt else 'MISS'))
+            if 'missing' in c:
+                med, spread = '(missing: %s)' % c['missing'], ''
+            elif m is None:
+                med, spread = '(failed: %s)' % (c['errors'][0] if c['errors'] else '?'), ''
+            else:
+                med = fmt(m)
+                spread = '%s..%s' % (fmt(min(c['samples'])), fmt(max(c['samples'])))
+            rows.append([o['name'], c['label'], med, unit_of(c['metric']), spread,
+                         str(len(c['samples'])), '' if c['ours'] else fmt(ratio),
+                         '' if tgt is None else '<= %.2fx' % tgt, check])
+
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    for r in [header] + rows:
+        print('  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+
+    if opts.markdown:
+        cmd = shlex.join([sys.executable] + sys.argv)
+        with open(opts.markdown, 'w') as f:
+            f.write('# Micro-benchmark comparison\n\n')
+            f.write('- command: `%s`\n' % cmd)
+            f.write('- date: %s\n' % datetime.datetime.now().astimezone().isoformat(timespec='seconds'))
+            f.write('- uname -r: %s\n' % platform.release())
+            f.write('- nproc: %d\n' % len(os.sched_getaffinity(0)))
+            f.write('- rounds: %d (median per contestant; ratio = ours/peer, lower is better)\n'
+                    % opts.rounds)
+            for n in notes:
+                f.write('- note: %s\n' % n)
+            f.write('\n| ' + ' | '.join(header) + ' |\n')
+            f.write('|' + '---|' * len(header) + '\n')
+            for r in rows:
+                f.write('| ' + ' | '.join(v.replace('|', '\\|') for v in r) + ' |\n')
+        log('wrote %s' % opts.markdown)
+
+
+if __name__ == '__main__':
+    main()

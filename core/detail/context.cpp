@@ -1,0 +1,116 @@
+// core/detail/context.cpp — the one file that includes Boost.Context.
+//
+// It owns: the backend choice (Boost.Context's fiber on its fcontext
+// assembly backend, the one Debian builds), the hand-over of the continuation
+// that was left, and the sanitizer annotations of every switch.
+//
+// Why fcontext and not ucontext+BOOST_USE_ASAN: the ucontext backend makes a
+// system call (sigprocmask) per switch and costs about 40x as much. The
+// fcontext backend knows nothing of ASan, so every switch made here is
+// annotated with __sanitizer_start_switch_fiber/__sanitizer_finish_switch_fiber;
+// ASan then knows which stack is current when an exception unwinds one.
+// See docs/design/core.md.
+//
+// The hand-over: Boost's resume() returns the continuation of whoever
+// resumed us. That context stored a pointer to its own slot in
+// switch_state::save_into before jumping, so the resumed side files the
+// continuation there. No allocation, no extra jump.
+#include "core/detail/context.hpp"
+
+#include <boost/context/fiber.hpp>
+#include <new>
+#include <utility>
+
+#include "core/detail/sanitizers.hpp"
+#include "core/detail/stack_pool.hpp"
+
+namespace mt::detail {
+namespace ctx = boost::context;
+
+static_assert(sizeof(ctx::fiber) == sizeof(void*), "a slot stores a fiber as its one pointer");
+
+namespace {
+
+ctx::fiber& as_fiber(context_slot& slot) noexcept {
+    return *std::launder(reinterpret_cast<ctx::fiber*>(&slot.continuation));
+}
+
+// File a continuation into an empty slot without running fiber's
+// destructor on the slot's old (null) value.
+void file(context_slot& slot, ctx::fiber&& f) noexcept {
+    new (&slot.continuation) ctx::fiber(std::move(f));
+}
+
+ctx::fiber take(context_slot& slot) noexcept {
+    return std::move(as_fiber(slot));  // leaves the slot empty (null)
+}
+
+inline void asan_start(void** fake_save, const context_slot& to) noexcept {
+#if MT_ASAN
+    __sanitizer_start_switch_fiber(fake_save, to.stack_lo, to.stack_size);
+#else
+    (void)fake_save, (void)to;
+#endif
+}
+
+// After a switch lands: tell ASan, and learn the bounds of the stack we came
+// from if they were unknown (the root's, the first time it is left).
+inline void asan_finish(void* fake, context_slot* came_from) noexcept {
+#if MT_ASAN
+    const void* lo = nullptr;
+    std::size_t size = 0;
+    __sanitizer_finish_switch_fiber(fake, &lo, &size);
+    if (came_from && came_from->stack_lo == nullptr) {
+        came_from->stack_lo = lo;
+        came_from->stack_size = size;
+    }
+#else
+    (void)fake, (void)came_from;
+#endif
+}
+
+// The StackAllocator Boost.Context sees: hands over a stack the pool
+// already gave us (so a refused mapping is reported by spawn, not here) and
+// gives it back to the pool when the fiber ends.
+struct pooled_stack {
+    stack s;
+    stack_pool* pool;
+
+    ctx::stack_context allocate() noexcept {
+        ctx::stack_context sc;
+        sc.sp = s.top();
+        sc.size = s.size;
+        return sc;
+    }
+    void deallocate(ctx::stack_context&) noexcept { pool->release(s); }
+};
+
+}  // namespace
+
+void context_create(context_slot& slot, const stack& s, stack_pool& pool, context_entry entry,
+                    void* arg, switch_state& st) noexcept {
+    slot.stack_lo = s.lo;
+    slot.stack_size = s.size;
+    auto body = [entry, arg, &st](ctx::fiber&& from) noexcept -> ctx::fiber {
+        asan_finish(nullptr, st.save_into);
+        file(*st.save_into, std::move(from));
+        context_slot* next = entry(arg);
+        // This context is over: whoever runs next files our (empty)
+        // continuation into the dead slot, and ASan may drop our fake stack.
+        st.save_into = &st.dead;
+        void** no_return = nullptr;
+        asan_start(no_return, *next);
+        return take(*next);
+    };
+    file(slot, ctx::fiber(std::allocator_arg, pooled_stack{s, &pool}, std::move(body)));
+}
+
+void context_switch(context_slot& from, context_slot& to, switch_state& st) noexcept {
+    st.save_into = &from;
+    asan_start(&from.asan_fake_stack, to);
+    ctx::fiber back = take(to).resume();
+    asan_finish(from.asan_fake_stack, st.save_into);
+    file(*st.save_into, std::move(back));
+}
+
+}  // namespace mt::detail

@@ -1,0 +1,49 @@
+// core/detail/context.hpp — the machine-level switch, as the rest of the
+// engine sees it. The implementation (context.cpp) is the only file of the
+// project that includes Boost.Context; nothing here names it.
+//
+// A context_slot holds a suspended execution context: the continuation of a
+// micro-thread (or of the OS thread's own stack, "the root") that is not
+// running. Invariant: a slot holds a continuation iff its context is
+// suspended; resuming a slot empties it, and the context that was left is
+// stored into its own slot by whoever runs next.
+#pragma once
+
+#include <cstddef>
+
+namespace mt::detail {
+
+struct stack;
+class stack_pool;
+
+struct context_slot {
+    void* continuation = nullptr;  // a boost::context::fiber, stored as its one pointer
+    const void* stack_lo = nullptr;  // bounds of the stack, for ASan's switch annotations
+    std::size_t stack_size = 0;
+    void* asan_fake_stack = nullptr;  // ASan's fake stack while suspended
+
+    bool empty() const noexcept { return continuation == nullptr; }
+};
+
+// switch_state — shared by every context of one engine.
+struct switch_state {
+    context_slot* save_into = nullptr;  // the slot of the context being left
+    context_slot dead;                  // receives the (empty) continuation of an ended context
+};
+
+// context_entry — runs a micro-thread to its end and returns the slot to
+// continue with. Must not throw and must not return into a finished context.
+using context_entry = context_slot* (*)(void* arg);
+
+// context_create — prepares `slot` to start `entry(arg)` on stack `s` when it
+// is first switched to. On exit the stack goes back to `pool`. Called from the
+// running context; does not switch for good (Boost.Context visits the new stack
+// once to set it up). Never throws.
+void context_create(context_slot& slot, const stack& s, stack_pool& pool, context_entry entry,
+                    void* arg, switch_state& st) noexcept;
+
+// context_switch — suspends the running context into `from` and resumes `to`.
+// Returns when some context switches back to `from`. Never throws.
+void context_switch(context_slot& from, context_slot& to, switch_state& st) noexcept;
+
+}  // namespace mt::detail

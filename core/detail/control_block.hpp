@@ -1,0 +1,132 @@
+// core/detail/control_block.hpp — everything the engine keeps per micro-thread.
+//
+// Invariants:
+//   * state == running  <=> this is engine::current_.
+//   * state in {created, runnable} <=> the block is in the run queue (run_next).
+//   * state == waiting  => d.waiting(); the block sits in at most one wait list
+//     (wait_prev/wait_next), and nowhere else.
+//   * has_ended(state)  => not in the run queue, not in any wait list, not in the
+//     live list, and its stack is back in the pool.
+//   * the block is deleted when it has ended and no handle refers to it.
+//
+// Threading: touched only by the OS thread of its engine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+
+#include "core/deferred.hpp"
+#include "core/detail/context.hpp"
+#include "core/detail/stack_pool.hpp"
+#include "core/state.hpp"
+
+namespace mt {
+class engine;
+}
+
+namespace mt::detail {
+
+struct control_block;
+
+// end_listener — told when a micro-thread ends (a scope, a pipe end attached
+// as stdin/stdout). Called on the ending micro-thread's stack, after its
+// outcome is stored; must not suspend or throw.
+struct end_listener {
+    end_listener* next_listener = nullptr;  // owned by the control block's list
+    virtual void on_end(control_block& cb) noexcept = 0;
+
+protected:
+    ~end_listener() = default;
+};
+
+// scope_base — a structured scope, told when one of its children ends
+// (after end_listeners, before the block may be freed). Must not suspend.
+struct scope_base {
+    virtual void child_ended(control_block& cb) noexcept = 0;
+
+protected:
+    ~scope_base() = default;
+};
+
+// wait_list — an intrusive FIFO of waiting control blocks, threaded through
+// their wait_prev/wait_next. Used for joiners and by pipes.
+struct wait_list {
+    control_block* head = nullptr;
+    control_block* tail = nullptr;
+
+    bool empty() const noexcept { return head == nullptr; }
+    void push_back(control_block& cb) noexcept;
+    void remove(control_block& cb) noexcept;
+    control_block* pop_front() noexcept;
+};
+
+inline constexpr std::size_t max_name = 47;
+
+struct control_block {
+    control_block() = default;
+    control_block(const control_block&) = delete;
+    control_block& operator=(const control_block&) = delete;
+    virtual ~control_block() = default;
+
+    // run_body — runs the user's function and stores its result. Called once,
+    // on the micro-thread's own stack; may suspend; throws what the body throws.
+    virtual void run_body() = 0;
+
+    // --- identity: set by spawn, then read-only
+    std::uint64_t id = 0;
+    char name[max_name + 1] = {};
+    engine* eng = nullptr;
+
+    // --- life: written by the engine only
+    mt::state st = mt::state::created;
+    bool abort_requested = false;  // sticky: every later suspension raises MicroThreadExit
+    bool detached = false;         // start_and_forget: no handle will ever join it
+    bool outcome_observed = false; // a joiner or a scope has seen its failure
+    std::uint32_t handles = 0;     // micro_thread<R> handles referring to it
+    std::exception_ptr error;      // the failure, when st == failed
+
+    // --- scheduling: run queue and the engine's list of live micro-threads
+    control_block* run_next = nullptr;
+    control_block* live_prev = nullptr;
+    control_block* live_next = nullptr;
+
+    // --- waiting: the one wait list it may sit in, and its one deferred
+    control_block* wait_prev = nullptr;
+    control_block* wait_next = nullptr;
+    deferred d{*this};
+    wait_list joiners;  // micro-threads waiting to join this one
+
+    // --- memory
+    stack stk;         // empty once it went back to the pool
+    context_slot ctx;  // its continuation while suspended
+    end_listener* listeners = nullptr;
+    scope_base* owner_scope = nullptr;  // the scope that spawned it, if any
+    void* embedder_state = nullptr;  // reserved for an embedder (SPEC section 7)
+};
+
+inline void wait_list::push_back(control_block& cb) noexcept {
+    cb.wait_prev = tail;
+    cb.wait_next = nullptr;
+    (tail ? tail->wait_next : head) = &cb;
+    tail = &cb;
+}
+
+inline void wait_list::remove(control_block& cb) noexcept {
+    (cb.wait_prev ? cb.wait_prev->wait_next : head) = cb.wait_next;
+    (cb.wait_next ? cb.wait_next->wait_prev : tail) = cb.wait_prev;
+    cb.wait_prev = cb.wait_next = nullptr;
+}
+
+inline control_block* wait_list::pop_front() noexcept {
+    control_block* cb = head;
+    if (cb) remove(*cb);
+    return cb;
+}
+
+// describe — "#3 'sink'"
+void append_ref(std::string& out, const control_block& cb);
+std::string describe(const control_block& cb);
+
+}  // namespace mt::detail

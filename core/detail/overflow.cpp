@@ -1,0 +1,160 @@
+// core/detail/overflow.cpp — see overflow.hpp.
+#include "core/detail/overflow.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "core/detail/control_block.hpp"
+#include "core/detail/sys.hpp"
+#include "core/engine.hpp"
+
+namespace mt::detail {
+namespace {
+
+constexpr std::size_t altstack_size = 64 * 1024;
+struct sigaction previous_segv;
+struct sigaction previous_bus;
+
+// A fixed-size message built without allocation (async-signal-safe).
+struct message {
+    char buf[512];
+    std::size_t len = 0;
+
+    void add(const char* s) noexcept {
+        while (*s && len < sizeof buf - 1) buf[len++] = *s++;
+    }
+    void add(std::uint64_t v, int base = 10) noexcept {
+        char tmp[24];
+        int n = 0;
+        do {
+            tmp[n++] = "0123456789abcdef"[v % base];
+            v /= base;
+        } while (v && n < 24);
+        if (base == 16) add("0x");
+        while (n && len < sizeof buf - 1) buf[len++] = tmp[--n];
+    }
+    void write_out() noexcept {
+        buf[len++] = '\n';
+        ssize_t r = ::write(2, buf, len);
+        (void)r;
+    }
+};
+
+void describe_overflow(message& m, const control_block& cb) {
+    m.add("microthreading: stack overflow in micro-thread #");
+    m.add(cb.id);
+    m.add(" '");
+    m.add(cb.name);
+    m.add("' (stack size ");
+    m.add(cb.stk.size);
+    m.add(" bytes");
+}
+
+// Is this fault the running micro-thread running off the bottom of its stack?
+bool is_overflow(const control_block& cb, std::uintptr_t addr, std::uintptr_t sp) {
+    if (!cb.stk) return false;
+    const auto lo = reinterpret_cast<std::uintptr_t>(cb.stk.lo);
+    const std::uintptr_t reach = 16 * stack_pool::page_size();  // a large frame may skip ahead
+    const bool addr_below = addr < lo + canary_bytes && addr + reach >= lo;
+    const bool sp_below = sp != 0 && sp < lo + 256 && sp + reach >= lo;
+    return addr_below || sp_below;
+}
+
+void chain(const struct sigaction& prev, int sig, siginfo_t* info, void* uctx) {
+    if (prev.sa_flags & SA_SIGINFO) {
+        if (prev.sa_sigaction) prev.sa_sigaction(sig, info, uctx);
+        return;
+    }
+    if (prev.sa_handler == SIG_DFL || prev.sa_handler == SIG_IGN) {
+        // Default action: reinstall it and return, the fault happens again.
+        ::signal(sig, SIG_DFL);
+        return;
+    }
+    prev.sa_handler(sig);
+}
+
+void on_fault(int sig, siginfo_t* info, void* uctx) {
+    engine* e = engine::current();
+    const control_block* cb = e ? e->running() : nullptr;
+    std::uintptr_t sp = 0;
+#if defined(__x86_64__)
+    sp = static_cast<std::uintptr_t>(static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+    sp = static_cast<std::uintptr_t>(static_cast<ucontext_t*>(uctx)->uc_mcontext.sp);
+#endif
+    const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
+    if (cb && is_overflow(*cb, addr, sp)) {
+        message m;
+        describe_overflow(m, *cb);
+        m.add(cb->stk.kind == stack_kind::guarded ? "; hit its guard page at "
+                                                  : "; ran below its stack at ");
+        m.add(addr, 16);
+        m.add(")");
+        m.write_out();
+        ::signal(SIGABRT, SIG_DFL);
+        std::abort();
+    }
+    chain(sig == SIGBUS ? previous_bus : previous_segv, sig, info, uctx);
+}
+
+void install_handler_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction sa;
+        std::memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGSEGV, &sa, &previous_segv);
+        ::sigaction(SIGBUS, &sa, &previous_bus);
+    });
+}
+
+}  // namespace
+
+overflow_guard::overflow_guard() {
+    install_handler_once();
+    stack_t old;
+    if (::sigaltstack(nullptr, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+        void* mem = sys().mmap(nullptr, altstack_size, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem != MAP_FAILED) {
+            stack_t ss{};
+            ss.ss_sp = mem;
+            ss.ss_size = altstack_size;
+            ss.ss_flags = 0;
+            if (::sigaltstack(&ss, nullptr) == 0) altstack_ = mem;
+            else sys().munmap(mem, altstack_size);
+        }
+    }
+}
+
+overflow_guard::~overflow_guard() {
+    if (!altstack_) return;
+    stack_t ss{};
+    ss.ss_flags = SS_DISABLE;
+    ::sigaltstack(&ss, nullptr);
+    sys().munmap(altstack_, altstack_size);
+}
+
+void overflow_die(const control_block& cb) noexcept {
+    message m;
+    describe_overflow(m, cb);
+    m.add("; its canary was overwritten)");
+    m.write_out();
+    std::abort();
+}
+
+void fatal(const std::string& what) noexcept {
+    std::fprintf(stderr, "microthreading: fatal: %s\n", what.c_str());
+    std::abort();
+}
+
+}  // namespace mt::detail

@@ -1,0 +1,323 @@
+// core/engine.cpp — scheduling, switching, the end of a micro-thread, and
+// deadlock resolution. Invariants: see engine.hpp and control_block.hpp.
+#include "core/engine.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "core/detail/overflow.hpp"
+#include "core/errors.hpp"
+#include "core/notifier_interface.hpp"
+
+namespace mt {
+namespace {
+
+thread_local engine* tls_engine = nullptr;
+
+void default_unhandled(const micro_thread_info& info, std::exception_ptr e) {
+    std::string what = "unknown exception";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        what = ex.what();
+    } catch (...) {
+    }
+    std::fprintf(stderr, "microthreading: unhandled exception in micro-thread #%llu '%s': %s\n",
+                 static_cast<unsigned long long>(info.id), info.name.c_str(), what.c_str());
+}
+
+micro_thread_info info_of(const detail::control_block& cb) {
+    return micro_thread_info{cb.id, cb.name, cb.st};
+}
+
+}  // namespace
+
+const char* to_string(state s) noexcept {
+    switch (s) {
+        case state::created: return "created";
+        case state::runnable: return "runnable";
+        case state::running: return "running";
+        case state::waiting: return "waiting";
+        case state::finished: return "finished";
+        case state::failed: return "failed";
+        case state::aborted: return "aborted";
+    }
+    return "?";
+}
+
+engine::engine(engine_options opts)
+    : opts_(opts), pool_(opts.stacks), unhandled_(default_unhandled) {
+    if (tls_engine)
+        throw usage_error("an engine already runs on this OS thread (one engine per OS thread)");
+    tls_engine = this;
+}
+
+engine::~engine() {
+    // Every micro-thread must end before its engine: abort whatever is left
+    // and let it unwind. (run() normally returns only when none is left.)
+    if (live_count_ > 0 && current_ == nullptr) {
+        for (auto* cb = live_head_; cb; cb = cb->live_next) cb->abort_requested = true;
+        try {
+            loop();
+        } catch (...) {
+        }
+    }
+    tls_engine = nullptr;
+}
+
+engine* engine::current() noexcept { return tls_engine; }
+
+engine& engine::get(const char* operation) {
+    if (!tls_engine) {
+        throw usage_error(std::string(operation) +
+                          " called with no engine on this OS thread (start one with mt::run)");
+    }
+    return *tls_engine;
+}
+
+detail::control_block& engine::require_running(const char* operation) const {
+    if (!current_) {
+        throw usage_error(std::string(operation) +
+                          " called outside a micro-thread (on the engine's root context), where "
+                          "it would block the whole OS thread");
+    }
+    return *current_;
+}
+
+// ---- run queue -------------------------------------------------------------
+
+void engine::push_runnable(detail::control_block& cb) noexcept {
+    cb.run_next = nullptr;
+    (run_tail_ ? run_tail_->run_next : run_head_) = &cb;
+    run_tail_ = &cb;
+}
+
+detail::control_block* engine::pop_runnable() noexcept {
+    for (;;) {
+        detail::control_block* cb = run_head_;
+        if (!cb) return nullptr;
+        run_head_ = cb->run_next;
+        if (!run_head_) run_tail_ = nullptr;
+        cb->run_next = nullptr;
+        // Aborted before it ever ran: its body never runs and it needs no context.
+        if (cb->st == state::created && cb->abort_requested) {
+            cb->st = state::aborted;
+            pool_.release(cb->stk);
+            cb->stk = {};
+            end(*cb, true);
+            continue;
+        }
+        return cb;
+    }
+}
+
+void engine::make_runnable(detail::control_block& cb) noexcept {
+    cb.st = state::runnable;
+    push_runnable(cb);
+}
+
+// ---- switching ---------------------------------------------------------------
+
+// enter — makes `to` (nullptr: the root) the running context and returns the
+// slot to jump to.
+detail::context_slot& engine::enter(detail::control_block* from, detail::control_block* to) noexcept {
+    if (hook_) hook_(hook_user_, from, to);
+    current_ = to;
+    if (!to) return root_;
+    if (to->st == state::created)
+        detail::context_create(to->ctx, to->stk, pool_, &engine::entry, to, sw_);
+    to->st = state::running;
+    return to->ctx;
+}
+
+// switch_from — the running context `from` (nullptr: root) gives way to the
+// head of the run queue, or to the root when the queue is empty.
+void engine::switch_from(detail::control_block* from) noexcept {
+    detail::control_block* to = pop_runnable();
+    if (to == from) {  // it was the only one runnable: keep running
+        from->st = state::running;
+        return;
+    }
+    if (!to && !from) return;  // root with nothing to run
+    if (from && !detail::stack_pool::canary_intact(from->stk)) detail::overflow_die(*from);
+    detail::context_slot& from_slot = from ? from->ctx : root_;
+    detail::context_slot& to_slot = enter(from, to);
+    detail::context_switch(from_slot, to_slot, sw_);
+}
+
+void engine::yield_running() {
+    detail::control_block& me = require_running("yield()");
+    if (me.abort_requested) throw MicroThreadExit{};
+    if (run_head_) {
+        me.st = state::runnable;
+        push_runnable(me);
+        switch_from(&me);
+    }
+    if (me.abort_requested) throw MicroThreadExit{};
+}
+
+void engine::suspend_running() noexcept {
+    detail::control_block* me = current_;
+    me->st = state::waiting;
+    switch_from(me);
+}
+
+// ---- a micro-thread's life -----------------------------------------------------
+
+void engine::admit(detail::control_block& cb, std::string_view name, std::size_t stack_size) {
+    cb.eng = this;
+    cb.id = next_id_;
+    const std::size_t n = name.size() < detail::max_name ? name.size() : detail::max_name;
+    if (n) std::memcpy(cb.name, name.data(), n);
+    cb.name[n] = '\0';
+    if (n == 0) std::snprintf(cb.name, sizeof cb.name, "micro-thread-%llu",
+                              static_cast<unsigned long long>(cb.id));
+    cb.stk = pool_.acquire(stack_size ? stack_size : opts_.default_stack_size, cb.id, cb.name);
+    ++next_id_;
+    cb.st = state::created;
+    cb.live_prev = nullptr;
+    cb.live_next = live_head_;
+    if (live_head_) live_head_->live_prev = &cb;
+    live_head_ = &cb;
+    ++live_count_;
+    push_runnable(cb);
+}
+
+detail::context_slot* engine::entry(void* arg) noexcept {
+    auto& cb = *static_cast<detail::control_block*>(arg);
+    return cb.eng->run_to_end(cb);
+}
+
+// run_to_end — the whole life of a micro-thread on its own stack. Boost's
+// forced_unwind can never arrive here: a fiber is only ever destroyed after it
+// returned (engine::~engine runs every micro-thread to its end), so the
+// catch-all below cannot swallow one.
+detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
+    if (cb.abort_requested) {
+        cb.st = state::aborted;
+    } else {
+        try {
+            cb.run_body();
+            cb.st = state::finished;
+        } catch (const MicroThreadExit&) {
+            cb.st = state::aborted;
+        } catch (...) {
+            cb.error = std::current_exception();
+            cb.st = state::failed;
+        }
+    }
+    if (!detail::stack_pool::canary_intact(cb.stk)) detail::overflow_die(cb);
+    cb.stk = {};  // Boost.Context gives the stack back to the pool once we left it
+    end(cb, false);
+    detail::control_block* next = pop_runnable();
+    detail::context_slot& slot = enter(&cb, next);
+    maybe_free(cb);  // only now: the switch hook above still saw it
+    return &slot;
+}
+
+// end — bookkeeping when a micro-thread has ended (its outcome is stored).
+// Runs on the ended micro-thread's stack, or on whatever context aborted a
+// micro-thread that never started. Wakes joiners, tells listeners, and
+// frees the block when no handle needs it (unless `free` is false).
+void engine::end(detail::control_block& cb, bool free) noexcept {
+    unlink_live(cb);
+    while (detail::control_block* j = cb.joiners.pop_front()) j->d.callback(nullptr);
+    for (detail::end_listener* l = cb.listeners; l;) {
+        detail::end_listener* next = l->next_listener;
+        l->on_end(cb);
+        l = next;
+    }
+    cb.listeners = nullptr;
+    if (cb.owner_scope) cb.owner_scope->child_ended(cb);
+    if (cb.st == state::failed && !cb.outcome_observed && cb.handles == 0) report_unhandled(cb);
+    if (free) maybe_free(cb);
+}
+
+void engine::unlink_live(detail::control_block& cb) noexcept {
+    (cb.live_prev ? cb.live_prev->live_next : live_head_) = cb.live_next;
+    if (cb.live_next) cb.live_next->live_prev = cb.live_prev;
+    cb.live_prev = cb.live_next = nullptr;
+    --live_count_;
+}
+
+void engine::maybe_free(detail::control_block& cb) noexcept {
+    if (cb.handles == 0 && has_ended(cb.st)) delete &cb;
+}
+
+void engine::release_handle(detail::control_block& cb) noexcept {
+    --cb.handles;
+    if (cb.handles == 0 && cb.st == state::failed && !cb.outcome_observed) {
+        cb.outcome_observed = true;
+        report_unhandled(cb);
+    }
+    maybe_free(cb);
+}
+
+void engine::report_unhandled(detail::control_block& cb) noexcept {
+    cb.outcome_observed = true;
+    try {
+        if (unhandled_) unhandled_(info_of(cb), cb.error);
+    } catch (...) {
+        std::fprintf(stderr, "microthreading: the unhandled-exception handler threw\n");
+    }
+}
+
+void engine::abort(detail::control_block& cb) {
+    if (has_ended(cb.st)) return;
+    cb.abort_requested = true;
+    if (&cb == current_) throw MicroThreadExit{};
+    if (cb.st == state::waiting && cb.d.interruptible()) {
+        cb.d.cancel();
+        make_runnable(cb);
+    }
+    // created/runnable: it sees the flag when it is scheduled.
+}
+
+// ---- the root loop ---------------------------------------------------------------
+
+void engine::loop() {
+    if (current_) throw usage_error("the engine loop was started from inside micro-thread " +
+                                    detail::describe(*current_));
+    while (live_count_ > 0) {
+        if (run_head_) {
+            switch_from(nullptr);
+            continue;
+        }
+        if (notifier_ && notifier_->can_fire()) {
+            notifier_->poll(true);
+            continue;
+        }
+        resolve_deadlock();
+    }
+}
+
+// resolve_deadlock — nothing is runnable and nothing can fire, yet micro-
+// threads wait. Record the chains, abort every waiter so its destructors run,
+// let them end, then throw.
+void engine::resolve_deadlock() {
+    if (resolving_deadlock_) {
+        detail::fatal("deadlock persists after aborting every waiting micro-thread:\n" + dump());
+    }
+    std::string report = deadlock_report();
+    resolving_deadlock_ = true;
+    for (auto* cb = live_head_; cb; cb = cb->live_next) {
+        if (cb->st != state::waiting) continue;
+        cb->abort_requested = true;
+        cb->d.cancel();
+        make_runnable(*cb);
+    }
+    while (live_count_ > 0) {
+        if (run_head_) {
+            switch_from(nullptr);
+        } else if (notifier_ && notifier_->can_fire()) {
+            notifier_->poll(true);
+        } else {
+            detail::fatal("deadlock persists after aborting every waiting micro-thread:\n" + dump());
+        }
+    }
+    resolving_deadlock_ = false;
+    throw deadlock_error(report);
+}
+
+}  // namespace mt

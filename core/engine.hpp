@@ -1,0 +1,144 @@
+// core/engine.hpp — the engine: one per OS thread, it owns the run queue,
+// the stacks and the list of live micro-threads, and switches between them.
+//
+// Invariants:
+//   * at most one engine per OS thread; engine::current() is it while it lives.
+//   * current_ == nullptr  <=> the root context (the OS thread's own stack) runs.
+//   * the run queue holds exactly the micro-threads in state created or runnable,
+//     each once; the live list holds exactly those that have not ended.
+//   * live_count_ == length of the live list.
+//
+// Scheduling: FIFO. A micro-thread that suspends switches straight to the
+// head of the run queue (one context switch); only when the queue is empty
+// does control go back to the root, which asks the notifier for events or
+// reports a deadlock. See docs/design/core.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/detail/context.hpp"
+#include "core/detail/control_block.hpp"
+#include "core/detail/overflow.hpp"
+#include "core/detail/stack_pool.hpp"
+#include "core/state.hpp"
+
+namespace mt {
+
+class notifier_interface;
+
+// unhandled_handler — receives the exception of a micro-thread nobody will
+// join (start_and_forget, or every handle dropped). Called on the ending
+// micro-thread's stack; must not suspend.
+using unhandled_handler = std::function<void(const micro_thread_info&, std::exception_ptr)>;
+
+// switch_hook — called on every switch with the micro-threads left and
+// entered (nullptr for the root). For embedders (SPEC section 7): an
+// interpreter saves and restores its per-thread state here.
+using switch_hook = void (*)(void* user, const detail::control_block* from,
+                             const detail::control_block* to);
+
+struct engine_options {
+    std::size_t default_stack_size = detail::default_stack_size;
+    detail::stack_pool_options stacks{};
+};
+
+class engine {
+public:
+    explicit engine(engine_options opts = {});
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // current — the engine of the calling OS thread, or nullptr.
+    static engine* current() noexcept;
+    // get — the engine of the calling OS thread; throws usage_error naming
+    // `operation` when there is none.
+    static engine& get(const char* operation);
+
+    // loop — runs micro-threads until every one has ended. Root only.
+    // Throws deadlock_error (after aborting the stuck micro-threads and
+    // letting them end) when nothing can ever run again.
+    void loop();
+
+    // running — the micro-thread executing now (nullptr on the root).
+    detail::control_block* running() const noexcept { return current_; }
+    // require_running — the running micro-thread; throws usage_error
+    // "<operation> called outside a micro-thread" on the root.
+    detail::control_block& require_running(const char* operation) const;
+
+    std::size_t live() const noexcept { return live_count_; }
+    detail::stack_pool& stacks() noexcept { return pool_; }
+    std::size_t default_stack_size() const noexcept { return opts_.default_stack_size; }
+
+    // --- life of micro-threads (used by spawn, handles, scopes, deferreds)
+
+    // admit — gives a new control block an id and a stack, links it live and
+    // queues it. Throws stack_allocation_error / usage_error; on throw the
+    // block is untouched and owned by the caller.
+    void admit(detail::control_block& cb, std::string_view name, std::size_t stack_size);
+    // make_runnable — a waiting micro-thread goes to the back of the run queue.
+    void make_runnable(detail::control_block& cb) noexcept;
+    // yield_running — the running micro-thread goes to the back of the run
+    // queue and the head runs. Throws MicroThreadExit when aborted.
+    void yield_running();
+    // suspend_running — the running micro-thread (state waiting) switches away
+    // until make_runnable() is called on it. Does not look at aborts.
+    void suspend_running() noexcept;
+    // abort — raises MicroThreadExit in `cb` at its suspension point (at once
+    // if it is the caller; never-started: its body never runs). No-op when ended.
+    void abort(detail::control_block& cb);
+    // release_handle — a handle let go of `cb`; may delete it.
+    void release_handle(detail::control_block& cb) noexcept;
+
+    // --- policy and hooks
+    void set_unhandled_handler(unhandled_handler h) { unhandled_ = std::move(h); }
+    void report_unhandled(detail::control_block& cb) noexcept;
+    void set_switch_hook(switch_hook hook, void* user) noexcept {
+        hook_ = hook;
+        hook_user_ = user;
+    }
+    void set_notifier(notifier_interface* n) noexcept { notifier_ = n; }
+    notifier_interface* notifier() const noexcept { return notifier_; }
+
+    // dump — one line per live micro-thread: id, name, state, what it waits
+    // on, its stack and the stack's high-water mark.
+    std::string dump() const;
+    // deadlock_report — the wait-for chains of the waiting micro-threads.
+    std::string deadlock_report() const;
+
+private:
+    static detail::context_slot* entry(void* cb) noexcept;
+    detail::context_slot* run_to_end(detail::control_block& cb) noexcept;
+    void end(detail::control_block& cb, bool free) noexcept;
+    detail::control_block* pop_runnable() noexcept;
+    void push_runnable(detail::control_block& cb) noexcept;
+    detail::context_slot& enter(detail::control_block* from, detail::control_block* to) noexcept;
+    void switch_from(detail::control_block* from) noexcept;
+    void unlink_live(detail::control_block& cb) noexcept;
+    void maybe_free(detail::control_block& cb) noexcept;
+    void resolve_deadlock();
+
+    engine_options opts_;
+    detail::overflow_guard overflow_guard_;  // SIGSEGV handler and signal stack
+    detail::stack_pool pool_;
+    detail::switch_state sw_;
+    detail::context_slot root_;                     // the OS thread's own stack while a micro-thread runs
+    detail::control_block* current_ = nullptr;      // the running micro-thread; nullptr = root
+    detail::control_block* run_head_ = nullptr;     // run queue (FIFO through run_next)
+    detail::control_block* run_tail_ = nullptr;
+    detail::control_block* live_head_ = nullptr;    // every micro-thread not yet ended
+    std::size_t live_count_ = 0;
+    std::uint64_t next_id_ = 1;
+    bool resolving_deadlock_ = false;
+    unhandled_handler unhandled_;
+    switch_hook hook_ = nullptr;
+    void* hook_user_ = nullptr;
+    notifier_interface* notifier_ = nullptr;
+};
+
+}  // namespace mt

@@ -1,0 +1,68 @@
+// core/errors.hpp — every kind of error the engine raises, in one place.
+//
+// One mechanism per kind of error (see docs/design/errors.md):
+//   * OS errors            -> std::system_error (errno + what was being done)
+//   * misuse               -> mt::usage_error, naming the micro-thread and the operation
+//   * a micro-thread ended by an abort, seen by its joiner -> mt::micro_thread_aborted
+//   * nothing can ever run again -> mt::deadlock_error with the wait-for chain
+//   * a stack that cannot be mapped -> mt::stack_allocation_error (a std::system_error)
+//   * impossible states and stack overflows -> the process stops with a fixed message
+//   * user exceptions      -> stored as std::exception_ptr, rethrown at join or get
+//
+// MicroThreadExit deliberately does not derive from std::exception: a
+// `catch (const std::exception&)` in user code must not swallow an abort (the
+// same reason Python's GeneratorExit is not an Exception).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace mt {
+
+// MicroThreadExit — raised at a micro-thread's suspension point by abort(),
+// and by a put to a closed pipe. Reaching the top of a micro-thread it ends
+// that micro-thread silently. Sticky: after an abort every later suspension
+// raises it again.
+struct MicroThreadExit {
+    const char* what() const noexcept { return "MicroThreadExit"; }
+};
+
+// error — base of the engine's named errors.
+class error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// usage_error — the engine was used against its contract (joining yourself,
+// blocking outside a micro-thread, firing a deferred twice, ...). The message
+// names the micro-thread and the operation.
+class usage_error : public error {
+public:
+    using error::error;
+};
+
+// micro_thread_aborted — thrown by wait() on a handle whose micro-thread was
+// ended by MicroThreadExit. A killed child does not silently kill its parent.
+class micro_thread_aborted : public error {
+public:
+    using error::error;
+};
+
+// deadlock_error — thrown by run() when micro-threads still wait but nothing
+// is runnable and nothing outside the engine can ever wake them. what() names
+// the wait-for chain.
+class deadlock_error : public error {
+public:
+    using error::error;
+};
+
+// stack_allocation_error — a stack could not be mapped (ENOMEM, map-count
+// exhaustion, a refused mprotect). code() holds the errno.
+class stack_allocation_error : public std::system_error {
+public:
+    stack_allocation_error(int err, const std::string& what_arg)
+        : std::system_error(err, std::generic_category(), what_arg) {}
+};
+
+}  // namespace mt

@@ -1,0 +1,147 @@
+// core/introspection.cpp — the dump of live micro-threads and the deadlock
+// report's wait-for chains.
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/detail/control_block.hpp"
+#include "core/engine.hpp"
+
+namespace mt {
+namespace detail {
+
+void append_ref(std::string& out, const control_block& cb) {
+    out += '#';
+    out += std::to_string(cb.id);
+    out += " '";
+    out += cb.name;
+    out += '\'';
+}
+
+std::string describe(const control_block& cb) {
+    std::string s;
+    append_ref(s, cb);
+    return s;
+}
+
+}  // namespace detail
+
+namespace {
+
+void append_wait(std::string& out, const detail::control_block& cb) {
+    const deferred& d = cb.d;
+    if (d.kind()) {
+        out += "waits ";
+        d.kind()->describe(d.wait_object(), out);
+    } else if (d.fired()) {
+        out += "woken, not yet resumed";
+    } else {
+        out += "waits";
+    }
+    if (d.pending_callbacks()) {
+        out += " (";
+        out += std::to_string(d.pending_callbacks());
+        out += " callbacks pending)";
+    }
+}
+
+std::string kib(std::size_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+    return buf;
+}
+
+}  // namespace
+
+std::string engine::dump() const {
+    std::vector<const detail::control_block*> all;
+    for (auto* cb = live_head_; cb; cb = cb->live_next) all.push_back(cb);
+    std::string out = std::to_string(all.size()) + " live micro-thread" +
+                      (all.size() == 1 ? "" : "s") + "\n";
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {  // oldest first
+        const detail::control_block& cb = **it;
+        out += "  ";
+        detail::append_ref(out, cb);
+        out += ' ';
+        out += to_string(cb.st);
+        if (cb.abort_requested) out += " (abort requested)";
+        if (cb.st == state::waiting) {
+            out += ": ";
+            append_wait(out, cb);
+        }
+        if (cb.stk) {
+            out += "; stack ";
+            out += kib(cb.stk.size);
+            out += cb.stk.kind == detail::stack_kind::guarded ? " guarded" : " canary";
+            out += ", high-water ";
+            out += kib(detail::stack_pool::high_water(cb.stk));
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+// deadlock_report — one chain per group: starting from a waiting micro-thread
+// nobody else waits behind (or the oldest, for a pure cycle), follow each
+// wait's blocker until the chain ends or comes back on itself.
+std::string engine::deadlock_report() const {
+    std::vector<const detail::control_block*> waiting;
+    for (auto* cb = live_head_; cb; cb = cb->live_next)
+        if (cb->st == state::waiting) waiting.push_back(cb);
+    std::vector<const detail::control_block*> oldest_first(waiting.rbegin(), waiting.rend());
+
+    auto blocker_of = [](const detail::control_block* cb) -> const detail::control_block* {
+        const deferred& d = cb->d;
+        return d.kind() ? d.kind()->blocker(d.wait_object()) : nullptr;
+    };
+    std::vector<const detail::control_block*> seen;
+    auto was_seen = [&](const detail::control_block* cb) {
+        for (auto* s : seen)
+            if (s == cb) return true;
+        return false;
+    };
+    // Heads first: waiting micro-threads that no other waiter is blocked on.
+    std::vector<const detail::control_block*> starts;
+    for (auto* cb : oldest_first) {
+        bool blocks_someone = false;
+        for (auto* other : oldest_first)
+            if (blocker_of(other) == cb) blocks_someone = true;
+        if (!blocks_someone) starts.push_back(cb);
+    }
+    for (auto* cb : oldest_first) starts.push_back(cb);
+
+    std::string out = "deadlock: " + std::to_string(waiting.size()) + " micro-thread" +
+                      (waiting.size() == 1 ? "" : "s") +
+                      " wait and nothing can wake them";
+    for (auto* start : starts) {
+        if (was_seen(start)) continue;
+        out += "\n  ";
+        detail::append_ref(out, *start);
+        out += ' ';
+        std::vector<const detail::control_block*> chain;
+        for (const detail::control_block* cb = start; cb;) {
+            append_wait(out, *cb);
+            seen.push_back(cb);
+            chain.push_back(cb);
+            const detail::control_block* next = blocker_of(cb);
+            if (!next || next->st != state::waiting) break;
+            bool cycle = false;
+            for (auto* c : chain)
+                if (c == next) cycle = true;
+            if (cycle) {
+                out += " (a cycle)";
+                break;
+            }
+            if (was_seen(next)) {
+                out += " (see above)";
+                break;
+            }
+            out += ", which ";
+            cb = next;
+        }
+    }
+    return out;
+}
+
+}  // namespace mt

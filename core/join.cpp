@@ -1,0 +1,73 @@
+// core/join.cpp — joining a micro-thread, and the small free functions of
+// micro_thread.hpp.
+#include <string>
+
+#include "core/micro_thread.hpp"
+
+namespace mt {
+namespace detail {
+namespace {
+
+const wait_kind join_wait{
+    "join",
+    [](const void* obj, std::string& out) {
+        out += "to join ";
+        append_ref(out, *static_cast<const control_block*>(obj));
+    },
+    [](const void* obj) -> control_block* {
+        return const_cast<control_block*>(static_cast<const control_block*>(obj));
+    },
+    [](void* obj, control_block& waiter) { static_cast<control_block*>(obj)->joiners.remove(waiter); },
+    false,
+};
+
+}  // namespace
+
+void join(control_block& target) {
+    control_block& me = target.eng->require_running("wait() (join)");
+    if (&me == &target) {
+        throw usage_error("micro-thread " + describe(me) +
+                          " called wait() on itself: joining yourself would wait forever");
+    }
+    if (me.abort_requested) throw MicroThreadExit{};
+    if (has_ended(target.st)) return;
+    me.d.arm(join_wait, &target);
+    target.joiners.push_back(me);
+    me.d.wait();
+}
+
+void check_outcome(control_block& target, const char* op) {
+    switch (target.st) {
+        case state::finished: return;
+        case state::failed:
+            target.outcome_observed = true;
+            std::rethrow_exception(target.error);
+        case state::aborted:
+            throw micro_thread_aborted("micro-thread " + describe(target) + " was aborted");
+        default:
+            throw usage_error(std::string(op) + " on micro-thread " + describe(target) +
+                              ", which has not ended (it is " + to_string(target.st) + ")");
+    }
+}
+
+void admit(control_block& cb, const spawn_options& opts) {
+    engine::get("spawn()").admit(cb, opts.name, opts.stack_size);
+}
+
+}  // namespace detail
+
+micro_thread_info current() {
+    engine& e = engine::get("current()");
+    if (const detail::control_block* cb = e.running()) return {cb->id, cb->name, cb->st};
+    return {0, "root", state::running};
+}
+
+deferred& this_deferred() { return engine::get("this_deferred()").require_running("this_deferred()").d; }
+
+std::string dump() { return engine::get("dump()").dump(); }
+
+void set_unhandled_exception_handler(unhandled_handler h) {
+    engine::get("set_unhandled_exception_handler()").set_unhandled_handler(std::move(h));
+}
+
+}  // namespace mt

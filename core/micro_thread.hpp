@@ -1,0 +1,220 @@
+// core/micro_thread.hpp — starting micro-threads and the handle that joins them.
+//
+//   auto h = mt::spawn([](int x) { return x * 2; }, 21);   // queued, not yet run
+//   int r = h.wait();                                      // suspends until it ends
+//
+// A micro-thread runs on its own pooled stack. spawn() allocates its control
+// block and takes a stack from the pool; nothing else. Handles are cheap to
+// copy (a reference count, not thread-safe: a handle stays on its engine's OS
+// thread) and must not outlive the engine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "core/detail/control_block.hpp"
+#include "core/engine.hpp"
+#include "core/errors.hpp"
+#include "core/state.hpp"
+
+namespace mt {
+
+// spawn_options — how to start a micro-thread.
+struct spawn_options {
+    std::string_view name = {};  // shown in errors, dumps and deadlock reports (47 chars kept)
+    std::size_t stack_size = 0;  // usable bytes, rounded up to pages; 0: the engine's default (64 KiB)
+};
+
+namespace detail {
+
+template <class R>
+struct result_block : control_block {
+    union {
+        R value;  // constructed iff has_value
+    };
+    bool has_value = false;
+    result_block() {}
+    ~result_block() override {
+        if (has_value) value.~R();
+    }
+};
+
+template <>
+struct result_block<void> : control_block {};
+
+template <class R, class F, class... A>
+struct task_block final : result_block<R> {
+    template <class FF, class... AA>
+    explicit task_block(FF&& f, AA&&... a) : fn(std::forward<FF>(f)), args(std::forward<AA>(a)...) {}
+
+    void run_body() override {
+        if constexpr (std::is_void_v<R>) {
+            std::apply(fn, std::move(args));
+        } else {
+            new (&this->value) R(std::apply(fn, std::move(args)));
+            this->has_value = true;
+        }
+    }
+
+    F fn;
+    std::tuple<A...> args;
+};
+
+template <class F, class... A>
+using result_of_t = std::decay_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>&&...>>;
+
+// join — suspends the running micro-thread until `target` has ended.
+// Throws usage_error when called outside a micro-thread or on itself,
+// MicroThreadExit when the caller is aborted meanwhile.
+void join(control_block& target);
+
+// check_outcome — returns if `target` finished; rethrows its exception if it
+// failed; throws micro_thread_aborted if it ended by MicroThreadExit;
+// usage_error naming `op` if it has not ended.
+void check_outcome(control_block& target, const char* op);
+
+// admit — registers a new block with the engine of this OS thread.
+void admit(control_block& cb, const spawn_options& opts);
+
+}  // namespace detail
+
+// micro_thread<R> — a handle to a micro-thread whose body returns R.
+template <class R>
+class micro_thread {
+public:
+    micro_thread() = default;
+    explicit micro_thread(detail::result_block<R>* cb) noexcept : cb_(cb) {
+        if (cb_) ++cb_->handles;
+    }
+    micro_thread(const micro_thread& o) noexcept : micro_thread(o.cb_) {}
+    micro_thread(micro_thread&& o) noexcept : cb_(std::exchange(o.cb_, nullptr)) {}
+    micro_thread& operator=(micro_thread o) noexcept {
+        std::swap(cb_, o.cb_);
+        return *this;
+    }
+    ~micro_thread() {
+        if (cb_) cb_->eng->release_handle(*cb_);
+    }
+
+    // wait — joins: suspends the calling micro-thread until this one has
+    // ended; returns its result or rethrows its exception. Throws
+    // micro_thread_aborted if it was aborted, usage_error when joining
+    // yourself or called outside a micro-thread, MicroThreadExit if the
+    // caller is aborted while it waits. A move-only result is handed out once.
+    R wait() {
+        detail::join(block());
+        return result();
+    }
+
+    // result — the outcome of an ended micro-thread, without suspending.
+    R result() {
+        detail::check_outcome(block(), "result()");
+        if constexpr (!std::is_void_v<R>) {
+            auto& b = block();
+            if (!b.has_value) {
+                throw usage_error("the result of micro-thread " + detail::describe(b) +
+                                  " was already moved out by an earlier wait()");
+            }
+            if constexpr (std::is_copy_constructible_v<R>) {
+                return b.value;
+            } else {
+                b.has_value = false;
+                R out(std::move(b.value));
+                b.value.~R();
+                return out;
+            }
+        }
+    }
+
+    // abort — raises MicroThreadExit in it at its suspension point (at once if
+    // it is the caller). Does nothing once it has ended.
+    void abort() { block().eng->abort(block()); }
+
+    std::uint64_t id() const { return block().id; }
+    std::string name() const { return block().name; }
+    mt::state state() const { return block().st; }
+    bool done() const { return has_ended(block().st); }
+    micro_thread_info info() const { return {block().id, block().name, block().st}; }
+    // get_deferred — its deferred, to arm/fire it from elsewhere.
+    deferred& get_deferred() const { return block().d; }
+    explicit operator bool() const noexcept { return cb_ != nullptr; }
+
+private:
+    detail::result_block<R>& block() const {
+        if (!cb_) throw usage_error("operation on an empty micro_thread handle");
+        return *cb_;
+    }
+    detail::result_block<R>* cb_ = nullptr;
+};
+
+// spawn — starts f(args...) in a new micro-thread (queued behind what is
+// runnable; the caller keeps running). Must be called on an OS thread with an
+// engine (inside mt::run). Throws stack_allocation_error when no stack can be
+// mapped. Never suspends.
+template <class F, class... A>
+auto spawn(const spawn_options& opts, F&& f, A&&... args) {
+    using R = detail::result_of_t<F, A...>;
+    auto blk = std::make_unique<detail::task_block<R, std::decay_t<F>, std::decay_t<A>...>>(
+        std::forward<F>(f), std::forward<A>(args)...);
+    detail::admit(*blk, opts);
+    return micro_thread<R>(blk.release());
+}
+
+template <class F, class... A>
+    requires(!std::is_same_v<std::decay_t<F>, spawn_options>)
+auto spawn(F&& f, A&&... args) {
+    return spawn(spawn_options{}, std::forward<F>(f), std::forward<A>(args)...);
+}
+
+// start_and_forget — the PEP's detached micro-thread. Its uncaught exception
+// (anything but MicroThreadExit) goes to the engine's unhandled-exception
+// handler; the default prints the name, id and message to stderr.
+template <class F, class... A>
+void start_and_forget(const spawn_options& opts, F&& f, A&&... args) {
+    auto h = spawn(opts, std::forward<F>(f), std::forward<A>(args)...);
+    // Dropping the only handle detaches it: no one will join it.
+}
+
+template <class F, class... A>
+    requires(!std::is_same_v<std::decay_t<F>, spawn_options>)
+void start_and_forget(F&& f, A&&... args) {
+    start_and_forget(spawn_options{}, std::forward<F>(f), std::forward<A>(args)...);
+}
+
+// yield — lets every other runnable micro-thread run once. Throws
+// MicroThreadExit if the caller was aborted; usage_error outside a micro-thread.
+inline void yield() { engine::get("yield()").yield_running(); }
+
+// current — id, name and state of the running micro-thread (id 0, "root",
+// when called on the engine's root context).
+micro_thread_info current();
+
+// this_deferred — the running micro-thread's own deferred.
+deferred& this_deferred();
+
+// dump — every live micro-thread of this OS thread's engine, one per line.
+std::string dump();
+
+// set_unhandled_exception_handler — replaces the engine's handler.
+void set_unhandled_exception_handler(unhandled_handler h);
+
+// run — starts an engine on this OS thread, runs main() as micro-thread #1
+// 'main' and everything it starts, and returns main's result (or rethrows its
+// exception) once every micro-thread has ended. Throws deadlock_error when
+// micro-threads wait and nothing can wake them.
+template <class F>
+auto run(F&& main, engine_options opts = {}) {
+    engine e(opts);
+    auto h = spawn(spawn_options{"main"}, std::forward<F>(main));
+    e.loop();
+    return h.result();
+}
+
+}  // namespace mt

@@ -1,0 +1,9 @@
+// core/microthreading.hpp — the engine core in one include.
+#pragma once
+
+#include "core/deferred.hpp"
+#include "core/engine.hpp"
+#include "core/errors.hpp"
+#include "core/micro_thread.hpp"
+#include "core/scope.hpp"
+#include "core/state.hpp"

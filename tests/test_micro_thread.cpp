@@ -1,0 +1,349 @@
+// Micro-threads: spawn, join, abort, yield, current, start_and_forget.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/microthreading.hpp"
+#include "tests/engine_fixture.hpp"
+
+using mt_test::in_engine;
+
+TEST_CASE("spawn runs the function in a new micro-thread and wait returns its result") {
+    in_engine([] {
+        const auto outer = mt::current().id;
+        auto h = mt::spawn([outer] {
+            CHECK(mt::current().id != outer);
+            return 42;
+        });
+        CHECK(h.wait() == 42);
+        CHECK(h.state() == mt::state::finished);
+    });
+}
+
+TEST_CASE("spawn copies its arguments and runs nothing until the spawner suspends") {
+    in_engine([] {
+        std::string s = "hello";
+        bool ran = false;
+        auto h = mt::spawn([&ran](std::string x, int n) {
+            ran = true;
+            return x + std::to_string(n);
+        }, s, 7);
+        s = "changed";
+        CHECK_FALSE(ran);
+        CHECK(h.state() == mt::state::created);
+        CHECK(h.wait() == "hello7");
+    });
+}
+
+TEST_CASE("spawn options give the name and stack size shown by current() and the dump") {
+    in_engine([] {
+        auto h = mt::spawn(mt::spawn_options{"worker", 128 * 1024}, [] {
+            CHECK(mt::current().name == "worker");
+            CHECK(mt::current().state == mt::state::running);
+            const std::string d = mt::dump();
+            CHECK(d.find("'worker' running") != std::string::npos);
+            CHECK(d.find("128.0 KiB") != std::string::npos);
+            CHECK(d.find("high-water") != std::string::npos);
+        });
+        h.wait();
+        CHECK(h.name() == "worker");
+    });
+}
+
+TEST_CASE("an unnamed micro-thread is named after its id") {
+    in_engine([] {
+        auto h = mt::spawn([] {});
+        CHECK(h.name() == "micro-thread-" + std::to_string(h.id()));
+        h.wait();
+    });
+}
+
+TEST_CASE("wait rethrows the micro-thread's exception with its type and message") {
+    in_engine([] {
+        auto h = mt::spawn([]() -> int { throw std::out_of_range("index 9"); });
+        CHECK_THROWS_WITH_AS(h.wait(), "index 9", std::out_of_range);
+        CHECK(h.state() == mt::state::failed);
+    });
+}
+
+TEST_CASE("several micro-threads may join the same one") {
+    in_engine([] {
+        auto target = mt::spawn([] {
+            mt::yield();
+            return 5;
+        });
+        auto a = mt::spawn([target]() mutable { return target.wait() + 1; });
+        auto b = mt::spawn([target]() mutable { return target.wait() + 2; });
+        CHECK(a.wait() == 6);
+        CHECK(b.wait() == 7);
+    });
+}
+
+TEST_CASE("a move-only result is handed out once") {
+    in_engine([] {
+        auto h = mt::spawn([] { return std::make_unique<int>(3); });
+        auto p = h.wait();
+        CHECK(*p == 3);
+        CHECK_THROWS_AS(h.wait(), mt::usage_error);
+    });
+}
+
+TEST_CASE("joining yourself is a usage error raised at once") {
+    in_engine([] {
+        mt::micro_thread<void> self;
+        std::string message;
+        auto me = mt::spawn(mt::spawn_options{"me"}, [&] {
+            try {
+                self.wait();
+            } catch (const mt::usage_error& e) {
+                message = e.what();
+            }
+        });
+        self = me;
+        me.wait();
+        CHECK(message.find("'me'") != std::string::npos);
+        CHECK(message.find("itself") != std::string::npos);
+    });
+}
+
+TEST_CASE("abort raises MicroThreadExit at the suspension point and destructors run") {
+    in_engine([] {
+        int cleaned = 0;
+        struct guard {
+            int& n;
+            ~guard() { ++n; }
+        };
+        auto h = mt::spawn([&cleaned] {
+            guard g{cleaned};
+            for (;;) mt::yield();
+        });
+        mt::yield();  // let it start
+        h.abort();
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        CHECK(cleaned == 1);
+        CHECK(h.state() == mt::state::aborted);
+    });
+}
+
+TEST_CASE("joining an aborted micro-thread throws micro_thread_aborted naming it, not MicroThreadExit") {
+    in_engine([] {
+        auto h = mt::spawn(mt::spawn_options{"victim"}, [] {
+            for (;;) mt::yield();
+        });
+        mt::yield();
+        h.abort();
+        try {
+            h.wait();
+            FAIL("no exception");
+        } catch (const mt::micro_thread_aborted& e) {
+            CHECK(std::string(e.what()).find("'victim' was aborted") != std::string::npos);
+        }
+    });
+}
+
+TEST_CASE("abort is sticky: a swallowed MicroThreadExit is raised again at the next suspension") {
+    in_engine([] {
+        int swallowed = 0;
+        auto h = mt::spawn([&swallowed] {
+            for (;;) {
+                try {
+                    mt::yield();
+                } catch (const mt::MicroThreadExit&) {
+                    ++swallowed;  // swallowing it does not end the abort
+                }
+                if (swallowed == 3) mt::yield();  // the 4th raise escapes
+            }
+        });
+        mt::yield();
+        h.abort();
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        CHECK(swallowed == 3);
+    });
+}
+
+TEST_CASE("MicroThreadExit is not a std::exception, so catch (std::exception&) cannot swallow it") {
+    in_engine([] {
+        bool caught_as_std = false;
+        auto h = mt::spawn([&] {
+            try {
+                for (;;) mt::yield();
+            } catch (const std::exception&) {
+                caught_as_std = true;
+            }
+        });
+        mt::yield();
+        h.abort();
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        CHECK_FALSE(caught_as_std);
+    });
+}
+
+TEST_CASE("aborting yourself raises MicroThreadExit at once") {
+    in_engine([] {
+        bool after = false;
+        mt::micro_thread<void> self;
+        auto h = mt::spawn([&] {
+            self.abort();
+            after = true;
+        });
+        self = h;
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        CHECK_FALSE(after);
+    });
+}
+
+TEST_CASE("aborting a micro-thread that never started: its body never runs") {
+    in_engine([] {
+        bool ran = false;
+        auto h = mt::spawn([&ran] { ran = true; });
+        h.abort();
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        CHECK_FALSE(ran);
+    });
+}
+
+TEST_CASE("aborting a micro-thread that has ended does nothing") {
+    in_engine([] {
+        auto h = mt::spawn([] { return 1; });
+        CHECK(h.wait() == 1);
+        h.abort();
+        CHECK(h.state() == mt::state::finished);
+        CHECK(h.wait() == 1);
+    });
+}
+
+TEST_CASE("MicroThreadExit reaching the top ends a micro-thread silently") {
+    int reported = 0;
+    in_engine([&] {
+        mt::set_unhandled_exception_handler([&](const mt::micro_thread_info&, std::exception_ptr) { ++reported; });
+        mt::start_and_forget([] { throw mt::MicroThreadExit{}; });
+        mt::yield();
+    });
+    CHECK(reported == 0);
+}
+
+TEST_CASE("yield lets every other runnable micro-thread run, in FIFO order") {
+    in_engine([] {
+        std::vector<int> order;
+        auto a = mt::spawn([&] { for (int i = 0; i < 3; ++i) { order.push_back(1); mt::yield(); } });
+        auto b = mt::spawn([&] { for (int i = 0; i < 3; ++i) { order.push_back(2); mt::yield(); } });
+        a.wait();
+        b.wait();
+        CHECK(order == std::vector<int>{1, 2, 1, 2, 1, 2});
+    });
+}
+
+TEST_CASE("yield with nothing else runnable returns at once") {
+    in_engine([] {
+        for (int i = 0; i < 10; ++i) mt::yield();
+    });
+}
+
+TEST_CASE("current() gives id, name and state; on the root it says root") {
+    in_engine([] {
+        CHECK(mt::current().name == "main");
+        CHECK(mt::current().id == 1);
+    });
+    mt::engine e;
+    CHECK(mt::current().name == "root");
+}
+
+TEST_CASE("blocking outside a micro-thread is a usage error naming the operation") {
+    CHECK_THROWS_WITH_AS(mt::yield(), doctest::Contains("no engine"), mt::usage_error);
+    mt::engine e;
+    CHECK_THROWS_WITH_AS(mt::yield(), doctest::Contains("yield() called outside a micro-thread"),
+                         mt::usage_error);
+    CHECK_THROWS_AS(mt::this_deferred(), mt::usage_error);
+}
+
+TEST_CASE("a second engine on the same OS thread is a usage error") {
+    mt::engine e;
+    CHECK_THROWS_AS(mt::engine{}, mt::usage_error);
+}
+
+TEST_CASE("start_and_forget sends an uncaught exception to the handler and the engine carries on") {
+    std::vector<std::string> seen;
+    int after = 0;
+    in_engine([&] {
+        mt::set_unhandled_exception_handler([&](const mt::micro_thread_info& info, std::exception_ptr e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                seen.push_back(info.name + ":" + ex.what());
+            }
+        });
+        mt::start_and_forget(mt::spawn_options{"bad"}, [] { throw std::runtime_error("boom"); });
+        mt::start_and_forget([&] { ++after; });
+        mt::yield();
+        mt::yield();
+    });
+    CHECK(seen == std::vector<std::string>{"bad:boom"});
+    CHECK(after == 1);
+}
+
+TEST_CASE("the default unhandled handler prints the name, id and message to stderr") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const int saved = ::dup(2);
+    ::dup2(fds[1], 2);
+    in_engine([] {
+        mt::start_and_forget(mt::spawn_options{"loud"}, [] { throw std::runtime_error("kaboom"); });
+        mt::yield();
+    });
+    ::dup2(saved, 2);
+    ::close(saved);
+    ::close(fds[1]);
+    char buf[512] = {};
+    const ssize_t n = ::read(fds[0], buf, sizeof buf - 1);
+    ::close(fds[0]);
+    REQUIRE(n > 0);
+    const std::string err(buf);
+    CHECK(err.find("#2 'loud'") != std::string::npos);
+    CHECK(err.find("kaboom") != std::string::npos);
+}
+
+TEST_CASE("a failure nobody joins is reported when its last handle is dropped") {
+    int reported = 0;
+    in_engine([&] {
+        mt::set_unhandled_exception_handler([&](const mt::micro_thread_info&, std::exception_ptr) { ++reported; });
+        {
+            auto h = mt::spawn([] { throw std::runtime_error("lost?"); });
+            mt::yield();  // it fails while the handle is alive
+            CHECK(reported == 0);
+        }
+        CHECK(reported == 1);
+    });
+}
+
+TEST_CASE("run returns main's result and rethrows main's exception") {
+    CHECK(mt::run([] { return mt::spawn([] { return 20; }).wait() + 1; }) == 21);
+    CHECK_THROWS_WITH_AS(mt::run([] { throw std::logic_error("main failed"); }), "main failed",
+                         std::logic_error);
+}
+
+TEST_CASE("the switch hook sees every switch with the micro-threads left and entered") {
+    struct log_t {
+        int switches = 0;
+        int from_root = 0;
+        int to_root = 0;
+    } log;
+    mt::engine e;
+    e.set_switch_hook(
+        [](void* user, const mt::detail::control_block* from, const mt::detail::control_block* to) {
+            auto& l = *static_cast<log_t*>(user);
+            ++l.switches;
+            if (!from) ++l.from_root;
+            if (!to) ++l.to_root;
+        },
+        &log);
+    auto a = mt::spawn([] { mt::yield(); });
+    auto b = mt::spawn([] { mt::yield(); });
+    e.loop();
+    // root->a, a->b, b->a, a(ends)->b, b(ends)->root
+    CHECK(log.switches == 5);
+    CHECK(log.from_root == 1);
+    CHECK(log.to_root == 1);
+}
