@@ -11,9 +11,13 @@
 #include "core/notifier_interface.hpp"
 
 namespace mt {
-namespace {
 
-thread_local engine* tls_engine = nullptr;
+namespace detail {
+constinit thread_local engine* tls_engine MT_TLS_MODEL = nullptr;
+}
+using detail::tls_engine;
+
+namespace {
 
 void default_unhandled(const micro_thread_info& info, std::exception_ptr e) {
     std::string what = "unknown exception";
@@ -66,50 +70,49 @@ engine::~engine() {
     tls_engine = nullptr;
 }
 
-engine* engine::current() noexcept { return tls_engine; }
-
-engine& engine::get(const char* operation) {
-    if (!tls_engine) {
-        throw usage_error(std::string(operation) +
-                          " called with no engine on this OS thread (start one with mt::run)");
-    }
-    return *tls_engine;
+void engine::throw_no_engine(const char* operation) {
+    throw usage_error(std::string(operation) +
+                      " called with no engine on this OS thread (start one with mt::run)");
 }
 
-detail::control_block& engine::require_running(const char* operation) const {
-    if (!current_) {
+void engine::throw_outside(const char* operation) const {
+    {
         throw usage_error(std::string(operation) +
                           " called outside a micro-thread (on the engine's root context), where "
                           "it would block the whole OS thread");
     }
-    return *current_;
 }
 
 // ---- run queue -------------------------------------------------------------
 
-void engine::push_runnable(detail::control_block& cb) noexcept {
+inline void engine::push_runnable(detail::control_block& cb) noexcept {
     cb.run_next = nullptr;
     (run_tail_ ? run_tail_->run_next : run_head_) = &cb;
     run_tail_ = &cb;
 }
 
-detail::control_block* engine::pop_runnable() noexcept {
+inline detail::control_block* engine::pop_runnable() noexcept {
     for (;;) {
         detail::control_block* cb = run_head_;
         if (!cb) return nullptr;
         run_head_ = cb->run_next;
         if (!run_head_) run_tail_ = nullptr;
         cb->run_next = nullptr;
-        // Aborted before it ever ran: its body never runs and it needs no context.
-        if (cb->st == state::created && cb->abort_requested) {
-            cb->st = state::aborted;
-            pool_.release(cb->stk);
-            cb->stk = {};
-            end(*cb, true);
+        if (cb->st == state::created && cb->abort_requested) [[unlikely]] {
+            end_unstarted(*cb);
             continue;
         }
         return cb;
     }
+}
+
+// end_unstarted — aborted before it ever ran: its body never runs and it
+// needs no context.
+void engine::end_unstarted(detail::control_block& cb) noexcept {
+    cb.st = state::aborted;
+    pool_.release(cb.stk);
+    cb.stk = {};
+    end(cb, true);
 }
 
 void engine::make_runnable(detail::control_block& cb) noexcept {
@@ -121,7 +124,7 @@ void engine::make_runnable(detail::control_block& cb) noexcept {
 
 // enter — makes `to` (nullptr: the root) the running context and returns the
 // slot to jump to.
-detail::context_slot& engine::enter(detail::control_block* from, detail::control_block* to) noexcept {
+inline detail::context_slot& engine::enter(detail::control_block* from, detail::control_block* to) noexcept {
     if (hook_) hook_(hook_user_, from, to);
     current_ = to;
     if (!to) return root_;
@@ -133,7 +136,7 @@ detail::context_slot& engine::enter(detail::control_block* from, detail::control
 
 // switch_from — the running context `from` (nullptr: root) gives way to the
 // head of the run queue, or to the root when the queue is empty.
-void engine::switch_from(detail::control_block* from) noexcept {
+inline void engine::switch_from(detail::control_block* from) noexcept {
     detail::control_block* to = pop_runnable();
     if (to == from) {  // it was the only one runnable: keep running
         from->st = state::running;

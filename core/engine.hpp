@@ -27,9 +27,22 @@
 #include "core/detail/stack_pool.hpp"
 #include "core/state.hpp"
 
+#if defined(__PIC__) && !defined(MT_TLS_MODEL)
+// The engine pointer is read on every yield: initial-exec keeps it one
+// instruction away instead of a call to __tls_get_addr.
+#define MT_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#elif !defined(MT_TLS_MODEL)
+#define MT_TLS_MODEL
+#endif
+
 namespace mt {
 
+class engine;
 class notifier_interface;
+
+namespace detail {
+extern constinit thread_local engine* tls_engine MT_TLS_MODEL;
+}
 
 // unhandled_handler — receives the exception of a micro-thread nobody will
 // join (start_and_forget, or every handle dropped). Called on the ending
@@ -55,10 +68,14 @@ public:
     engine& operator=(const engine&) = delete;
 
     // current — the engine of the calling OS thread, or nullptr.
-    static engine* current() noexcept;
+    static engine* current() noexcept { return detail::tls_engine; }
     // get — the engine of the calling OS thread; throws usage_error naming
     // `operation` when there is none.
-    static engine& get(const char* operation);
+    static engine& get(const char* operation) {
+        if (!detail::tls_engine) [[unlikely]]
+            throw_no_engine(operation);
+        return *detail::tls_engine;
+    }
 
     // loop — runs micro-threads until every one has ended. Root only.
     // Throws deadlock_error (after aborting the stuck micro-threads and
@@ -69,7 +86,11 @@ public:
     detail::control_block* running() const noexcept { return current_; }
     // require_running — the running micro-thread; throws usage_error
     // "<operation> called outside a micro-thread" on the root.
-    detail::control_block& require_running(const char* operation) const;
+    detail::control_block& require_running(const char* operation) const {
+        if (!current_) [[unlikely]]
+            throw_outside(operation);
+        return *current_;
+    }
 
     std::size_t live() const noexcept { return live_count_; }
     detail::stack_pool& stacks() noexcept { return pool_; }
@@ -122,6 +143,9 @@ private:
     void unlink_live(detail::control_block& cb) noexcept;
     void maybe_free(detail::control_block& cb) noexcept;
     void resolve_deadlock();
+    void end_unstarted(detail::control_block& cb) noexcept;
+    [[noreturn]] static void throw_no_engine(const char* operation);
+    [[noreturn]] void throw_outside(const char* operation) const;
 
     engine_options opts_;
     detail::overflow_guard overflow_guard_;  // SIGSEGV handler and signal stack

@@ -104,23 +104,33 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
     chain(sig == SIGBUS ? previous_bus : previous_segv, sig, info, uctx);
 }
 
-void install_handler_once() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        struct sigaction sa;
-        std::memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_fault;
-        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGSEGV, &sa, &previous_segv);
-        ::sigaction(SIGBUS, &sa, &previous_bus);
-    });
+// install_handler — makes on_fault the SIGSEGV/SIGBUS handler, keeping
+// whatever was there (a test framework's, an embedder's, ASan's) to chain
+// to. Called by every new engine, so a handler installed after an earlier
+// engine's does not hide overflows from this one.
+void install_one(int sig, struct sigaction& previous) {
+    static std::mutex m;
+    std::lock_guard<std::mutex> lock(m);
+    struct sigaction now;
+    if (::sigaction(sig, nullptr, &now) != 0) return;
+    if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_fault) return;
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(sig, &sa, &previous);
+}
+
+void install_handler() {
+    install_one(SIGSEGV, previous_segv);
+    install_one(SIGBUS, previous_bus);
 }
 
 }  // namespace
 
 overflow_guard::overflow_guard() {
-    install_handler_once();
+    install_handler();
     stack_t old;
     if (::sigaltstack(nullptr, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
         void* mem = sys().mmap(nullptr, altstack_size, PROT_READ | PROT_WRITE,

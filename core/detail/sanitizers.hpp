@@ -51,4 +51,20 @@ inline void asan_forget_stack(void* lo, std::size_t size) noexcept {
 #endif
 }
 
+// quiet_inspection — while alive, valgrind reports nothing: the engine reads
+// raw stack memory below other contexts' stack pointers (high-water marks).
+struct quiet_inspection {
+#if MT_HAVE_VALGRIND
+    quiet_inspection() noexcept { VALGRIND_DISABLE_ERROR_REPORTING; }
+    ~quiet_inspection() { VALGRIND_ENABLE_ERROR_REPORTING; }
+#endif
+};
+
 }  // namespace mt::detail
+
+// Reads memory ASan may consider poisoned (another context's stack).
+#if MT_ASAN
+#define MT_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define MT_NO_ASAN
+#endif

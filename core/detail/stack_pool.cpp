@@ -176,18 +176,37 @@ void stack_pool::release(stack s) noexcept {
     if (s.kind == stack_kind::guarded) --counts_.live_guarded;
     asan_forget_stack(s.lo, s.size);
     size_class& c = class_for(s.size);
-    if (c.free.size() >= opts_.hot_cache) {
-        if (s.kind == stack_kind::guarded) {
-            unmap_guarded(s);  // gives the mappings back to the budget too
-            return;
-        }
-        sys().madvise(s.lo, s.size, MADV_DONTNEED);
-    }
     c.free.push_back(s);
     ++counts_.free;
 }
 
-std::size_t stack_pool::high_water(const stack& s) noexcept {
+std::size_t stack_pool::trim() noexcept {
+    std::size_t bytes = 0;
+    for (auto& c : classes_) {
+        // Keep the most recently freed hot_cache stacks (the back of the list).
+        const std::size_t cold = c.free.size() > opts_.hot_cache ? c.free.size() - opts_.hot_cache : 0;
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < c.free.size(); ++i) {
+            const stack& s = c.free[i];
+            if (i >= cold) {
+                c.free[kept++] = s;
+            } else if (s.kind == stack_kind::guarded) {
+                unmap_guarded(s);  // gives its two mappings back to the budget
+                --counts_.free;
+                bytes += s.size;
+            } else {
+                sys().madvise(s.lo, s.size, MADV_DONTNEED);
+                c.free[kept++] = s;
+                bytes += s.size;
+            }
+        }
+        c.free.resize(kept);
+    }
+    return bytes;
+}
+
+MT_NO_ASAN std::size_t stack_pool::high_water(const stack& s) noexcept {
+    quiet_inspection quiet;
     const auto* w = reinterpret_cast<const std::uint64_t*>(s.lo);
     const std::size_t words = s.size / sizeof(std::uint64_t);
     std::size_t i = canary_bytes / sizeof(std::uint64_t);

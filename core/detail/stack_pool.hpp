@@ -59,8 +59,8 @@ struct stack_pool_options {
     // budget left when the pool is made (vm.max_map_count minus the
     // process's mappings), two mappings per guarded stack. 0 forces canaries.
     std::size_t max_guarded = SIZE_MAX;
-    // Free stacks per size kept with their pages resident; further freed
-    // stacks give their pages back to the kernel (MADV_DONTNEED).
+    // Free stacks per size that trim() leaves alone: the most recently freed
+    // ones, whose pages are resident and warm.
     std::size_t hot_cache = 1024;
 };
 
@@ -87,6 +87,12 @@ public:
     // release — gives a stack back. Called from any context but the stack's
     // own (a stack is released after its micro-thread left it for good).
     void release(stack s) noexcept;
+
+    // trim — gives the memory of free stacks beyond hot_cache back to the
+    // kernel: guarded ones are unmapped, slab ones MADV_DONTNEED'ed. Releasing
+    // does not do this itself (one madvise per release costs a TLB flush);
+    // call it when the program is idle after a burst. Returns bytes released.
+    std::size_t trim() noexcept;
 
     const stack_pool_counts& counts() const noexcept { return counts_; }
     std::size_t vma_budget() const noexcept { return vma_budget_; }

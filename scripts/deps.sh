@@ -1,0 +1,31 @@
+# scripts/deps.sh — sourced by quickstart.sh and test.sh: installs, from
+# Debian's packages, whatever the build, the tests and the benchmarks need
+# and this machine lacks. Needs root (or sudo) only when something is missing.
+
+MT_PACKAGES=(
+  g++ meson ninja-build pkg-config
+  libboost-context-dev libboost-fiber-dev libev-dev doctest-dev libfmt-dev
+  valgrind golang-go python3-gevent curl wrk
+)
+
+mt_install_deps() {
+  local missing=()
+  for p in "${MT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "== installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq || return 1
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 1
+}
+
+# mt_build DIR [meson options...] — configures DIR once, then builds it.
+mt_build() {
+  local dir="$1"; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+  fi
+  ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
+}

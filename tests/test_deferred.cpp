@@ -1,0 +1,279 @@
+// The deferred: one per micro-thread, reused for every wait; the PEP's
+// callback queue.
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/microthreading.hpp"
+#include "tests/alloc_counter.hpp"
+#include "tests/engine_fixture.hpp"
+
+using mt_test::in_engine;
+
+namespace {
+void* as_ptr(long v) { return reinterpret_cast<void*>(v); }
+long as_long(void* p) { return reinterpret_cast<long>(p); }
+}  // namespace
+
+TEST_CASE("wait returns the value given to callback by another micro-thread") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        d.arm();
+        auto firer = mt::spawn([&d] { d.callback(as_ptr(99)); });
+        CHECK(as_long(d.wait()) == 99);
+        firer.wait();
+    });
+}
+
+TEST_CASE("errback makes wait throw the exception") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        d.arm();
+        auto firer = mt::spawn([&d] { d.errback(std::make_exception_ptr(std::runtime_error("bad news"))); });
+        CHECK_THROWS_WITH_AS(d.wait(), "bad news", std::runtime_error);
+        firer.wait();
+    });
+}
+
+TEST_CASE("a deferred fired before wait returns at once: no lost wake-up") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        d.arm();
+        d.callback(as_ptr(5));
+        CHECK(d.fired());
+        CHECK(as_long(d.wait()) == 5);
+        CHECK_FALSE(d.fired());
+    });
+}
+
+TEST_CASE("the deferred is reused: many waits in a row") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        for (long i = 0; i < 100; ++i) {
+            d.arm();
+            auto f = mt::spawn([&d, i] { d.callback(as_ptr(i)); });
+            CHECK(as_long(d.wait()) == i);
+            f.wait();
+        }
+    });
+}
+
+TEST_CASE("firing a deferred twice before a wait is a usage error naming its owner") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        d.arm();
+        d.callback(nullptr);
+        CHECK_THROWS_WITH_AS(d.callback(nullptr), doctest::Contains("'main': it fired twice before a wait"),
+                             mt::usage_error);
+        CHECK_THROWS_AS(d.errback(std::make_exception_ptr(std::runtime_error("x"))), mt::usage_error);
+        d.wait();
+    });
+}
+
+TEST_CASE("firing a deferred nobody armed is a usage error") {
+    in_engine([] {
+        CHECK_THROWS_WITH_AS(mt::this_deferred().callback(nullptr), doctest::Contains("nobody armed it"),
+                             mt::usage_error);
+    });
+}
+
+TEST_CASE("waiting on a deferred nobody armed is a usage error, not a hang") {
+    in_engine([] {
+        CHECK_THROWS_WITH_AS(mt::this_deferred().wait(), doctest::Contains("nothing armed it"), mt::usage_error);
+    });
+}
+
+TEST_CASE("only the owner may wait on its deferred") {
+    in_engine([] {
+        mt::deferred& mine = mt::this_deferred();
+        mine.arm();
+        auto other = mt::spawn(mt::spawn_options{"intruder"}, [&mine] {
+            CHECK_THROWS_WITH_AS(mine.wait(), doctest::Contains("'intruder' called wait() on the deferred"),
+                                 mt::usage_error);
+            mine.callback(nullptr);
+        });
+        mine.wait();
+        other.wait();
+    });
+}
+
+TEST_CASE("abort while waiting raises MicroThreadExit from wait and cancels the registration") {
+    in_engine([] {
+        static int cancelled = 0;
+        static const mt::detail::wait_kind kind{
+            "test",
+            [](const void*, std::string& out) { out += "for the test"; },
+            [](const void*) -> mt::detail::control_block* { return nullptr; },
+            [](void*, mt::detail::control_block&) { ++cancelled; },
+            false,
+        };
+        bool raised = false;
+        auto h = mt::spawn([&] {
+            mt::deferred& d = mt::this_deferred();
+            d.arm(kind, nullptr);
+            try {
+                d.wait();
+            } catch (const mt::MicroThreadExit&) {
+                raised = true;
+                CHECK_FALSE(d.armed());
+                throw;
+            }
+        });
+        mt::yield();
+        CHECK(h.state() == mt::state::waiting);
+        CHECK(mt::dump().find("waits for the test") != std::string::npos);
+        h.abort();
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        CHECK(raised);
+        CHECK(cancelled == 1);
+    });
+}
+
+TEST_CASE("a value that fired before the abort is delivered; the abort lands at the next suspension") {
+    in_engine([] {
+        long got = 0;
+        auto h = mt::spawn([&] {
+            mt::deferred& d = mt::this_deferred();
+            d.arm();
+            got = as_long(d.wait());
+            mt::yield();
+            FAIL("not aborted");
+        });
+        mt::yield();
+        h.get_deferred().callback(as_ptr(7));
+        h.abort();
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        CHECK(got == 7);
+    });
+}
+
+// --- the PEP's callback queue ------------------------------------------------
+
+namespace {
+
+struct trace {
+    std::vector<std::string> order;
+    mt::deferred* d = nullptr;
+};
+
+struct step {
+    const char* name;
+    trace* t;
+};
+
+void* record(void* value, void* state) {
+    auto* s = static_cast<step*>(state);
+    s->t->order.push_back(std::string(s->name) + "(" + std::to_string(as_long(value)) + ")");
+    return as_ptr(as_long(value) + 1);
+}
+
+}  // namespace
+
+TEST_CASE("callback queue: A calls B calls C calls D, D defers; D', C', B', A' run in that order") {
+    in_engine([] {
+        trace t;
+        mt::deferred& d = mt::this_deferred();
+        step dp{"D'", &t}, cp{"C'", &t}, bp{"B'", &t}, ap{"A'", &t};
+        // D defers, then each function pushes its continuation as it returns.
+        d.arm();
+        d.push("D'", record, &dp);
+        d.push("C'", record, &cp);
+        d.push("B'", record, &bp);
+        d.push("A'", record, &ap);
+        auto firer = mt::spawn([&d] { d.callback(as_ptr(10)); });
+        CHECK(as_long(d.wait()) == 14);
+        CHECK(t.order == std::vector<std::string>{"D'(10)", "C'(11)", "B'(12)", "A'(13)"});
+        firer.wait();
+    });
+}
+
+namespace {
+
+struct redeferral {
+    trace* t;
+    step e_prime;
+    step c_second;
+    bool deferred_again = false;
+};
+
+// C' defers again: it calls E, which re-arms the deferred; as they return,
+// E pushes E' and C' pushes C''.
+void* c_prime(void* value, void* state) {
+    auto* r = static_cast<redeferral*>(state);
+    r->t->order.push_back("C'(" + std::to_string(as_long(value)) + ")");
+    r->t->d->arm();                                // E defers
+    r->t->d->push("E'", record, &r->e_prime);      // E returns
+    r->t->d->push("C''", record, &r->c_second);    // C' returns
+    r->deferred_again = true;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("callback queue: C' deferring again gives [E', C'', B', A']") {
+    in_engine([] {
+        trace t;
+        mt::deferred& d = mt::this_deferred();
+        t.d = &d;
+        step dp{"D'", &t}, bp{"B'", &t}, ap{"A'", &t};
+        redeferral r{&t, {"E'", &t}, {"C''", &t}};
+        d.arm();
+        d.push("D'", record, &dp);
+        d.push("C'", c_prime, &r);
+        d.push("B'", record, &bp);
+        d.push("A'", record, &ap);
+        auto firer = mt::spawn([&] {
+            d.callback(as_ptr(1));
+            while (!r.deferred_again) mt::yield();
+            d.callback(as_ptr(100));  // the second deferral completes
+        });
+        CHECK(as_long(d.wait()) == 104);
+        CHECK(t.order ==
+              std::vector<std::string>{"D'(1)", "C'(2)", "E'(100)", "C''(101)", "B'(102)", "A'(103)"});
+        firer.wait();
+    });
+}
+
+TEST_CASE("callback queue: a callback that throws discards the rest and wait throws it") {
+    in_engine([] {
+        trace t;
+        mt::deferred& d = mt::this_deferred();
+        step a{"A'", &t};
+        d.arm();
+        d.push("thrower", [](void*, void*) -> void* { throw std::domain_error("in callback"); }, nullptr);
+        d.push("A'", record, &a);
+        d.callback(nullptr);
+        CHECK_THROWS_WITH_AS(d.wait(), "in callback", std::domain_error);
+        CHECK(t.order.empty());
+        CHECK(d.pending_callbacks() == 0);
+        // the deferred is usable again
+        d.arm();
+        d.callback(as_ptr(3));
+        CHECK(as_long(d.wait()) == 3);
+    });
+}
+
+TEST_CASE("waiting, yielding and joining allocate nothing once warm") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        auto partner = mt::spawn([&d] {
+            for (int i = 0; i < 1000; ++i) {
+                d.callback(as_ptr(i));
+                mt::yield();
+            }
+        });
+        // warm up
+        d.arm();
+        d.wait();
+        const std::size_t before = mt_test::allocations();
+        for (int i = 1; i < 1000; ++i) {
+            d.arm();
+            CHECK(as_long(d.wait()) == i);
+        }
+        const std::size_t after = mt_test::allocations();
+        CHECK(after - before == 0);
+        partner.wait();
+    });
+}
