@@ -123,11 +123,11 @@ void* deferred::wait_impl(bool interruptible) {
                           detail::describe(*owner_) + "; only its owner may wait on it");
     }
     for (;;) {
-        if (interruptible && me.abort_requested) {
+        if (interruptible && detail::pending_raise(me)) {
             cancel();
             if (phase_ != phase::fired) {
                 reset_queue();
-                throw MicroThreadExit{};
+                detail::raise_pending(me);
             }
         }
         if (phase_ == phase::idle) {
@@ -143,7 +143,7 @@ void* deferred::wait_impl(bool interruptible) {
             e.suspend_running();
             waiting_ = false;
             interruptible_ = true;
-            if (phase_ == phase::idle && !me.abort_requested)
+            if (phase_ == phase::idle && !detail::pending_raise(me))
                 detail::fatal("a deferred was woken without firing");
             continue;
         }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/overflow.hpp"
 #include "core/detail/stack_pool.hpp"
+#include "core/notifier_interface.hpp"
 #include "core/state.hpp"
 
 #if defined(__PIC__) && !defined(MT_TLS_MODEL)
@@ -38,7 +40,6 @@
 namespace mt {
 
 class engine;
-class notifier_interface;
 
 namespace detail {
 extern constinit thread_local engine* tls_engine MT_TLS_MODEL;
@@ -108,11 +109,15 @@ public:
     // queue and the head runs. Throws MicroThreadExit when aborted.
     void yield_running();
     // suspend_running — the running micro-thread (state waiting) switches away
-    // until make_runnable() is called on it. Does not look at aborts.
-    void suspend_running() noexcept;
+    // until make_runnable() is called on it. Does not look at aborts. May
+    // poll the notifier first (fairness), which may throw.
+    void suspend_running();
     // abort — raises MicroThreadExit in `cb` at its suspension point (at once
     // if it is the caller; never-started: its body never runs). No-op when ended.
     void abort(detail::control_block& cb);
+    // interrupt — raises `e` once in `cb` at its next suspension point (at once
+    // if it is the caller). For Ctrl-C. No-op when ended.
+    void interrupt(detail::control_block& cb, std::exception_ptr e);
     // release_handle — a handle let go of `cb`; may delete it.
     void release_handle(detail::control_block& cb) noexcept;
 
@@ -123,8 +128,32 @@ public:
         hook_ = hook;
         hook_user_ = user;
     }
+    // set_notifier — a notifier the caller keeps alive (a host's own loop).
     void set_notifier(notifier_interface* n) noexcept { notifier_ = n; }
+    // adopt_notifier — a notifier the engine owns and destroys after the
+    // last micro-thread (notifier/ makes its libev one on first use).
+    void adopt_notifier(std::unique_ptr<notifier_interface> n) noexcept {
+        owned_notifier_ = std::move(n);
+        notifier_ = owned_notifier_.get();
+    }
     notifier_interface* notifier() const noexcept { return notifier_; }
+
+    // --- the main micro-thread (mt::run's #1): Ctrl-C is delivered to it
+    void set_main(detail::control_block& cb) noexcept { main_ = &cb; }
+    detail::control_block* main() const noexcept { return main_; }
+    // interrupt_main — raises `e` in main; once main has ended, every other
+    // micro-thread is aborted so the engine can stop. Returns false when
+    // there is no main left to interrupt.
+    bool interrupt_main(std::exception_ptr e);
+
+    // run_once — for a host with its own loop: polls the notifier without
+    // blocking, then runs each micro-thread that is runnable once (those that
+    // become runnable meanwhile wait for the next call). Returns true while
+    // micro-threads are alive. Throws deadlock_error as loop() does. Root only.
+    bool run_once();
+    // idle — true when nothing is runnable: the host may block in its own
+    // poll (on the notifier's fd, for the notifier's timeout).
+    bool idle() const noexcept { return run_head_ == nullptr; }
 
     // dump — one line per live micro-thread: id, name, state, what it waits
     // on, its stack and the stack's high-water mark.
@@ -144,6 +173,8 @@ private:
     void maybe_free(detail::control_block& cb) noexcept;
     void resolve_deadlock();
     void end_unstarted(detail::control_block& cb) noexcept;
+    void wake_to_raise(detail::control_block& cb) noexcept;
+    void poll_if_due();
     [[noreturn]] static void throw_no_engine(const char* operation);
     [[noreturn]] void throw_outside(const char* operation) const;
 
@@ -159,10 +190,15 @@ private:
     std::size_t live_count_ = 0;
     std::uint64_t next_id_ = 1;
     bool resolving_deadlock_ = false;
+    unsigned since_poll_ = 0;  // yields and suspensions since the notifier was last polled
+    static constexpr unsigned poll_interval = 64;
     unhandled_handler unhandled_;
     switch_hook hook_ = nullptr;
     void* hook_user_ = nullptr;
     notifier_interface* notifier_ = nullptr;
+    std::unique_ptr<notifier_interface> owned_notifier_;
+    detail::control_block* main_ = nullptr;  // cleared when it ends
+    bool stop_when_main_ends_ = false;       // set by interrupt_main
 };
 
 }  // namespace mt

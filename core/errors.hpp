@@ -57,6 +57,20 @@ public:
     using error::error;
 };
 
+// timeout_error — a wait with a timeout (an fd, a signal, a pipe) ran out of
+// time. what() names the micro-thread and what it waited for.
+class timeout_error : public error {
+public:
+    using error::error;
+};
+
+// interrupted_error — Ctrl-C (SIGINT) arrived while the engine ran; raised in
+// the main micro-thread at its suspension point.
+class interrupted_error : public error {
+public:
+    using error::error;
+};
+
 // stack_allocation_error — a stack could not be mapped (ENOMEM, map-count
 // exhaustion, a refused mprotect). code() holds the errno.
 class stack_allocation_error : public std::system_error {

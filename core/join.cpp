@@ -29,11 +29,16 @@ void join(control_block& target) {
         throw usage_error("micro-thread " + describe(me) +
                           " called wait() on itself: joining yourself would wait forever");
     }
-    if (me.abort_requested) throw MicroThreadExit{};
+    if (pending_raise(me)) raise_pending(me);
     if (has_ended(target.st)) return;
     me.d.arm(join_wait, &target);
     target.joiners.push_back(me);
     me.d.wait();
+}
+
+void raise_pending(control_block& cb) {
+    if (cb.abort_requested) throw MicroThreadExit{};
+    std::rethrow_exception(std::exchange(cb.interruption, nullptr));
 }
 
 void check_outcome(control_block& target, const char* op) {

@@ -213,6 +213,7 @@ template <class F>
 auto run(F&& main, engine_options opts = {}) {
     engine e(opts);
     auto h = spawn(spawn_options{"main"}, std::forward<F>(main));
+    e.set_main(h.get_deferred().owner());
     e.loop();
     return h.result();
 }

@@ -82,6 +82,7 @@ struct control_block {
     // --- life: written by the engine only
     mt::state st = mt::state::created;
     bool abort_requested = false;  // sticky: every later suspension raises MicroThreadExit
+    std::exception_ptr interruption;  // one-shot: the next suspension raises it (Ctrl-C)
     bool detached = false;         // start_and_forget: no handle will ever join it
     bool outcome_observed = false; // a joiner or a scope has seen its failure
     std::uint32_t handles = 0;     // micro_thread<R> handles referring to it
@@ -124,6 +125,16 @@ inline control_block* wait_list::pop_front() noexcept {
     if (cb) remove(*cb);
     return cb;
 }
+
+// pending_raise — is an abort or an interruption waiting to be raised at
+// this micro-thread's next suspension point?
+inline bool pending_raise(const control_block& cb) noexcept {
+    return cb.abort_requested || cb.interruption;
+}
+
+// raise_pending — raises what pending_raise() reported: MicroThreadExit for
+// an abort (sticky), else the interruption (once).
+[[noreturn]] void raise_pending(control_block& cb);
 
 // describe — "#3 'sink'"
 void append_ref(std::string& out, const control_block& cb);
