@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/microthreading.hpp"
+#include "notifier/detail/reactor.hpp"
 
 namespace mt_test {
 
@@ -26,7 +27,7 @@ inline int open_fds() {
 
 // in_engine — runs body() as micro-thread 'main' of a fresh engine, drives
 // the engine until every micro-thread has ended, rethrows main's exception,
-// and checks that no micro-thread, stack or fd outlived the run.
+// and checks that no micro-thread, stack, watcher or fd outlived the run.
 template <class F>
 void in_engine(F&& body, mt::engine_options opts = {}) {
     const int fds_before = open_fds();
@@ -36,6 +37,8 @@ void in_engine(F&& body, mt::engine_options opts = {}) {
         e.loop();
         CHECK_MESSAGE(e.live() == 0, "micro-threads left behind:\n" << e.dump());
         CHECK_MESSAGE(e.stacks().counts().live == 0, "stacks left behind");
+        if (auto* r = dynamic_cast<mt::detail::reactor*>(e.notifier()))
+            CHECK_MESSAGE(r->counts().active() == 0, "watchers left behind");
         main.result();
     }
     CHECK_MESSAGE(open_fds() == fds_before, "fds left behind");

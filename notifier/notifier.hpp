@@ -1,0 +1,99 @@
+// notifier/notifier.hpp — waiting for the outside world without blocking
+// the OS thread: fds, time, signals, child processes, other OS threads.
+//
+// Each call suspends only the calling micro-thread; the engine runs the
+// others meanwhile and blocks in the reactor (libev, epoll) only when nothing
+// is runnable. Waiting allocates nothing once warm: it uses the micro-thread's
+// deferred and watchers from a pool. An abort while waiting raises
+// MicroThreadExit and removes the watchers at once.
+//
+// Two micro-threads may wait for the same fd and direction: both are woken.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <optional>
+
+namespace mt {
+
+using timeout_t = std::optional<std::chrono::nanoseconds>;
+
+namespace detail {
+struct wait_node;
+}
+
+// wait_readable / wait_writable — suspend until `fd` is readable / writable.
+// Throws std::system_error(EBADF) naming the fd for an invalid or closed fd
+// (checked before libev sees it, and if it is closed during the wait),
+// timeout_error when the timeout passes first, usage_error outside a
+// micro-thread, MicroThreadExit on abort.
+void wait_readable(int fd, timeout_t timeout = {});
+void wait_writable(int fd, timeout_t timeout = {});
+
+// close_fd — closes `fd` after ending every wait on it with
+// std::system_error(EBADF) ("the fd was closed while it waited"). An fd that
+// micro-threads may be waiting on must be closed this way (the fd types of
+// nonblocking_io do it), never with ::close: libev aborts the process if it
+// meets a watcher whose fd was closed under it. Any context; never suspends.
+// Returns ::close's result.
+int close_fd(int fd) noexcept;
+
+// sleep_d — suspends the calling micro-thread for `d` (the PEP's sleep_d).
+void sleep_d(std::chrono::nanoseconds d);
+
+// wait_signal — suspends until POSIX signal `signo` arrives (while waiting;
+// signals that arrive when nobody waits are not queued). Returns signo.
+// Throws timeout_error, usage_error for a signal another OS thread's engine
+// watches or that cannot be caught.
+int wait_signal(int signo, timeout_t timeout = {});
+
+// wait_child — suspends until child process `pid` exits; returns its
+// waitpid() status. Only that pid is reaped (other children are left alone).
+// Throws std::system_error(ECHILD) if it is not our child, timeout_error.
+int wait_child(pid_t pid, timeout_t timeout = {});
+
+// remote_wakeup — lets another OS thread fire a micro-thread's deferred.
+//
+//   auto w = mt::remote_wakeup::arm();          // in the micro-thread
+//   std::thread([w] { w.callback(result); }).detach();
+//   void* r = mt::this_deferred().wait();
+//
+// arm() arms the running micro-thread's deferred; callback()/errback() may be
+// called from any OS thread, once, while the engine lives. A wake-up for a
+// wait that was aborted is dropped.
+class remote_wakeup {
+public:
+    static remote_wakeup arm();
+    void callback(void* value) const noexcept;
+    void errback(std::exception_ptr error) const noexcept;
+
+private:
+    remote_wakeup(void* r, detail::wait_node* n, std::uint64_t g) : reactor_(r), node_(n), generation_(g) {}
+    void* reactor_;
+    detail::wait_node* node_;
+    std::uint64_t generation_;
+};
+
+// --- a host program that drives the engine from its own loop --------------------
+//
+//   mt::engine e;  mt::spawn(...);
+//   while (e.run_once()) {
+//       pollfd p{mt::notifier_fd(), POLLIN, 0};
+//       ::poll(&p, 1, mt::notifier_timeout_ms());
+//   }
+
+// notifier_fd — an fd that becomes readable when the reactor has events.
+int notifier_fd();
+// notifier_timeout_ms — how long the host may block: 0 when micro-threads
+// are runnable, -1 when only fd events can wake the engine, else the time to
+// the next timer (rounded up).
+int notifier_timeout_ms();
+
+// set_block_hooks — called just before and just after the reactor blocks
+// in the kernel (an interpreter releases and retakes its lock there).
+void set_block_hooks(void (*before)(void*), void (*after)(void*), void* user);
+
+}  // namespace mt

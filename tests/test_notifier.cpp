@@ -1,0 +1,431 @@
+// The notifier: fds, timers, signals, child processes, wake-ups from other
+// OS threads, fairness, host-driven loops, Ctrl-C.
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "core/microthreading.hpp"
+#include "notifier/detail/reactor.hpp"
+#include "notifier/notifier.hpp"
+#include "tests/alloc_counter.hpp"
+#include "tests/engine_fixture.hpp"
+
+using namespace std::chrono_literals;
+using mt_test::in_engine;
+
+namespace {
+
+struct socket_pair {
+    int fd[2];
+    socket_pair() { REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fd) == 0); }
+    ~socket_pair() {
+        ::close(fd[0]);
+        ::close(fd[1]);
+    }
+};
+
+mt::detail::reactor_counts reactor_counts() {
+    return mt::detail::reactor::of(*mt::engine::current()).counts();
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("wait_readable suspends only its micro-thread until the fd is readable") {
+    in_engine([] {
+        socket_pair sp;
+        int others_ran = 0;
+        auto reader = mt::spawn([&] {
+            mt::wait_readable(sp.fd[0]);
+            char c = 0;
+            CHECK(::read(sp.fd[0], &c, 1) == 1);
+            return c;
+        });
+        auto other = mt::spawn([&] {
+            for (int i = 0; i < 5; ++i) {
+                ++others_ran;
+                mt::yield();
+            }
+            CHECK(::write(sp.fd[1], "x", 1) == 1);
+        });
+        CHECK(reader.wait() == 'x');
+        other.wait();
+        CHECK(others_ran == 5);
+    });
+}
+
+TEST_CASE("wait_writable returns for a writable fd") {
+    in_engine([] {
+        socket_pair sp;
+        mt::wait_writable(sp.fd[1]);
+    });
+}
+
+TEST_CASE("wait_readable with a timeout raises timeout_error naming the fd and the micro-thread") {
+    in_engine([] {
+        socket_pair sp;
+        const std::string expected =
+            "wait_readable(fd " + std::to_string(sp.fd[0]) + ") in micro-thread #1 'main' timed out";
+        CHECK_THROWS_WITH_AS(mt::wait_readable(sp.fd[0], 20ms), doctest::Contains(expected.c_str()),
+                             mt::timeout_error);
+        CHECK(reactor_counts().active() == 0);
+    });
+}
+
+TEST_CASE("waiting on an invalid or closed fd throws system_error(EBADF) naming the fd") {
+    in_engine([] {
+        CHECK_THROWS_WITH_AS(mt::wait_readable(12345), doctest::Contains("wait_readable(fd 12345)"),
+                             std::system_error);
+        int p[2];
+        REQUIRE(::pipe(p) == 0);
+        ::close(p[0]);
+        ::close(p[1]);
+        try {
+            mt::wait_writable(p[1]);
+            FAIL("no error");
+        } catch (const std::system_error& e) {
+            CHECK(e.code().value() == EBADF);
+            CHECK(std::string(e.what()).find("fd " + std::to_string(p[1])) != std::string::npos);
+        }
+        CHECK_THROWS_AS(mt::wait_readable(-1), std::system_error);
+    });
+}
+
+TEST_CASE("close_fd ends every wait on the fd with EBADF before closing it") {
+    in_engine([] {
+        int p[2];
+        REQUIRE(::pipe(p) == 0);
+        auto waiter = mt::spawn(mt::spawn_options{"waiter"}, [&] { mt::wait_readable(p[0]); });
+        mt::yield();
+        CHECK(mt::close_fd(p[0]) == 0);
+        try {
+            waiter.wait();
+            FAIL("no error");
+        } catch (const std::system_error& e) {
+            CHECK(e.code().value() == EBADF);
+            CHECK(std::string(e.what()).find("'waiter': the fd was closed while it waited") != std::string::npos);
+        }
+        ::close(p[1]);
+    });
+}
+
+TEST_CASE("two micro-threads waiting for the same fd and direction are both woken") {
+    in_engine([] {
+        socket_pair sp;
+        int woken = 0;
+        auto waiter = [&] {
+            mt::wait_readable(sp.fd[0]);
+            ++woken;
+        };
+        auto a = mt::spawn(waiter);
+        auto b = mt::spawn(waiter);
+        mt::yield();
+        CHECK(reactor_counts().fd_waits == 2);
+        CHECK(::write(sp.fd[1], "x", 1) == 1);
+        a.wait();
+        b.wait();
+        CHECK(woken == 2);
+    });
+}
+
+TEST_CASE("sleep_d: sleepers with different durations wake in order of their deadlines") {
+    in_engine([] {
+        std::vector<int> order;
+        mt::scope s;
+        for (int ms : {40, 10, 30, 0, 20})
+            s.spawn([&order, ms] {
+                mt::sleep_d(std::chrono::milliseconds(ms));
+                order.push_back(ms);
+            });
+        s.wait();
+        CHECK(order == std::vector<int>{0, 10, 20, 30, 40});
+    });
+}
+
+TEST_CASE("sleep_d sleeps at least the duration") {
+    in_engine([] {
+        const auto t0 = std::chrono::steady_clock::now();
+        mt::sleep_d(30ms);
+        CHECK(ms_since(t0) >= 29.0);
+    });
+}
+
+TEST_CASE("the dump shows what each micro-thread waits on: fd and direction, timer, signal") {
+    in_engine([] {
+        socket_pair sp;
+        auto a = mt::spawn(mt::spawn_options{"reader"}, [&] { mt::wait_readable(sp.fd[0]); });
+        auto b = mt::spawn(mt::spawn_options{"sleeper"}, [] { mt::sleep_d(10s); });
+        auto c = mt::spawn(mt::spawn_options{"sig"}, [] { mt::wait_signal(SIGUSR2); });
+        auto d = mt::spawn(mt::spawn_options{"joiner"}, [&] { a.wait(); });
+        mt::yield();
+        const std::string dump = mt::dump();
+        CHECK(dump.find("'reader' waiting: waits for fd " + std::to_string(sp.fd[0]) + " to become readable") !=
+              std::string::npos);
+        CHECK(dump.find("'sleeper' waiting: waits in sleep_d, ") != std::string::npos);
+        CHECK(dump.find(" s left") != std::string::npos);
+        CHECK(dump.find("'sig' waiting: waits for signal " + std::to_string(SIGUSR2)) != std::string::npos);
+        CHECK(dump.find("'joiner' waiting: waits to join #2 'reader'") != std::string::npos);
+        b.abort();
+        c.abort();
+        CHECK(::write(sp.fd[1], "x", 1) == 1);
+        d.wait();
+        CHECK_THROWS_AS(b.wait(), mt::micro_thread_aborted);
+        CHECK_THROWS_AS(c.wait(), mt::micro_thread_aborted);
+    });
+}
+
+TEST_CASE("aborting a micro-thread that waits on an fd, a timer or a signal removes its watcher") {
+    in_engine([] {
+        socket_pair sp;
+        int cleaned = 0;
+        struct guard {
+            int& n;
+            ~guard() { ++n; }
+        };
+        auto a = mt::spawn([&] { guard g{cleaned}; mt::wait_readable(sp.fd[0], 10s); });
+        auto b = mt::spawn([&] { guard g{cleaned}; mt::sleep_d(10s); });
+        auto c = mt::spawn([&] { guard g{cleaned}; mt::wait_signal(SIGUSR1); });
+        mt::yield();
+        CHECK(reactor_counts().active() == 3);  // the fd wait (with its timeout), the sleep, the signal
+        a.abort();
+        b.abort();
+        c.abort();
+        CHECK(reactor_counts().active() == 0);
+        // No late wake-up: the events come now, and nobody is woken.
+        CHECK(::write(sp.fd[1], "x", 1) == 1);
+        ::raise(SIGUSR1);
+        mt::sleep_d(5ms);
+        CHECK_THROWS_AS(a.wait(), mt::micro_thread_aborted);
+        CHECK_THROWS_AS(b.wait(), mt::micro_thread_aborted);
+        CHECK_THROWS_AS(c.wait(), mt::micro_thread_aborted);
+        CHECK(cleaned == 3);
+    });
+}
+
+TEST_CASE("a POSIX signal is delivered to the micro-thread that waits for it") {
+    in_engine([] {
+        auto waiter = mt::spawn([] { return mt::wait_signal(SIGUSR1); });
+        mt::yield();
+        ::raise(SIGUSR1);
+        CHECK(waiter.wait() == SIGUSR1);
+        CHECK_THROWS_AS(mt::wait_signal(SIGUSR1, 10ms), mt::timeout_error);
+        CHECK_THROWS_AS(mt::wait_signal(SIGKILL), mt::usage_error);
+    });
+}
+
+TEST_CASE("wait_child returns the exit status of that child and reaps no other") {
+    in_engine([] {
+        const pid_t quick = ::fork();
+        if (quick == 0) ::_exit(7);
+        const pid_t other = ::fork();
+        if (other == 0) {
+            ::usleep(50'000);
+            ::_exit(3);
+        }
+        const int status = mt::wait_child(quick);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 7);
+        // `other` was left for its owner to reap
+        int st = 0;
+        CHECK(::waitpid(other, &st, 0) == other);
+        CHECK(WEXITSTATUS(st) == 3);
+        CHECK_THROWS_AS(mt::wait_child(other), std::system_error);  // not ours any more
+    });
+}
+
+TEST_CASE("another OS thread fires a micro-thread's deferred through remote_wakeup") {
+    in_engine([] {
+        auto w = mt::remote_wakeup::arm();
+        std::thread t([w] {
+            std::this_thread::sleep_for(20ms);
+            w.callback(reinterpret_cast<void*>(42));
+        });
+        CHECK(reinterpret_cast<long>(mt::this_deferred().wait()) == 42);
+        t.join();
+
+        auto w2 = mt::remote_wakeup::arm();
+        std::thread t2([w2] { w2.errback(std::make_exception_ptr(std::runtime_error("from afar"))); });
+        CHECK_THROWS_WITH(mt::this_deferred().wait(), "from afar");
+        t2.join();
+    });
+}
+
+TEST_CASE("a remote wake-up for a wait that was aborted is dropped") {
+    in_engine([] {
+        std::atomic<bool> armed{false};
+        mt::remote_wakeup* token = nullptr;
+        std::optional<mt::remote_wakeup> w;
+        auto h = mt::spawn([&] {
+            w = mt::remote_wakeup::arm();
+            token = &*w;
+            mt::this_deferred().wait();
+        });
+        mt::yield();
+        REQUIRE(token);
+        h.abort();
+        CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
+        std::thread t([&] { token->callback(nullptr); });
+        t.join();
+        mt::sleep_d(5ms);  // the async wake-up is processed and dropped
+        CHECK(reactor_counts().active() == 0);
+        (void)armed;
+    });
+}
+
+TEST_CASE("fairness: a timer fires on time while another micro-thread spins on yield()") {
+    in_engine([] {
+        bool woke = false;
+        double woke_after_ms = 0;
+        auto sleeper = mt::spawn([&] {
+            const auto t0 = std::chrono::steady_clock::now();
+            mt::sleep_d(30ms);
+            woke_after_ms = ms_since(t0);
+            woke = true;
+        });
+        auto spinner = mt::spawn([&] {
+            const auto t0 = std::chrono::steady_clock::now();
+            long spins = 0;
+            while (!woke && ms_since(t0) < 5000) {
+                mt::yield();
+                ++spins;
+            }
+            return spins;
+        });
+        CHECK(spinner.wait() > 0);
+        sleeper.wait();
+        CHECK(woke);
+        CHECK(woke_after_ms >= 29.0);
+        CHECK(woke_after_ms < 1000.0);  // generous: on time means "not starved"
+    });
+}
+
+TEST_CASE("fairness: an fd becomes ready for its waiter while others spin") {
+    in_engine([] {
+        socket_pair sp;
+        CHECK(::write(sp.fd[1], "x", 1) == 1);
+        bool got = false;
+        auto reader = mt::spawn([&] {
+            mt::wait_readable(sp.fd[0]);
+            got = true;
+        });
+        auto spinner = mt::spawn([&] {
+            for (long i = 0; i < 10'000'000 && !got; ++i) mt::yield();
+        });
+        spinner.wait();
+        reader.wait();
+        CHECK(got);
+    });
+}
+
+TEST_CASE("a micro-thread waiting on an fd is not a deadlock; its timeout ends the wait") {
+    in_engine([] {
+        socket_pair sp;
+        auto waiter = mt::spawn([&] {
+            CHECK_THROWS_AS(mt::wait_readable(sp.fd[0], 20ms), mt::timeout_error);
+        });
+        waiter.wait();
+    });
+}
+
+TEST_CASE("a host drives the engine from a plain poll() loop with run_once, notifier_fd and notifier_timeout_ms") {
+    const int fds_before = mt_test::open_fds();
+    {
+        socket_pair sp;  // outlives the engine: its fds are watched until the end
+        mt::engine e;
+        std::vector<std::string> log;
+        auto reader = mt::spawn([&] {
+            mt::wait_readable(sp.fd[0]);
+            log.push_back("read");
+        });
+        auto sleeper = mt::spawn([&] {
+            mt::sleep_d(20ms);
+            log.push_back("slept");
+            CHECK(::write(sp.fd[1], "x", 1) == 1);
+        });
+        int host_polls = 0;
+        while (e.run_once()) {
+            pollfd p{mt::notifier_fd(), POLLIN, 0};
+            const int timeout = mt::notifier_timeout_ms();
+            CHECK(timeout <= 20);
+            ::poll(&p, 1, timeout);
+            ++host_polls;
+            REQUIRE(host_polls < 10'000);
+        }
+        CHECK(log == std::vector<std::string>{"slept", "read"});
+        CHECK(host_polls >= 1);
+    }
+    CHECK(mt_test::open_fds() == fds_before);
+}
+
+TEST_CASE("block hooks run around the reactor's blocking wait") {
+    static int before = 0, after = 0;
+    in_engine([] {
+        mt::set_block_hooks([](void*) { ++before; }, [](void*) { ++after; }, nullptr);
+        mt::sleep_d(5ms);
+    });
+    CHECK(before >= 1);
+    CHECK(after == before);
+}
+
+TEST_CASE("waiting on fds and timers allocates nothing once warm") {
+    in_engine([] {
+        socket_pair sp;
+        auto once = [&] {
+            CHECK(::write(sp.fd[1], "x", 1) == 1);
+            mt::wait_readable(sp.fd[0], 1s);
+            char c;
+            CHECK(::read(sp.fd[0], &c, 1) == 1);
+            mt::sleep_d(0ms);
+        };
+        once();
+        const std::size_t before = mt_test::allocations();
+        for (int i = 0; i < 200; ++i) once();
+        CHECK(mt_test::allocations() - before == 0);
+    });
+}
+
+TEST_CASE("Ctrl-C while the engine waits reaches main as interrupted_error and the program ends cleanly") {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(ready[0]);
+        for (int sig : {SIGABRT, SIGSEGV, SIGINT}) ::signal(sig, SIG_DFL);
+        int code = 1;
+        try {
+            mt::run([&] {
+                mt::start_and_forget([] { mt::sleep_d(60s); });  // another waiter, ended too
+                mt::sleep_d(1ms);
+                CHECK(::write(ready[1], "r", 1) == 1);
+                mt::sleep_d(60s);
+            });
+        } catch (const mt::interrupted_error&) {
+            code = 42;
+        }
+        ::_exit(code);
+    }
+    ::close(ready[1]);
+    char c;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    ::usleep(20'000);
+    ::kill(pid, SIGINT);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 42);
+}
