@@ -5,6 +5,8 @@
 //   * a wait_node is either free (on free_) or owned by exactly one pending
 //     wait, and then its watchers are started; firing or cancelling a wait
 //     stops every watcher of its node and frees the node in the same step.
+//   * an fd wait's node is linked in its fd_entry's list for its direction;
+//     an fd_entry's watcher is started whenever its list is not empty.
 //   * counts_ counts the pending waits by kind; can_fire() is true iff one is
 //     pending, and only then does the engine block in ev_run.
 //   * a node's generation changes every time it is freed, so a wake-up from
@@ -19,6 +21,7 @@
 // micro-threads runnable); they never switch and never throw.
 #include <ev.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,7 +50,6 @@ class ev_reactor;
 enum class node_kind : std::uint8_t { free, fd, sleep, signal, child, remote };
 
 struct wait_node {
-    ev_io io;
     ev_timer timer;
     ev_signal sig;
     ev_reactor* owner = nullptr;
@@ -58,8 +60,20 @@ struct wait_node {
     int signo = 0;
     pid_t pid = 0;
     std::uint64_t generation = 0;
-    wait_node* next = nullptr;  // free list, or the list of child waits
-    wait_node* prev = nullptr;  // list of child waits
+    wait_node* next = nullptr;  // free list, or the list it waits in (an fd's, the children)
+    wait_node* prev = nullptr;
+};
+
+// fd_entry — the watchers of one fd number. A watcher, once started for a
+// direction, stays started between waits (no epoll_ctl per wait: the
+// steady state of a connection costs one epoll_wait per event, as a hand-
+// written libev loop does); an event that finds no waiter stops it. close_fd
+// stops both before the fd is closed.
+struct fd_entry {
+    ev_io io[2];                     // [0] readable, [1] writable; data = this
+    wait_node* waiters[2] = {};      // micro-threads waiting, each direction
+    ev_reactor* owner = nullptr;
+    int fd = -1;
 };
 
 namespace {
@@ -101,6 +115,8 @@ public:
     }
     reactor_counts counts() const noexcept override { return counts_; }
     std::size_t forget_fd(int fd) noexcept override;
+    fd_entry& entry(int fd);
+    std::size_t fail_waiters(fd_entry& e, int dir, const char* why) noexcept;
 
     struct ev_loop* loop() const noexcept { return loop_; }
 
@@ -138,6 +154,7 @@ private:
     engine& eng_;
     struct ev_loop* loop_;
     std::vector<std::unique_ptr<wait_node[]>> chunks_;
+    std::vector<std::unique_ptr<fd_entry>> fds_;  // by fd number, made on first wait
     wait_node* free_ = nullptr;
     reactor_counts counts_;
 
@@ -353,10 +370,9 @@ wait_node* ev_reactor::take(node_kind kind, control_block& me) {
         for (std::size_t i = 0; i < chunk_nodes; ++i) {
             wait_node& n = chunk[i];
             n.owner = this;
-            ev_init(&n.io, on_io);
-            ev_init(&n.timer, on_timer);
+        ev_init(&n.timer, on_timer);
             ev_init(&n.sig, on_signal);
-            n.io.data = n.timer.data = n.sig.data = &n;
+            n.timer.data = n.sig.data = &n;
             n.next = free_;
             free_ = &n;
         }
@@ -373,8 +389,12 @@ wait_node* ev_reactor::take(node_kind kind, control_block& me) {
 }
 
 void ev_reactor::stop_watchers(wait_node* n) noexcept {
-    ev_io_stop(loop_, &n->io);
     ev_timer_stop(loop_, &n->timer);
+    if (n->kind == node_kind::fd) {
+        wait_node*& head = fds_[static_cast<std::size_t>(n->fd)]->waiters[n->write];
+        (n->prev ? n->prev->next : head) = n->next;
+        if (n->next) n->next->prev = n->prev;
+    }
     ev_signal_stop(loop_, &n->sig);
     if (n->kind == node_kind::child) {
         (n->prev ? n->prev->next : children_) = n->next;
@@ -431,7 +451,34 @@ void* ev_reactor::wait_on(control_block& me, wait_node* n) {
 
 // ---- the waits -----------------------------------------------------------------------
 
+fd_entry& ev_reactor::entry(int fd) {
+    const auto i = static_cast<std::size_t>(fd);
+    if (i >= fds_.size()) fds_.resize(i + 1 > 2 * fds_.size() ? i + 1 : 2 * fds_.size());
+    if (!fds_[i]) {
+        auto e = std::make_unique<fd_entry>();
+        e->owner = this;
+        e->fd = fd;
+        for (int dir = 0; dir < 2; ++dir) {
+            ev_io_init(&e->io[dir], on_io, fd, dir ? EV_WRITE : EV_READ);
+            e->io[dir].data = e.get();
+        }
+        fds_[i] = std::move(e);
+    }
+    return *fds_[i];
+}
+
 wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double timeout) {
+    fd_entry& e = entry(fd);
+    ev_io& w = e.io[write];
+    // libev must never meet a bad fd: check before its watcher starts. A
+    // started watcher means the fd was checked and not closed since (fds that
+    // are waited on are closed through close_fd, which stops the watchers).
+    if (!ev_is_active(&w) && ::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+        throw std::system_error(EBADF, std::generic_category(),
+                                std::string(write ? "wait_writable" : "wait_readable") + "(fd " +
+                                    std::to_string(fd) + ") in micro-thread " + describe(me) +
+                                    ": not an open fd");
+    }
     wait_node* n = take(node_kind::fd, me);
     try {
         me.d.arm(fd_kind, n);
@@ -441,8 +488,11 @@ wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double ti
     }
     n->fd = fd;
     n->write = write;
-    ev_io_set(&n->io, fd, write ? EV_WRITE : EV_READ);
-    ev_io_start(loop_, &n->io);
+    n->prev = nullptr;
+    n->next = e.waiters[write];
+    if (n->next) n->next->prev = n;
+    e.waiters[write] = n;
+    if (!ev_is_active(&w)) ev_io_start(loop_, &w);
     start_timeout(n, timeout);
     return wait_on(me, n) ? wait_result::ready : wait_result::timed_out;
 }
@@ -535,17 +585,26 @@ void ev_reactor::fire_remote(wait_node* n, std::uint64_t generation, void* value
 // forget_fd — `fd` is about to be closed: every wait on it ends with EBADF
 // and its watcher is stopped first, so libev never meets a closed fd.
 std::size_t ev_reactor::forget_fd(int fd) noexcept {
+    const auto i = static_cast<std::size_t>(fd);
+    if (fd < 0 || i >= fds_.size() || !fds_[i]) return 0;
+    fd_entry& e = *fds_[i];
     std::size_t n_woken = 0;
-    for (auto& chunk : chunks_)
-        for (std::size_t i = 0; i < chunk_nodes; ++i) {
-            wait_node* n = &chunk[i];
-            if (n->kind != node_kind::fd || n->fd != fd) continue;
-            const std::string what = std::string(n->write ? "wait_writable" : "wait_readable") + "(fd " +
-                                     std::to_string(fd) + ") in micro-thread " + describe(*n->waiter) +
-                                     ": the fd was closed while it waited";
-            fire_error(n, std::make_exception_ptr(std::system_error(EBADF, std::generic_category(), what)));
-            ++n_woken;
-        }
+    for (int dir = 0; dir < 2; ++dir) {
+        ev_io_stop(loop_, &e.io[dir]);
+        n_woken += fail_waiters(e, dir, "the fd was closed while it waited");
+    }
+    return n_woken;
+}
+
+// fail_waiters — ends every wait on e's direction `dir` with EBADF.
+std::size_t ev_reactor::fail_waiters(fd_entry& e, int dir, const char* why) noexcept {
+    std::size_t n_woken = 0;
+    while (wait_node* n = e.waiters[dir]) {
+        const std::string what = std::string(dir ? "wait_writable" : "wait_readable") + "(fd " +
+                                 std::to_string(e.fd) + ") in micro-thread " + describe(*n->waiter) + ": " + why;
+        fire_error(n, std::make_exception_ptr(std::system_error(EBADF, std::generic_category(), what)));
+        ++n_woken;
+    }
     return n_woken;
 }
 
@@ -585,15 +644,18 @@ void ev_reactor::deliver_sigint() noexcept {
 }
 
 void ev_reactor::on_io(struct ev_loop*, ev_io* w, int revents) noexcept {
-    auto* n = static_cast<wait_node*>(w->data);
-    if (revents & EV_ERROR) {
-        const std::string what = std::string(n->write ? "wait_writable" : "wait_readable") + "(fd " +
-                                 std::to_string(n->fd) + ") in micro-thread " + describe(*n->waiter) +
-                                 ": the fd was closed while it waited";
-        fire_error(n, std::make_exception_ptr(std::system_error(EBADF, std::generic_category(), what)));
+    auto* e = static_cast<fd_entry*>(w->data);
+    const int dir = w == &e->io[1] ? 1 : 0;
+    if (revents & EV_ERROR) {  // libev found the fd closed under it
+        ev_io_stop(e->owner->loop_, w);
+        e->owner->fail_waiters(*e, dir, "the fd was closed while it waited");
         return;
     }
-    fire(n, ready_value());
+    if (!e->waiters[dir]) {  // nobody waits any more: stop watching until someone does
+        ev_io_stop(e->owner->loop_, w);
+        return;
+    }
+    while (wait_node* n = e->waiters[dir]) fire(n, ready_value());  // every waiter, as documented
 }
 
 void ev_reactor::on_timer(struct ev_loop*, ev_timer* w, int) noexcept {
