@@ -43,25 +43,34 @@ void deferred::fire_checks(const char* op) const {
     if (phase_ == phase::fired) misuse(*owner_, op, "it fired twice before a wait");
 }
 
-void deferred::wake_owner() noexcept {
+void deferred::wake_owner(bool next) noexcept {
     phase_ = phase::fired;
     kind_ = nullptr;
     obj_ = nullptr;
-    if (waiting_) owner_->eng->make_runnable(*owner_);
+    if (!waiting_) return;
+    if (next) owner_->eng->make_runnable_next(*owner_);
+    else owner_->eng->make_runnable(*owner_);
 }
 
 void deferred::callback(void* value) {
     fire_checks("callback()");
     value_ = value;
     error_ = nullptr;
-    wake_owner();
+    wake_owner(false);
+}
+
+void deferred::callback_next(void* value) {
+    fire_checks("callback()");
+    value_ = value;
+    error_ = nullptr;
+    wake_owner(true);
 }
 
 void deferred::errback(std::exception_ptr error) {
     fire_checks("errback()");
     value_ = nullptr;
     error_ = std::move(error);
-    wake_owner();
+    wake_owner(false);
 }
 
 void deferred::cancel() noexcept {

@@ -61,6 +61,9 @@ struct wait_kind {
     // external — true if something outside the engine (the notifier, another
     // OS thread) may fire it: such a wait is never a deadlock by itself.
     bool external;
+    // blocker_role — how the deadlock chain names the blocker: "writer" gives
+    // "..., whose writer #2 'filter' waits ..."; nullptr gives "..., which waits ...".
+    const char* blocker_role = nullptr;
 };
 
 extern const wait_kind plain_wait;  // a deferred armed by user code
@@ -87,6 +90,9 @@ public:
     // or when it already fired and was not waited for yet.
     void callback(void* value = nullptr);
     void errback(std::exception_ptr error);
+    // callback_next — as callback(), but a waiting owner runs next, ahead of
+    // the run queue (a pipe's handoff; the engine bounds how often in a row).
+    void callback_next(void* value);
 
     // wait — the owner suspends until the deferred fires, runs the callback
     // queue, and returns the last result (or throws). Only the owner, from its
@@ -129,7 +135,7 @@ private:
     void* run_queue(void* value, bool& rearmed);
     void reset_queue() noexcept;
     void fire_checks(const char* op) const;
-    void wake_owner() noexcept;
+    void wake_owner(bool next) noexcept;
 
     detail::control_block* owner_;        // fixed at construction
     phase phase_ = phase::idle;

@@ -122,6 +122,18 @@ void engine::make_runnable(detail::control_block& cb) noexcept {
     push_runnable(cb);
 }
 
+void engine::make_runnable_next(detail::control_block& cb) noexcept {
+    cb.st = state::runnable;
+    if (++handoff_streak_ > max_handoff_streak) {
+        handoff_streak_ = 0;
+        push_runnable(cb);
+        return;
+    }
+    cb.run_next = run_head_;
+    run_head_ = &cb;
+    if (!run_tail_) run_tail_ = &cb;
+}
+
 // ---- switching ---------------------------------------------------------------
 
 // enter — makes `to` (nullptr: the root) the running context and returns the
@@ -186,7 +198,8 @@ void engine::suspend_running() {
 
 // ---- a micro-thread's life -----------------------------------------------------
 
-void engine::admit(detail::control_block& cb, std::string_view name, std::size_t stack_size) {
+void engine::admit(detail::control_block& cb, std::string_view name, std::size_t stack_size,
+                   detail::io_attachment in, detail::io_attachment out) {
     cb.eng = this;
     cb.id = next_id_;
     const std::size_t n = name.size() < detail::max_name ? name.size() : detail::max_name;
@@ -195,6 +208,10 @@ void engine::admit(detail::control_block& cb, std::string_view name, std::size_t
     if (n == 0) std::snprintf(cb.name, sizeof cb.name, "micro-thread-%llu",
                               static_cast<unsigned long long>(cb.id));
     cb.stk = pool_.acquire(stack_size ? stack_size : opts_.default_stack_size, cb.id, cb.name);
+    if (in) in.ops->attach(in.obj, cb, detail::io_role::in);
+    cb.io[0] = in;
+    if (out) out.ops->attach(out.obj, cb, detail::io_role::out);
+    cb.io[1] = out;
     ++next_id_;
     cb.st = state::created;
     cb.live_prev = nullptr;
@@ -243,6 +260,7 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
 // frees the block when no handle needs it (unless `free` is false).
 void engine::end(detail::control_block& cb, bool free) noexcept {
     unlink_live(cb);
+    detach_io(cb, true);
     while (detail::control_block* j = cb.joiners.pop_front()) j->d.callback(nullptr);
     for (detail::end_listener* l = cb.listeners; l;) {
         detail::end_listener* next = l->next_listener;
@@ -258,6 +276,18 @@ void engine::end(detail::control_block& cb, bool free) noexcept {
     }
     if (cb.st == state::failed && !cb.outcome_observed && cb.handles == 0) report_unhandled(cb);
     if (free) maybe_free(cb);
+}
+
+// detach_io — lets go of the micro-thread's stdin/stdout; `ended` tells the
+// pipes it ended (they close or propagate as SPEC section 5 says).
+void engine::detach_io(detail::control_block& cb, bool ended) noexcept {
+    for (detail::io_attachment& a : cb.io) {
+        if (!a) continue;
+        const auto role = &a == &cb.io[0] ? detail::io_role::in : detail::io_role::out;
+        if (ended) a.ops->on_end(a.obj, cb, role);
+        a.ops->release(a.obj);
+        a = {};
+    }
 }
 
 void engine::unlink_live(detail::control_block& cb) noexcept {

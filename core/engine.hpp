@@ -102,9 +102,16 @@ public:
     // admit — gives a new control block an id and a stack, links it live and
     // queues it. Throws stack_allocation_error / usage_error; on throw the
     // block is untouched and owned by the caller.
-    void admit(detail::control_block& cb, std::string_view name, std::size_t stack_size);
+    void admit(detail::control_block& cb, std::string_view name, std::size_t stack_size,
+               detail::io_attachment in = {}, detail::io_attachment out = {});
     // make_runnable — a waiting micro-thread goes to the back of the run queue.
     void make_runnable(detail::control_block& cb) noexcept;
+    // make_runnable_next — it goes to the front instead, to run next: a
+    // pipe's handoff, so a producer/consumer pair does not cycle through the
+    // whole queue per value. Fair because it is bounded: after
+    // max_handoff_streak front-insertions in a row the next one goes to the
+    // back, so a pair bouncing values cannot starve the rest of the queue.
+    void make_runnable_next(detail::control_block& cb) noexcept;
     // yield_running — the running micro-thread goes to the back of the run
     // queue and the head runs. Throws MicroThreadExit when aborted.
     void yield_running();
@@ -170,6 +177,7 @@ private:
     detail::context_slot& enter(detail::control_block* from, detail::control_block* to) noexcept;
     void switch_from(detail::control_block* from) noexcept;
     void unlink_live(detail::control_block& cb) noexcept;
+    void detach_io(detail::control_block& cb, bool ended) noexcept;
     void maybe_free(detail::control_block& cb) noexcept;
     void resolve_deadlock();
     void end_unstarted(detail::control_block& cb) noexcept;
@@ -190,6 +198,8 @@ private:
     std::size_t live_count_ = 0;
     std::uint64_t next_id_ = 1;
     bool resolving_deadlock_ = false;
+    unsigned handoff_streak_ = 0;  // front-insertions since the queue was last served in order
+    static constexpr unsigned max_handoff_streak = 32;
     unsigned since_poll_ = 0;  // yields and suspensions since the notifier was last polled
     static constexpr unsigned poll_interval = 64;
     unhandled_handler unhandled_;

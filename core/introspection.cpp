@@ -129,15 +129,26 @@ std::string engine::deadlock_report() const {
             bool cycle = false;
             for (auto* c : chain)
                 if (c == next) cycle = true;
-            if (cycle) {
-                out += " (a cycle)";
+            const char* role = cb->d.kind()->blocker_role;
+            if (cycle || was_seen(next)) {
+                if (role) {  // the description did not name the blocker: name it
+                    out += ", whose ";
+                    out += role;
+                    out += ' ';
+                    detail::append_ref(out, *next);
+                }
+                out += cycle ? " (a cycle)" : " (see above)";
                 break;
             }
-            if (was_seen(next)) {
-                out += " (see above)";
-                break;
+            if (role) {
+                out += ", whose ";
+                out += role;
+                out += ' ';
+                detail::append_ref(out, *next);
+                out += ' ';
+            } else {
+                out += ", which ";
             }
-            out += ", which ";
             cb = next;
         }
     }

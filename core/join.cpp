@@ -56,7 +56,7 @@ void check_outcome(control_block& target, const char* op) {
 }
 
 void admit(control_block& cb, const spawn_options& opts) {
-    engine::get("spawn()").admit(cb, opts.name, opts.stack_size);
+    engine::get("spawn()").admit(cb, opts.name, opts.stack_size, opts.in, opts.out);
 }
 
 }  // namespace detail

@@ -30,6 +30,8 @@ namespace mt {
 struct spawn_options {
     std::string_view name = {};  // shown in errors, dumps and deadlock reports (47 chars kept)
     std::size_t stack_size = 0;  // usable bytes, rounded up to pages; 0: the engine's default (64 KiB)
+    detail::io_attachment in = {};   // its stdin: a micro_pipe converts to this (pipes/)
+    detail::io_attachment out = {};  // its stdout
 };
 
 namespace detail {

@@ -29,7 +29,8 @@ const detail::wait_kind scope::scope_wait{
     false,
 };
 
-scope::scope() : owner_(&engine::get("mt::scope").require_running("mt::scope")) {}
+scope::scope(on_failure policy)
+    : owner_(&engine::get("mt::scope").require_running("mt::scope")), policy_(policy) {}
 
 scope::~scope() noexcept(false) {
     const bool unwinding = std::uncaught_exceptions() > uncaught_;
@@ -70,7 +71,7 @@ void scope::child_ended(detail::control_block& cb) noexcept {
         cb.outcome_observed = true;
         if (!failure_) {
             failure_ = cb.error;
-            abort();
+            if (policy_ == on_failure::abort_others) abort();
         }
     }
     if (running_ == 0 && owner_waiting_) {

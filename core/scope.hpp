@@ -33,9 +33,15 @@ struct none {
 
 class scope : private detail::scope_base {
 public:
+    // What the first failing child does to its siblings.
+    enum class on_failure {
+        abort_others,  // structured concurrency: the rest is aborted (the default)
+        keep_running,  // the rest runs on (pipelines: the failure travels down the pipes)
+    };
+
     // scope — must be made inside a micro-thread (its owner), which alone may
     // spawn into it and wait for it.
-    scope();
+    explicit scope(on_failure policy = on_failure::abort_others);
     // ~scope — waits for every child. If the scope is left by an exception (or
     // the owner was aborted), the children are aborted first and the waiting
     // cannot be interrupted. Otherwise a child's failure not yet rethrown by
@@ -76,6 +82,7 @@ private:
     static const detail::wait_kind scope_wait;
 
     detail::control_block* owner_;
+    on_failure policy_;
     std::vector<detail::control_block*> children_;  // each holds a handle reference
     std::size_t running_ = 0;
     std::exception_ptr failure_;

@@ -47,7 +47,7 @@ namespace mt::detail {
 
 class ev_reactor;
 
-enum class node_kind : std::uint8_t { free, fd, sleep, signal, child, remote };
+enum class node_kind : std::uint8_t { free, fd, sleep, signal, child, remote, callback };
 
 struct wait_node {
     ev_timer timer;
@@ -59,6 +59,8 @@ struct wait_node {
     int fd = -1;
     int signo = 0;
     pid_t pid = 0;
+    void (*fn)(void*) noexcept = nullptr;  // callback timers
+    void* arg = nullptr;
     std::uint64_t generation = 0;
     wait_node* next = nullptr;  // free list, or the list it waits in (an fd's, the children)
     wait_node* prev = nullptr;
@@ -103,6 +105,8 @@ public:
     wait_node* arm_remote(control_block& me, std::uint64_t& generation) override;
     void fire_remote(wait_node* n, std::uint64_t generation, void* value,
                      std::exception_ptr error) noexcept override;
+    wait_node* start_timer(double seconds, void (*fn)(void*) noexcept, void* arg) override;
+    void stop_timer(wait_node* n) noexcept override { give_back(n); }
     int host_fd() override {
         if (epoll_fd_ < 0) throw usage_error("the reactor's backend has no fd a host could poll (not epoll)");
         return epoll_fd_;
@@ -128,7 +132,7 @@ private:
         std::exception_ptr error;
     };
 
-    wait_node* take(node_kind kind, control_block& me);
+    wait_node* take(node_kind kind, control_block* me);
     void give_back(wait_node* n) noexcept;
     void stop_watchers(wait_node* n) noexcept;
     std::size_t& count_of(node_kind k) noexcept;
@@ -357,14 +361,15 @@ ev_reactor::~ev_reactor() {
 std::size_t& ev_reactor::count_of(node_kind k) noexcept {
     switch (k) {
         case node_kind::fd: return counts_.fd_waits;
-        case node_kind::sleep: return counts_.timers;
+        case node_kind::sleep:
+        case node_kind::callback: return counts_.timers;
         case node_kind::signal: return counts_.signal_waits;
         case node_kind::child: return counts_.child_waits;
         default: return counts_.remote_waits;
     }
 }
 
-wait_node* ev_reactor::take(node_kind kind, control_block& me) {
+wait_node* ev_reactor::take(node_kind kind, control_block* me) {
     if (!free_) {
         auto chunk = std::make_unique<wait_node[]>(chunk_nodes);
         for (std::size_t i = 0; i < chunk_nodes; ++i) {
@@ -383,7 +388,7 @@ wait_node* ev_reactor::take(node_kind kind, control_block& me) {
     free_ = n->next;
     n->next = n->prev = nullptr;
     n->kind = kind;
-    n->waiter = &me;
+    n->waiter = me;
     ++count_of(kind);
     return n;
 }
@@ -479,7 +484,7 @@ wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double ti
                                     std::to_string(fd) + ") in micro-thread " + describe(me) +
                                     ": not an open fd");
     }
-    wait_node* n = take(node_kind::fd, me);
+    wait_node* n = take(node_kind::fd, &me);
     try {
         me.d.arm(fd_kind, n);
     } catch (...) {
@@ -498,7 +503,7 @@ wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double ti
 }
 
 void ev_reactor::sleep(control_block& me, double seconds) {
-    wait_node* n = take(node_kind::sleep, me);
+    wait_node* n = take(node_kind::sleep, &me);
     try {
         me.d.arm(sleep_kind, n);
     } catch (...) {
@@ -525,7 +530,7 @@ void ev_reactor::claim_signal(int signo, const control_block& me) {
 
 wait_result ev_reactor::wait_signal(control_block& me, int signo, double timeout) {
     claim_signal(signo, me);
-    wait_node* n = take(node_kind::signal, me);
+    wait_node* n = take(node_kind::signal, &me);
     try {
         me.d.arm(signal_kind, n);
     } catch (...) {
@@ -541,7 +546,7 @@ wait_result ev_reactor::wait_signal(control_block& me, int signo, double timeout
 
 wait_result ev_reactor::wait_child(control_block& me, pid_t pid, int& status, double timeout) {
     claim_signal(SIGCHLD, me);
-    wait_node* n = take(node_kind::child, me);
+    wait_node* n = take(node_kind::child, &me);
     try {
         me.d.arm(child_kind, n);
     } catch (...) {
@@ -561,8 +566,16 @@ wait_result ev_reactor::wait_child(control_block& me, pid_t pid, int& status, do
     return wait_result::ready;
 }
 
+wait_node* ev_reactor::start_timer(double seconds, void (*fn)(void*) noexcept, void* arg) {
+    wait_node* n = take(node_kind::callback, nullptr);
+    n->fn = fn;
+    n->arg = arg;
+    start_timeout(n, seconds < 0 ? 0 : seconds);
+    return n;
+}
+
 wait_node* ev_reactor::arm_remote(control_block& me, std::uint64_t& generation) {
-    wait_node* n = take(node_kind::remote, me);
+    wait_node* n = take(node_kind::remote, &me);
     try {
         me.d.arm(remote_kind, n);
     } catch (...) {
@@ -660,6 +673,13 @@ void ev_reactor::on_io(struct ev_loop*, ev_io* w, int revents) noexcept {
 
 void ev_reactor::on_timer(struct ev_loop*, ev_timer* w, int) noexcept {
     auto* n = static_cast<wait_node*>(w->data);
+    if (n->kind == node_kind::callback) {
+        void (*fn)(void*) noexcept = n->fn;
+        void* arg = n->arg;
+        n->owner->give_back(n);
+        fn(arg);
+        return;
+    }
     fire(n, n->kind == node_kind::sleep ? ready_value() : nullptr);
 }
 

@@ -41,6 +41,24 @@ protected:
     ~end_listener() = default;
 };
 
+// io_attachment — a micro-thread's stdin or stdout: an object of pipes/
+// (core knows only these operations). The control block holds a reference
+// from spawn until the micro-thread ends; then on_end tells the pipe how
+// this end of it died (pipes carry deaths along a chain, SPEC section 5).
+enum class io_role : std::uint8_t { in = 0, out = 1 };
+
+struct io_ops {
+    void (*attach)(void* obj, control_block& cb, io_role role) noexcept;  // at spawn; takes a reference
+    void (*on_end)(void* obj, control_block& cb, io_role role) noexcept;  // outcome is stored
+    void (*release)(void* obj) noexcept;  // drops the reference taken by attach
+};
+
+struct io_attachment {
+    void* obj = nullptr;
+    const io_ops* ops = nullptr;
+    explicit operator bool() const noexcept { return obj != nullptr; }
+};
+
 // scope_base — a structured scope, told when one of its children ends
 // (after end_listeners, before the block may be freed). Must not suspend.
 struct scope_base {
@@ -104,6 +122,7 @@ struct control_block {
     context_slot ctx;  // its continuation while suspended
     end_listener* listeners = nullptr;
     scope_base* owner_scope = nullptr;  // the scope that spawned it, if any
+    io_attachment io[2];                // [in] stdin, [out] stdout: pipes, if attached
     void* embedder_state = nullptr;  // reserved for an embedder (SPEC section 7)
 };
 

@@ -61,6 +61,11 @@ public:
     virtual void fire_remote(wait_node* n, std::uint64_t generation, void* value,
                              std::exception_ptr error) noexcept = 0;
 
+    // A timer that calls fn(arg) from the poll (fn must not suspend or throw),
+    // for timeouts that are not a plain wait (select). Counts as pending.
+    virtual wait_node* start_timer(double seconds, void (*fn)(void*) noexcept, void* arg) = 0;
+    virtual void stop_timer(wait_node* n) noexcept = 0;
+
     // For a host that drives the engine from its own loop: an fd that becomes
     // readable when the reactor has something to do, and how long the host
     // may sleep (seconds; < 0: until the fd is readable).

@@ -1,0 +1,172 @@
+// pipes/micro_pipe.hpp — the PEP's micro_pipe: one slot, many putters and
+// getters served first come first served, end-of-stream as a value.
+//
+//   mt::micro_pipe<int> p("numbers");
+//   mt::spawn([p]() mutable { for (int i = 0; i < 3; ++i) p.put(i); p.close(); });
+//   for (int v : p) use(v);          // ends at end-of-stream
+//
+// The table of SPEC section 5 is the contract:
+//
+//   op      | slot empty, open       | slot full, open             | closed          | closed with E
+//   put(v)  | stores v, wakes reader | suspends until it is taken  | MicroThreadExit | MicroThreadExit
+//   get()   | suspends               | takes it, wakes a writer    | rest, then EOS  | rest, then E
+//
+// A handle is a reference-counted pointer to the pipe (copy it freely within
+// one engine's OS thread). A micro_pipe converts to what spawn_options::in /
+// ::out take, to attach it as a micro-thread's stdin or stdout.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <utility>
+
+#include "core/detail/control_block.hpp"
+#include "core/engine.hpp"
+#include "core/errors.hpp"
+#include "pipes/detail/pipe_state.hpp"
+
+namespace mt {
+
+namespace detail {
+
+template <class T>
+struct typed_ops {
+    static void move_construct(void* dst, void* src) noexcept {
+        static_assert(std::is_nothrow_move_constructible_v<T>, "pipe values must be nothrow-movable");
+        ::new (dst) T(std::move(*static_cast<T*>(src)));
+    }
+    static void destroy(void* p) noexcept { static_cast<T*>(p)->~T(); }
+    static constexpr value_ops ops{&typeid(T), &move_construct, &destroy};
+};
+
+template <class T>
+class typed_pipe_state final : public pipe_state {
+public:
+    explicit typed_pipe_state(std::string_view name) : pipe_state(typed_ops<T>::ops, &storage_, name) {}
+    ~typed_pipe_state() override = default;
+
+private:
+    alignas(T) unsigned char storage_[sizeof(T)];
+};
+
+}  // namespace detail
+
+template <class T>
+class micro_pipe {
+public:
+    using value_type = T;
+
+    // micro_pipe — a new open, empty pipe; `name` shows in dumps and deadlock reports.
+    explicit micro_pipe(std::string_view name = {}) : st_(new detail::typed_pipe_state<T>(name)) {}
+    // adopt — a handle on an existing state (this_stdin/this_stdout); takes a reference.
+    static micro_pipe adopt(detail::pipe_state* st) noexcept {
+        st->retain();
+        return micro_pipe(st, 0);
+    }
+    micro_pipe(const micro_pipe& o) noexcept : st_(o.st_) {
+        if (st_) st_->retain();
+    }
+    micro_pipe(micro_pipe&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+    micro_pipe& operator=(micro_pipe o) noexcept {
+        std::swap(st_, o.st_);
+        return *this;
+    }
+    ~micro_pipe() {
+        if (st_) st_->release();
+    }
+
+    // put — see the table. Suspends while the slot is full. Throws
+    // MicroThreadExit when the pipe is (or gets) closed: a writer whose reader
+    // is gone ends silently, its destructors run. Must run in a micro-thread.
+    void put(T v) { st_->put(&v); }
+
+    // get — the next value, or an empty optional at end-of-stream. Suspends
+    // while the slot is empty and the pipe open. Rethrows the exception the
+    // pipe was closed with (after what was left in the slot). An aborted get
+    // never swallows a value.
+    std::optional<T> get() {
+        alignas(T) unsigned char buf[sizeof(T)];
+        if (!st_->get(buf)) return std::nullopt;
+        T* v = std::launder(reinterpret_cast<T*>(buf));
+        std::optional<T> out(std::move(*v));
+        v->~T();
+        return out;
+    }
+
+    // close — the writer's end of data (optionally with an error E that every
+    // later get rethrows once the slot is empty). Wakes every waiter at once.
+    void close() noexcept { st_->close(); }
+    void close(std::exception_ptr error) noexcept { st_->close(std::move(error)); }
+    // close_reader — the reader wants no more: a value left in the slot is
+    // destroyed; pending and later puts raise MicroThreadExit in their writers.
+    void close_reader() noexcept { st_->close_reader(); }
+
+    bool closed() const noexcept { return st_->closed(); }
+    const std::string& name() const noexcept { return st_->name(); }
+    detail::pipe_state* state() const noexcept { return st_; }
+
+    // as stdin / stdout in spawn_options{.in = p, .out = q}
+    operator detail::io_attachment() const noexcept { return {st_, &detail::pipe_state::attachment_ops}; }
+
+    // range-for: takes values until end-of-stream.
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = T;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(micro_pipe* p) : p_(p) { ++*this; }
+        T& operator*() { return *cur_; }
+        iterator& operator++() {
+            cur_ = p_->get();
+            if (!cur_) p_ = nullptr;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        bool operator==(const iterator& o) const { return p_ == o.p_; }
+
+    private:
+        micro_pipe* p_ = nullptr;
+        std::optional<T> cur_;
+    };
+    iterator begin() { return iterator(this); }
+    iterator end() { return iterator(); }
+
+private:
+    micro_pipe(detail::pipe_state* st, int) noexcept : st_(st) {}
+    detail::pipe_state* st_;
+};
+
+namespace detail {
+[[noreturn]] void throw_stdio_misuse(const char* which, const char* why, const std::type_info* want,
+                                     const std::type_info* have);
+}
+
+// this_stdin / this_stdout — the running micro-thread's attached pipes.
+// Throw usage_error when none is attached or its element type is not T.
+template <class T>
+micro_pipe<T> this_stdin() {
+    detail::control_block& me = engine::get("this_stdin").require_running("this_stdin");
+    auto* st = static_cast<detail::pipe_state*>(me.io[0].obj);
+    if (!st) detail::throw_stdio_misuse("stdin", "none is attached", nullptr, nullptr);
+    if (st->type() != typeid(T)) detail::throw_stdio_misuse("stdin", "wrong type", &typeid(T), &st->type());
+    return micro_pipe<T>::adopt(st);
+}
+
+template <class T>
+micro_pipe<T> this_stdout() {
+    detail::control_block& me = engine::get("this_stdout").require_running("this_stdout");
+    auto* st = static_cast<detail::pipe_state*>(me.io[1].obj);
+    if (!st) detail::throw_stdio_misuse("stdout", "none is attached", nullptr, nullptr);
+    if (st->type() != typeid(T)) detail::throw_stdio_misuse("stdout", "wrong type", &typeid(T), &st->type());
+    return micro_pipe<T>::adopt(st);
+}
+
+}  // namespace mt

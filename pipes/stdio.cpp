@@ -1,0 +1,24 @@
+// pipes/stdio.cpp — the errors of this_stdin / this_stdout.
+#include <string>
+#include <typeinfo>
+
+#include "core/engine.hpp"
+#include "core/errors.hpp"
+#include "pipes/micro_pipe.hpp"
+
+namespace mt::detail {
+
+void throw_stdio_misuse(const char* which, const char* why, const std::type_info* want,
+                        const std::type_info* have) {
+    const control_block* me = engine::current() ? engine::current()->running() : nullptr;
+    std::string what = std::string("this_") + which + "() in micro-thread " + (me ? describe(*me) : "?") + ": ";
+    if (want) {
+        what += std::string("its ") + which + " carries " + have->name() + ", not " + want->name();
+    } else {
+        what += std::string("no ") + which + " pipe is attached (spawn_options::" +
+                (std::string(which) == "stdin" ? "in" : "out") + ")";
+    }
+    throw usage_error(what);
+}
+
+}  // namespace mt::detail
