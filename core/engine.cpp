@@ -32,7 +32,7 @@ void default_unhandled(const micro_thread_info& info, std::exception_ptr e) {
 }
 
 micro_thread_info info_of(const detail::control_block& cb) {
-    return micro_thread_info{cb.id, cb.name, cb.st};
+    return micro_thread_info{cb.id, detail::name_of(cb), cb.st};
 }
 
 }  // namespace
@@ -205,9 +205,7 @@ void engine::admit(detail::control_block& cb, std::string_view name, std::size_t
     const std::size_t n = name.size() < detail::max_name ? name.size() : detail::max_name;
     if (n) std::memcpy(cb.name, name.data(), n);
     cb.name[n] = '\0';
-    if (n == 0) std::snprintf(cb.name, sizeof cb.name, "micro-thread-%llu",
-                              static_cast<unsigned long long>(cb.id));
-    cb.stk = pool_.acquire(stack_size ? stack_size : opts_.default_stack_size, cb.id, cb.name);
+    cb.stk = pool_.acquire(stack_size ? stack_size : opts_.default_stack_size, cb);
     if (in) in.ops->attach(in.obj, cb, detail::io_role::in);
     cb.io[0] = in;
     if (out) out.ops->attach(out.obj, cb, detail::io_role::out);

@@ -11,11 +11,16 @@
 namespace mt {
 namespace detail {
 
+std::string name_of(const control_block& cb) {
+    if (cb.name[0]) return cb.name;
+    return "micro-thread-" + std::to_string(cb.id);
+}
+
 void append_ref(std::string& out, const control_block& cb) {
     out += '#';
     out += std::to_string(cb.id);
     out += " '";
-    out += cb.name;
+    out += name_of(cb);
     out += '\'';
 }
 

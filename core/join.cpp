@@ -63,7 +63,7 @@ void admit(control_block& cb, const spawn_options& opts) {
 
 micro_thread_info current() {
     engine& e = engine::get("current()");
-    if (const detail::control_block* cb = e.running()) return {cb->id, cb->name, cb->st};
+    if (const detail::control_block* cb = e.running()) return {cb->id, detail::name_of(*cb), cb->st};
     return {0, "root", state::running};
 }
 

@@ -140,10 +140,10 @@ public:
     void abort() { block().eng->abort(block()); }
 
     std::uint64_t id() const { return block().id; }
-    std::string name() const { return block().name; }
+    std::string name() const { return detail::name_of(block()); }
     mt::state state() const { return block().st; }
     bool done() const { return has_ended(block().st); }
-    micro_thread_info info() const { return {block().id, block().name, block().st}; }
+    micro_thread_info info() const { return {block().id, detail::name_of(block()), block().st}; }
     // get_deferred — its deferred, to arm/fire it from elsewhere.
     deferred& get_deferred() const { return block().d; }
     explicit operator bool() const noexcept { return cb_ != nullptr; }

@@ -47,6 +47,35 @@ namespace mt::detail {
 
 class ev_reactor;
 
+struct remote_fire_t {
+    wait_node* n;
+    std::uint64_t generation;
+    void* value;
+    std::exception_ptr error;
+};
+
+// remote_mailbox — see reactor.hpp. `open` is cleared under the mutex when
+// the reactor is destroyed; posting then does nothing.
+struct remote_mailbox {
+    std::mutex mu;
+    std::vector<remote_fire_t> pending;  // guarded by mu
+    bool open = true;                    // guarded by mu
+    struct ev_loop* loop = nullptr;
+    ev_async* async = nullptr;
+};
+
+void mailbox_post(remote_mailbox& box, wait_node* n, std::uint64_t generation, void* value,
+                  std::exception_ptr error) noexcept {
+    std::lock_guard<std::mutex> lock(box.mu);
+    if (!box.open) return;
+    try {
+        box.pending.push_back(remote_fire_t{n, generation, value, std::move(error)});
+    } catch (...) {
+        return;  // out of memory: the waiter keeps waiting (its abort still works)
+    }
+    ev_async_send(box.loop, box.async);  // under the lock: the loop cannot be gone
+}
+
 enum class node_kind : std::uint8_t { free, fd, sleep, signal, child, remote, callback };
 
 struct wait_node {
@@ -102,9 +131,8 @@ public:
     void sleep(control_block& me, double seconds) override;
     wait_result wait_signal(control_block& me, int signo, double timeout) override;
     wait_result wait_child(control_block& me, pid_t pid, int& status, double timeout) override;
-    wait_node* arm_remote(control_block& me, std::uint64_t& generation) override;
-    void fire_remote(wait_node* n, std::uint64_t generation, void* value,
-                     std::exception_ptr error) noexcept override;
+    wait_node* arm_remote(control_block& me, std::uint64_t& generation,
+                          std::shared_ptr<remote_mailbox>& box) override;
     wait_node* start_timer(double seconds, void (*fn)(void*) noexcept, void* arg) override;
     void stop_timer(wait_node* n) noexcept override { give_back(n); }
     int host_fd() override {
@@ -125,12 +153,6 @@ public:
     struct ev_loop* loop() const noexcept { return loop_; }
 
 private:
-    struct remote_fire_t {
-        wait_node* n;
-        std::uint64_t generation;
-        void* value;
-        std::exception_ptr error;
-    };
 
     wait_node* take(node_kind kind, control_block* me);
     void give_back(wait_node* n) noexcept;
@@ -163,8 +185,7 @@ private:
     reactor_counts counts_;
 
     ev_async async_;
-    std::mutex remote_mu_;                     // guards remote_pending_
-    std::vector<remote_fire_t> remote_pending_;
+    std::shared_ptr<remote_mailbox> mailbox_;
     std::vector<remote_fire_t> remote_batch_;  // loop thread only
 
     ev_signal sigint_;
@@ -322,6 +343,9 @@ ev_reactor::ev_reactor(engine& e) : eng_(e) {
     ev_async_init(&async_, on_async);
     async_.data = this;
     ev_async_start(loop_, &async_);
+    mailbox_ = std::make_shared<remote_mailbox>();
+    mailbox_->loop = loop_;
+    mailbox_->async = &async_;
 
     // Ctrl-C goes to the main micro-thread, if no other reactor has SIGINT.
     ev_reactor* none = nullptr;
@@ -338,6 +362,10 @@ ev_reactor::ev_reactor(engine& e) : eng_(e) {
 
 ev_reactor::~ev_reactor() {
     if (counts_.active() > 0) fatal("the reactor was destroyed with waits pending");
+    {
+        std::lock_guard<std::mutex> lock(mailbox_->mu);
+        mailbox_->open = false;
+    }
     ev_async_stop(loop_, &async_);
     if (own_sigint_) {
         ev_signal_stop(loop_, &sigint_);
@@ -574,7 +602,8 @@ wait_node* ev_reactor::start_timer(double seconds, void (*fn)(void*) noexcept, v
     return n;
 }
 
-wait_node* ev_reactor::arm_remote(control_block& me, std::uint64_t& generation) {
+wait_node* ev_reactor::arm_remote(control_block& me, std::uint64_t& generation,
+                                  std::shared_ptr<remote_mailbox>& box) {
     wait_node* n = take(node_kind::remote, &me);
     try {
         me.d.arm(remote_kind, n);
@@ -583,16 +612,8 @@ wait_node* ev_reactor::arm_remote(control_block& me, std::uint64_t& generation) 
         throw;
     }
     generation = n->generation;
+    box = mailbox_;
     return n;
-}
-
-void ev_reactor::fire_remote(wait_node* n, std::uint64_t generation, void* value,
-                             std::exception_ptr error) noexcept {
-    {
-        std::lock_guard<std::mutex> lock(remote_mu_);
-        remote_pending_.push_back(remote_fire_t{n, generation, value, std::move(error)});
-    }
-    ev_async_send(loop_, &async_);
 }
 
 // forget_fd — `fd` is about to be closed: every wait on it ends with EBADF
@@ -717,8 +738,8 @@ void ev_reactor::on_sigint(struct ev_loop*, ev_signal* w, int) noexcept {
 void ev_reactor::on_async(struct ev_loop*, ev_async* w, int) noexcept {
     auto* self = static_cast<ev_reactor*>(w->data);
     {
-        std::lock_guard<std::mutex> lock(self->remote_mu_);
-        self->remote_batch_.swap(self->remote_pending_);
+        std::lock_guard<std::mutex> lock(self->mailbox_->mu);
+        self->remote_batch_.swap(self->mailbox_->pending);
     }
     for (auto& f : self->remote_batch_) {
         if (f.n->kind != node_kind::remote || f.n->generation != f.generation) continue;  // cancelled

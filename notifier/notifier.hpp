@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 
 namespace mt {
@@ -23,6 +24,7 @@ using timeout_t = std::optional<std::chrono::nanoseconds>;
 
 namespace detail {
 struct wait_node;
+struct remote_mailbox;
 }
 
 // wait_readable / wait_writable — suspend until `fd` is readable / writable.
@@ -62,8 +64,8 @@ int wait_child(pid_t pid, timeout_t timeout = {});
 //   void* r = mt::this_deferred().wait();
 //
 // arm() arms the running micro-thread's deferred; callback()/errback() may be
-// called from any OS thread, once, while the engine lives. A wake-up for a
-// wait that was aborted is dropped.
+// called from any OS thread, once. A wake-up for a wait that was aborted, or
+// that arrives after the engine ended, is dropped.
 class remote_wakeup {
 public:
     static remote_wakeup arm();
@@ -71,8 +73,9 @@ public:
     void errback(std::exception_ptr error) const noexcept;
 
 private:
-    remote_wakeup(void* r, detail::wait_node* n, std::uint64_t g) : reactor_(r), node_(n), generation_(g) {}
-    void* reactor_;
+    remote_wakeup(std::shared_ptr<detail::remote_mailbox> box, detail::wait_node* n, std::uint64_t g)
+        : box_(std::move(box)), node_(n), generation_(g) {}
+    std::shared_ptr<detail::remote_mailbox> box_;
     detail::wait_node* node_;
     std::uint64_t generation_;
 };

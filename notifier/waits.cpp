@@ -90,16 +90,17 @@ remote_wakeup remote_wakeup::arm() {
     detail::control_block& me = e.require_running("remote_wakeup::arm");
     auto& r = detail::reactor::of(e);
     std::uint64_t generation = 0;
-    detail::wait_node* n = r.arm_remote(me, generation);
-    return remote_wakeup(&r, n, generation);
+    std::shared_ptr<detail::remote_mailbox> box;
+    detail::wait_node* n = r.arm_remote(me, generation, box);
+    return remote_wakeup(std::move(box), n, generation);
 }
 
 void remote_wakeup::callback(void* value) const noexcept {
-    static_cast<detail::reactor*>(reactor_)->fire_remote(node_, generation_, value, nullptr);
+    detail::mailbox_post(*box_, node_, generation_, value, nullptr);
 }
 
 void remote_wakeup::errback(std::exception_ptr error) const noexcept {
-    static_cast<detail::reactor*>(reactor_)->fire_remote(node_, generation_, nullptr, std::move(error));
+    detail::mailbox_post(*box_, node_, generation_, nullptr, std::move(error));
 }
 
 int notifier_fd() { return detail::reactor::of(engine::get("notifier_fd")).host_fd(); }

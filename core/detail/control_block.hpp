@@ -18,6 +18,7 @@
 #include <string>
 
 #include "core/deferred.hpp"
+#include "core/detail/block_alloc.hpp"
 #include "core/detail/context.hpp"
 #include "core/detail/stack_pool.hpp"
 #include "core/state.hpp"
@@ -88,13 +89,18 @@ struct control_block {
     control_block& operator=(const control_block&) = delete;
     virtual ~control_block() = default;
 
+    // Control blocks come from per-thread free lists (block_alloc.hpp). The
+    // virtual destructor makes `delete` pass the most-derived size.
+    static void* operator new(std::size_t n) { return block_allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { block_free(p, n); }
+
     // run_body — runs the user's function and stores its result. Called once,
     // on the micro-thread's own stack; may suspend; throws what the body throws.
     virtual void run_body() = 0;
 
     // --- identity: set by spawn, then read-only
     std::uint64_t id = 0;
-    char name[max_name + 1] = {};
+    char name[max_name + 1] = {};  // empty: unnamed (see name_of)
     engine* eng = nullptr;
 
     // --- life: written by the engine only
@@ -154,6 +160,10 @@ inline bool pending_raise(const control_block& cb) noexcept {
 // raise_pending — raises what pending_raise() reported: MicroThreadExit for
 // an abort (sticky), else the interruption (once).
 [[noreturn]] void raise_pending(control_block& cb);
+
+// name_of — the micro-thread's name; an unnamed one is "micro-thread-<id>"
+// (made when asked, not at spawn: formatting it there cost a third of spawn).
+std::string name_of(const control_block& cb);
 
 // describe — "#3 'sink'"
 void append_ref(std::string& out, const control_block& cb);

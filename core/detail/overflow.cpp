@@ -51,7 +51,12 @@ void describe_overflow(message& m, const control_block& cb) {
     m.add("microthreading: stack overflow in micro-thread #");
     m.add(cb.id);
     m.add(" '");
-    m.add(cb.name);
+    if (cb.name[0]) {
+        m.add(cb.name);
+    } else {
+        m.add("micro-thread-");
+        m.add(cb.id);
+    }
     m.add("' (stack size ");
     m.add(cb.stk.size);
     m.add(" bytes");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/detail/sanitizers.hpp"
+#include "core/detail/control_block.hpp"
 #include "core/detail/sys.hpp"
 #include "core/errors.hpp"
 
@@ -36,13 +37,9 @@ std::size_t count_own_mappings() {
     return n;
 }
 
-[[noreturn]] void throw_alloc(int err, const char* what, std::size_t size, std::uint64_t id,
-                              const char* name) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "cannot allocate a %zu-byte stack for micro-thread #%llu '%s': %s", size,
-                  static_cast<unsigned long long>(id), name, what);
-    throw stack_allocation_error(err, buf);
+[[noreturn]] void throw_alloc(int err, const char* what, std::size_t size, const control_block& who) {
+    throw stack_allocation_error(err, "cannot allocate a " + std::to_string(size) +
+                                          "-byte stack for micro-thread " + describe(who) + ": " + what);
 }
 
 }  // namespace
@@ -139,12 +136,10 @@ bool stack_pool::map_slab(size_class& c) {
     return true;
 }
 
-stack stack_pool::acquire(std::size_t size, std::uint64_t id, const char* name) {
+stack stack_pool::acquire(std::size_t size, const control_block& who) {
     if (size > max_stack_size) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "stack size %zu for micro-thread #%llu '%s' exceeds %zu",
-                      size, static_cast<unsigned long long>(id), name, max_stack_size);
-        throw usage_error(buf);
+        throw usage_error("stack size " + std::to_string(size) + " for micro-thread " + describe(who) +
+                          " exceeds " + std::to_string(max_stack_size));
     }
     size = round_size(size);
     size_class& c = class_for(size);
@@ -154,8 +149,7 @@ stack stack_pool::acquire(std::size_t size, std::uint64_t id, const char* name) 
             const int guarded_err = errno;
             if (!map_slab(c)) {
                 const int err = errno ? errno : guarded_err;
-                throw_alloc(err, (std::string("mmap: ") + std::strerror(err)).c_str(), size, id,
-                            name);
+                throw_alloc(err, (std::string("mmap: ") + std::strerror(err)).c_str(), size, who);
             }
         } else {
             ++counts_.live;

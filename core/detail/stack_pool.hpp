@@ -34,6 +34,8 @@
 
 namespace mt::detail {
 
+struct control_block;
+
 enum class stack_kind : std::uint8_t {
     guarded,  // its own mapping with a PROT_NONE page below it
     canary,   // carved from a slab; overflow caught by the canary check at every switch
@@ -80,9 +82,9 @@ public:
     stack_pool& operator=(const stack_pool&) = delete;
 
     // acquire — a stack of at least `size` usable bytes (rounded up to pages).
-    // Throws stack_allocation_error naming micro-thread #id `name` when the
-    // kernel refuses both a guarded mapping and a slab. Never suspends.
-    stack acquire(std::size_t size, std::uint64_t id, const char* name);
+    // Throws stack_allocation_error naming micro-thread `who` when the kernel
+    // refuses both a guarded mapping and a slab. Never suspends.
+    stack acquire(std::size_t size, const control_block& who);
 
     // release — gives a stack back. Called from any context but the stack's
     // own (a stack is released after its micro-thread left it for good).

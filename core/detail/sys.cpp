@@ -2,6 +2,8 @@
 #include "core/detail/sys.hpp"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace mt::detail {
 
@@ -11,6 +13,13 @@ syscall_table& sys() noexcept {
         .munmap = ::munmap,
         .mprotect = ::mprotect,
         .madvise = ::madvise,
+        .read = ::read,
+        .write = ::write,
+        .recv = ::recv,
+        .send = ::send,
+        .accept4 = ::accept4,
+        .connect = ::connect,
+        .socket = ::socket,
     };
     return table;
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 namespace mt::detail {
@@ -20,6 +21,14 @@ struct syscall_table {
     int (*munmap)(void* addr, std::size_t len);
     int (*mprotect)(void* addr, std::size_t len, int prot);
     int (*madvise)(void* addr, std::size_t len, int advice);
+    // I/O (nonblocking_io)
+    ssize_t (*read)(int fd, void* buf, std::size_t n);
+    ssize_t (*write)(int fd, const void* buf, std::size_t n);
+    ssize_t (*recv)(int fd, void* buf, std::size_t n, int flags);
+    ssize_t (*send)(int fd, const void* buf, std::size_t n, int flags);
+    int (*accept4)(int fd, sockaddr* addr, socklen_t* len, int flags);
+    int (*connect)(int fd, const sockaddr* addr, socklen_t len);
+    int (*socket)(int domain, int type, int protocol);
 };
 
 // sys — the live table.

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 
 #include "core/engine.hpp"
 #include "core/notifier_interface.hpp"
@@ -22,6 +23,13 @@
 namespace mt::detail {
 
 struct wait_node;
+
+// remote_mailbox — where other OS threads drop wake-ups for one reactor.
+// Shared by the reactor and every remote_wakeup token, so a token fired after
+// its engine (and reactor) ended finds the mailbox closed and does nothing.
+struct remote_mailbox;
+void mailbox_post(remote_mailbox& box, wait_node* n, std::uint64_t generation, void* value,
+                  std::exception_ptr error) noexcept;
 
 enum class wait_result : std::uint8_t {
     ready,      // the event came
@@ -55,11 +63,11 @@ public:
     virtual wait_result wait_child(control_block& me, pid_t pid, int& status, double timeout) = 0;
 
     // Wake-ups from other OS threads. arm_remote arms `me`'s deferred and
-    // returns a node and generation; fire_remote may be called from any OS
-    // thread, once; a fire for a wait that was cancelled is dropped.
-    virtual wait_node* arm_remote(control_block& me, std::uint64_t& generation) = 0;
-    virtual void fire_remote(wait_node* n, std::uint64_t generation, void* value,
-                             std::exception_ptr error) noexcept = 0;
+    // returns a node, its generation and the mailbox; mailbox_post may then
+    // be called from any OS thread, once. A wake-up for a wait that was
+    // cancelled, or for a reactor that no longer exists, is dropped.
+    virtual wait_node* arm_remote(control_block& me, std::uint64_t& generation,
+                                  std::shared_ptr<remote_mailbox>& box) = 0;
 
     // A timer that calls fn(arg) from the poll (fn must not suspend or throw),
     // for timeouts that are not a plain wait (select). Counts as pending.
