@@ -155,7 +155,7 @@ template <class T>
 micro_pipe<T> this_stdin() {
     detail::control_block& me = engine::get("this_stdin").require_running("this_stdin");
     auto* st = static_cast<detail::pipe_state*>(me.io[0].obj);
-    if (!st) detail::throw_stdio_misuse("stdin", "none is attached", nullptr, nullptr);
+    if (!st) detail::throw_stdio_misuse("stdin", "none attached", nullptr, nullptr);
     if (st->type() != typeid(T)) detail::throw_stdio_misuse("stdin", "wrong type", &typeid(T), &st->type());
     return micro_pipe<T>::adopt(st);
 }
@@ -164,7 +164,7 @@ template <class T>
 micro_pipe<T> this_stdout() {
     detail::control_block& me = engine::get("this_stdout").require_running("this_stdout");
     auto* st = static_cast<detail::pipe_state*>(me.io[1].obj);
-    if (!st) detail::throw_stdio_misuse("stdout", "none is attached", nullptr, nullptr);
+    if (!st) detail::throw_stdio_misuse("stdout", "none attached", nullptr, nullptr);
     if (st->type() != typeid(T)) detail::throw_stdio_misuse("stdout", "wrong type", &typeid(T), &st->type());
     return micro_pipe<T>::adopt(st);
 }

@@ -12,9 +12,11 @@ void throw_stdio_misuse(const char* which, const char* why, const std::type_info
                         const std::type_info* have) {
     const control_block* me = engine::current() ? engine::current()->running() : nullptr;
     std::string what = std::string("this_") + which + "() in micro-thread " + (me ? describe(*me) : "?") + ": ";
+    what += why;
     if (want) {
-        what += std::string("its ") + which + " carries " + have->name() + ", not " + want->name();
+        what += std::string(": its ") + which + " carries " + have->name() + ", not " + want->name();
     } else {
+        what += ": ";
         what += std::string("no ") + which + " pipe is attached (spawn_options::" +
                 (std::string(which) == "stdin" ? "in" : "out") + ")";
     }
