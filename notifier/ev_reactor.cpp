@@ -525,7 +525,15 @@ wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double ti
     n->next = e.waiters[write];
     if (n->next) n->next->prev = n;
     e.waiters[write] = n;
-    if (!ev_is_active(&w)) ev_io_start(loop_, &w);
+    if (!ev_is_active(&w)) {
+        // ev_io_set marks the fd as (possibly) new to libev, so its next
+        // reify re-registers it with epoll: the number may belong to a new
+        // file since the watcher last ran (close_fd stopped it, the kernel
+        // dropped the old file from the epoll set, and without this libev
+        // would see "same fd, same events" and skip epoll_ctl).
+        ev_io_set(&w, fd, write ? EV_WRITE : EV_READ);
+        ev_io_start(loop_, &w);
+    }
     start_timeout(n, timeout);
     return wait_on(me, n) ? wait_result::ready : wait_result::timed_out;
 }

@@ -429,3 +429,18 @@ TEST_CASE("Ctrl-C while the engine waits reaches main as interrupted_error and t
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 42);
 }
+
+TEST_CASE("an fd number reused after close_fd is watched again") {
+    in_engine([] {
+        for (int round = 0; round < 3; ++round) {
+            int sv[2];
+            REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+            auto reader = mt::spawn([&] { mt::wait_readable(sv[0], 2s); });
+            mt::yield();
+            CHECK(::write(sv[1], "x", 1) == 1);
+            reader.wait();  // the watcher stays started after the wait ...
+            mt::close_fd(sv[0]);  // ... until close_fd; the next round gets the same numbers
+            mt::close_fd(sv[1]);
+        }
+    });
+}

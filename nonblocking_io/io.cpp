@@ -1,0 +1,128 @@
+// nonblocking_io/io.cpp — try the system call; on EAGAIN wait for readiness.
+#include "nonblocking_io/io.hpp"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <chrono>
+#include <system_error>
+
+#include "core/detail/control_block.hpp"
+#include "core/detail/sys.hpp"
+#include "core/engine.hpp"
+#include "nonblocking_io/detail/op.hpp"
+
+namespace mt {
+namespace detail {
+
+op_context::op_context(const char* op, int fd, timeout_t timeout)
+    : op_(op), fd_(fd), me_(engine::get(op).require_running(op)) {
+    if (timeout) deadline_ = std::chrono::steady_clock::now() + *timeout;
+    if (fd < 0) fail(EBADF);
+}
+
+std::string op_context::what() const {
+    return std::string(op_) + "(fd " + std::to_string(fd_) + ") in micro-thread " + describe(me_);
+}
+
+void op_context::fail(int err) const { throw std::system_error(err, std::generic_category(), what()); }
+
+timeout_t op_context::remaining() const {
+    if (!deadline_) return std::nullopt;
+    const auto left = *deadline_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero())
+        throw timeout_error(what() + " timed out");
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+}
+
+void op_context::wait(bool write) const {
+    try {
+        if (write) wait_writable(fd_, remaining());
+        else wait_readable(fd_, remaining());
+    } catch (const timeout_error&) {
+        throw timeout_error(what() + " timed out");
+    }
+}
+
+}  // namespace detail
+
+namespace {
+
+template <class Call>
+std::size_t transfer(detail::op_context& ctx, bool write, Call call) {
+    for (;;) {
+        const ssize_t n = call();
+        if (n >= 0) return static_cast<std::size_t>(n);
+        const int err = errno;
+        if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+            ctx.wait(write);
+            continue;
+        }
+        ctx.fail(err);
+    }
+}
+
+}  // namespace
+
+std::size_t read_d(int fd, std::span<std::byte> buf, timeout_t timeout) {
+    detail::op_context ctx("read_d", fd, timeout);
+    return transfer(ctx, false, [&] { return detail::sys().read(fd, buf.data(), buf.size()); });
+}
+
+std::size_t write_d(int fd, std::span<const std::byte> buf, timeout_t timeout) {
+    detail::op_context ctx("write_d", fd, timeout);
+    if (buf.empty()) return 0;
+    return transfer(ctx, true, [&] { return detail::sys().write(fd, buf.data(), buf.size()); });
+}
+
+std::size_t recv_d(int fd, std::span<std::byte> buf, int flags, timeout_t timeout) {
+    detail::op_context ctx("recv_d", fd, timeout);
+    return transfer(ctx, false, [&] { return detail::sys().recv(fd, buf.data(), buf.size(), flags); });
+}
+
+std::size_t send_d(int fd, std::span<const std::byte> buf, int flags, timeout_t timeout) {
+    detail::op_context ctx("send_d", fd, timeout);
+    if (buf.empty()) return 0;
+    return transfer(ctx, true,
+                    [&] { return detail::sys().send(fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL); });
+}
+
+void read_exact(int fd, std::span<std::byte> buf, timeout_t timeout) {
+    detail::op_context ctx("read_exact", fd, timeout);
+    std::size_t got = 0;
+    while (got < buf.size()) {
+        const std::size_t n = transfer(ctx, false, [&] {
+            return detail::sys().read(fd, buf.data() + got, buf.size() - got);
+        });
+        if (n == 0) {
+            throw end_of_stream_error(ctx.what() + ": end of stream after " + std::to_string(got) + " of " +
+                                      std::to_string(buf.size()) + " bytes");
+        }
+        got += n;
+    }
+}
+
+void write_all(int fd, std::span<const std::byte> buf, timeout_t timeout) {
+    detail::op_context ctx("write_all", fd, timeout);
+    std::size_t done = 0;
+    bool socket = true;  // send(MSG_NOSIGNAL) on sockets, write elsewhere (pipes, files)
+    while (done < buf.size()) {
+        done += transfer(ctx, true, [&]() -> ssize_t {
+            if (socket) {
+                const ssize_t n = detail::sys().send(fd, buf.data() + done, buf.size() - done, MSG_NOSIGNAL);
+                if (n >= 0 || errno != ENOTSOCK) return n;
+                socket = false;
+            }
+            return detail::sys().write(fd, buf.data() + done, buf.size() - done);
+        });
+    }
+}
+
+void set_nonblocking(int fd) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        throw std::system_error(errno, std::generic_category(), "set_nonblocking(fd " + std::to_string(fd) + ")");
+}
+
+}  // namespace mt

@@ -1,0 +1,146 @@
+// nonblocking_io/worker_pool.hpp — a bounded pool of OS threads for what
+// cannot be polled: regular files, getaddrinfo, CPU-heavy functions.
+//
+//   long n = mt::submit_work(count_primes, 1'000'000);   // the caller's micro-thread waits;
+//                                                       // the engine runs everything else
+//
+// The calling micro-thread is suspended on its deferred (through the
+// notifier's remote wake-up) and resumed with the result or the exception.
+// If it is aborted while it waits, it ends at once; the job still runs to its
+// end on its worker thread, and its result is dropped.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/micro_thread.hpp"
+#include "notifier/notifier.hpp"
+
+namespace mt {
+
+class worker_pool {
+public:
+    // worker_pool — `threads` worker OS threads (started on demand, at most that many).
+    explicit worker_pool(std::size_t threads);
+    // ~worker_pool — runs the queued jobs, then joins the threads.
+    ~worker_pool();
+    worker_pool(const worker_pool&) = delete;
+    worker_pool& operator=(const worker_pool&) = delete;
+
+    // post — queues a job. Any OS thread. Never blocks.
+    void post(std::function<void()> job);
+
+    std::size_t threads() const noexcept { return max_threads_; }
+    std::size_t pending() const;
+
+    // shared — the process-wide pool: max(4, 2 x hardware threads).
+    static worker_pool& shared();
+
+private:
+    void work();
+
+    const std::size_t max_threads_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> queue_;  // guarded by mu_
+    std::size_t idle_ = 0;                     // guarded by mu_
+    bool stopping_ = false;                    // guarded by mu_
+    std::vector<std::thread> threads_;         // guarded by mu_
+};
+
+namespace detail {
+template <class R>
+struct job_result {
+    std::optional<std::conditional_t<std::is_void_v<R>, char, R>> value;
+    std::exception_ptr error;
+};
+}  // namespace detail
+
+// submit_work_on / submit_work — runs f(args...) on a worker thread and
+// suspends the calling micro-thread until it is done; returns its result or
+// rethrows its exception. Must run in a micro-thread.
+template <class F, class... A>
+auto submit_work_on(worker_pool& pool, F&& f, A&&... args) {
+    using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>&...>;
+    auto state = std::make_shared<detail::job_result<R>>();
+    auto wake = remote_wakeup::arm();
+    try {
+        pool.post([state, wake, fn = std::forward<F>(f),
+                   tup = std::make_tuple(std::forward<A>(args)...)]() mutable {
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    std::apply(fn, tup);
+                    state->value.emplace('x');
+                } else {
+                    state->value.emplace(std::apply(fn, tup));
+                }
+            } catch (...) {
+                state->error = std::current_exception();
+            }
+            wake.callback(nullptr);
+        });
+    } catch (...) {
+        this_deferred().cancel();
+        throw;
+    }
+    this_deferred().wait();
+    if (state->error) std::rethrow_exception(state->error);
+    if constexpr (!std::is_void_v<R>) return std::move(*state->value);
+}
+
+template <class F, class... A>
+auto submit_work(F&& f, A&&... args) {
+    return submit_work_on(worker_pool::shared(), std::forward<F>(f), std::forward<A>(args)...);
+}
+
+// submit_work_then — the PEP discussion's callback/errback form: returns at
+// once; a micro-thread waits for the job and then calls on_result(result)
+// or on_error(exception_ptr) on the engine's thread.
+template <class F, class OnResult, class OnError>
+void submit_work_then(F f, OnResult on_result, OnError on_error) {
+    start_and_forget(spawn_options{"submit_work_then"},
+                     [f = std::move(f), on_result = std::move(on_result), on_error = std::move(on_error)]() mutable {
+                         using R = std::invoke_result_t<F&>;
+                         std::exception_ptr err;
+                         if constexpr (std::is_void_v<R>) {
+                             try {
+                                 submit_work(f);
+                             } catch (const MicroThreadExit&) {
+                                 throw;
+                             } catch (...) {
+                                 err = std::current_exception();
+                             }
+                             if (err) on_error(err);
+                             else on_result();
+                         } else {
+                             std::optional<R> r;
+                             try {
+                                 r.emplace(submit_work(f));
+                             } catch (const MicroThreadExit&) {
+                                 throw;
+                             } catch (...) {
+                                 err = std::current_exception();
+                             }
+                             if (err) on_error(err);
+                             else on_result(std::move(*r));
+                         }
+                     });
+}
+
+// read_file / write_file — a regular file, read or written on the pool.
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& data);
+
+}  // namespace mt

@@ -1,0 +1,95 @@
+// http_server — an HTTP/1.1 server with keep-alive: one micro-thread per
+// connection. Usage: http_server [PORT]. Prints "listening on PORT", serves
+// until Ctrl-C. Routes: any path answers "Hello, world!\n"; /sleep?ms=N first
+// sleeps N ms with sleep_d (other connections go on meanwhile).
+//
+// What to notice: the handler is straight-line code; a half-written request,
+// a client that never sends, or a reset fails that connection only.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+
+#include "core/microthreading.hpp"
+#include "nonblocking_io/io.hpp"
+#include "nonblocking_io/socket.hpp"
+
+using namespace std::chrono_literals;
+
+// header — the value of header `name` (lower-case) in `head`, or "".
+std::string header(const std::string& head, const std::string& name) {
+    std::string lower = head;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto at = lower.find("\r\n" + name + ":");
+    if (at == std::string::npos) return "";
+    auto from = at + 3 + name.size();
+    while (from < head.size() && head[from] == ' ') ++from;
+    return lower.substr(from, head.find("\r\n", from) - from);
+}
+
+void serve(mt::fd conn) {
+    std::string buf;
+    char chunk[8192];
+    for (;;) {
+        std::size_t end;
+        while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+            if (buf.size() > 65536) return;  // headers too large
+            const std::size_t n = mt::read_d(conn.get(), chunk, sizeof chunk, 30s);  // idle keep-alive: 30 s
+            if (n == 0) return;  // closed, perhaps mid-request
+            buf.append(chunk, n);
+        }
+        const std::string head = buf.substr(0, end + 2);
+        buf.erase(0, end + 4);
+        const std::size_t body = std::strtoul(header(head, "content-length").c_str(), nullptr, 10);
+        while (buf.size() < body) {  // a request body: read and ignore it
+            const std::size_t n = mt::read_d(conn.get(), chunk, sizeof chunk, 30s);
+            if (n == 0) return;
+            buf.append(chunk, n);
+        }
+        buf.erase(0, body);
+        const std::string target = head.substr(head.find(' ') + 1, head.find(' ', head.find(' ') + 1) - head.find(' ') - 1);
+        if (target.rfind("/sleep?ms=", 0) == 0) mt::sleep_d(std::chrono::milliseconds(std::atoi(target.c_str() + 10)));
+        const bool close = header(head, "connection") == "close" || head.find("HTTP/1.0") != std::string::npos;
+        const std::string reply = std::string("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n") +
+                                  (close ? "Connection: close\r\n" : "") + "\r\nHello, world!\n";
+        mt::write_all(conn.get(), reply);
+        if (close) return;
+    }
+}
+
+int main(int argc, char** argv) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0);
+    try {
+        mt::run([port] {
+            mt::fd listener = mt::tcp_listen("127.0.0.1", port);
+            std::printf("listening on %u\n", mt::local_port(listener.get()));
+            std::fflush(stdout);
+            for (;;) {
+                try {
+                    mt::fd conn = mt::accept_d(listener.get());
+                    mt::set_nodelay(conn.get());
+                    mt::start_and_forget(mt::spawn_options{"http"}, [c = std::move(conn)]() mutable {
+                        try {
+                            serve(std::move(c));
+                        } catch (const std::exception&) {
+                            // reset, timeout, broken pipe: this connection only
+                        }
+                    });
+                } catch (const std::system_error& e) {
+                    if (e.code().value() != EMFILE && e.code().value() != ENFILE) throw;
+                    std::fprintf(stderr, "http_server: refusing connections for now: %s\n", e.what());
+                    mt::sleep_d(10ms);
+                }
+            }
+        });
+    } catch (const mt::interrupted_error&) {
+        std::printf("interrupted; bye\n");
+    }
+}
