@@ -80,6 +80,12 @@ private:
     std::uint64_t generation_;
 };
 
+// handle_interrupts — from now on Ctrl-C (SIGINT) reaches the main
+// micro-thread as interrupted_error. (The reactor, and with it this
+// handling, otherwise starts with the engine's first wait; a server calls
+// this before announcing that it listens, so no Ctrl-C falls in between.)
+void handle_interrupts();
+
 // --- a host program that drives the engine from its own loop --------------------
 //
 //   mt::engine e;  mt::spawn(...);

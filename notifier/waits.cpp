@@ -103,6 +103,8 @@ void remote_wakeup::errback(std::exception_ptr error) const noexcept {
     detail::mailbox_post(*box_, node_, generation_, nullptr, std::move(error));
 }
 
+void handle_interrupts() { detail::reactor::of(engine::get("handle_interrupts")); }
+
 int notifier_fd() { return detail::reactor::of(engine::get("notifier_fd")).host_fd(); }
 
 int notifier_timeout_ms() {

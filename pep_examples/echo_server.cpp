@@ -15,6 +15,7 @@
 #include "core/microthreading.hpp"
 #include "nonblocking_io/io.hpp"
 #include "nonblocking_io/socket.hpp"
+#include "notifier/notifier.hpp"
 
 using namespace std::chrono_literals;
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0);
     try {
         mt::run([port] {
+            mt::handle_interrupts();  // Ctrl-C ends the server cleanly from here on
             mt::fd listener = mt::tcp_listen("127.0.0.1", port);
             std::printf("listening on %u\n", mt::local_port(listener.get()));
             std::fflush(stdout);
