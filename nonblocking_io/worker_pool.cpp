@@ -62,7 +62,7 @@ std::string read_file(const std::string& path) {
         const int f = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (f < 0) throw std::system_error(errno, std::generic_category(), "read_file(" + path + ")");
         std::string out;
-        char buf[65536];
+        char buf[65536];  // a worker OS thread: its stack is the full 8 MiB
         for (;;) {
             const ssize_t n = ::read(f, buf, sizeof buf);
             if (n < 0 && errno == EINTR) continue;

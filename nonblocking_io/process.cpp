@@ -1,0 +1,181 @@
+// nonblocking_io/process.cpp — posix_spawnp with pipes; the exit through the
+// notifier's child watcher (wait_child), which reaps only this pid.
+#include "nonblocking_io/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+#include "core/engine.hpp"
+#include "core/scope.hpp"
+#include "nonblocking_io/io.hpp"
+#include "notifier/notifier.hpp"
+
+extern char** environ;
+
+namespace mt {
+namespace {
+
+// The bound: running processes, and micro-threads waiting for a free place.
+struct process_slots {
+    std::size_t max = 64;
+    std::size_t running = 0;
+    std::vector<deferred*> waiting;
+};
+
+thread_local process_slots slots;
+
+void acquire_slot() {
+    while (slots.running >= slots.max) {
+        deferred& d = this_deferred();
+        d.arm();
+        slots.waiting.push_back(&d);
+        try {
+            d.wait();
+        } catch (...) {
+            std::erase(slots.waiting, &d);
+            throw;
+        }
+    }
+    ++slots.running;
+}
+
+void release_slot() noexcept {
+    --slots.running;
+    if (!slots.waiting.empty()) {
+        deferred* d = slots.waiting.front();
+        slots.waiting.erase(slots.waiting.begin());
+        d->callback(nullptr);
+    }
+}
+
+std::string join(const std::vector<std::string>& argv) {
+    std::string s;
+    for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+    return s;
+}
+
+void make_pipe(int p[2], const std::string& what) {
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), what + ": pipe");
+}
+
+}  // namespace
+
+void set_max_processes(std::size_t n) { slots.max = n ? n : 1; }
+std::size_t max_processes() { return slots.max; }
+
+process process::start(const std::vector<std::string>& argv, bool capture_stderr) {
+    const std::string cmd = join(argv);
+    if (argv.empty()) throw usage_error("process::start with an empty command");
+    acquire_slot();
+    process p;
+    p.command_ = cmd;
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    try {
+        make_pipe(in, "process::start(" + cmd + ")");
+        make_pipe(out, "process::start(" + cmd + ")");
+        if (capture_stderr) make_pipe(err, "process::start(" + cmd + ")");
+    } catch (...) {
+        for (int f : {in[0], in[1], out[0], out[1], err[0], err[1]})
+            if (f >= 0) ::close(f);
+        release_slot();
+        throw;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    if (capture_stderr) posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (capture_stderr) ::close(err[1]);
+    p.in_ = fd(in[1]);
+    p.out_ = fd(out[0]);
+    if (capture_stderr) p.err_ = fd(err[0]);
+    if (rc != 0) {
+        release_slot();
+        throw std::system_error(rc, std::generic_category(), "process::start(" + cmd + ")");
+    }
+    p.pid_ = pid;
+    set_nonblocking(p.in_.get());
+    set_nonblocking(p.out_.get());
+    if (p.err_) set_nonblocking(p.err_.get());
+    return p;
+}
+
+process::process(process&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      waited_(o.waited_),
+      in_(std::move(o.in_)),
+      out_(std::move(o.out_)),
+      err_(std::move(o.err_)),
+      command_(std::move(o.command_)) {}
+
+process::~process() {
+    in_.close();
+    out_.close();
+    err_.close();
+    if (pid_ > 0 && !waited_) {
+        ::kill(pid_, SIGKILL);
+        int st;
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+        }
+        release_slot();
+    }
+}
+
+std::string process::read_all_stdout() {
+    std::string s;
+    char buf[8192];  // micro-thread stacks are small (64 KiB by default)
+    while (std::size_t n = read_d(out_.get(), buf, sizeof buf)) s.append(buf, n);
+    return s;
+}
+
+int process::wait() {
+    const int status = wait_child(pid_);
+    waited_ = true;
+    release_slot();
+    return status;
+}
+
+void process_stage::operator()(micro_pipe<std::string> in, micro_pipe<std::string> out) const {
+    process p = process::start(argv);
+    const std::string cmd = p.command();
+    {
+        scope s;
+        s.spawn(spawn_options{"stdin feeder"}, [&] {  // lines in -> the process's stdin
+            for (const std::string& line : in) write_all(p.stdin_fd(), line + "\n");
+            p.close_stdin();
+        });
+        // the process's stdout -> lines out
+        std::string pending;
+        char buf[8192];  // micro-thread stacks are small (64 KiB by default)
+        while (std::size_t n = read_d(p.stdout_fd(), buf, sizeof buf)) {
+            pending.append(buf, n);
+            for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1))
+                out.put(pending.substr(0, nl));
+        }
+        if (!pending.empty()) out.put(pending);
+        s.wait();
+    }
+    const int status = p.wait();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        const std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                                  : "was killed by signal " + std::to_string(WTERMSIG(status));
+        throw process_error("process '" + cmd + "' " + how, status);
+    }
+}
+
+}  // namespace mt
