@@ -3,7 +3,7 @@
 
 Run with Debian's python (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7]
-        [--only yield,spawn_join,parked,pingpong] [--taskset CPU] [--markdown FILE]
+        [--only yield,spawn_join,parked,pingpong,socket] [--taskset CPU] [--markdown FILE]
 
 Each contestant is an executable printing "<metric> <value>" lines on stdout.
 Ours live in <build-dir>/bench/ (mt_yield, ...), the C++ peers in
@@ -16,8 +16,17 @@ runtime.GOMAXPROCS(1) themselves).
 Every round runs each contestant of every selected operation once, in turn
 (the starting contestant rotates each round), so machine noise hits all of
 them alike; the table shows the median per contestant, the ratio ours/peer
-(all metrics are lower-is-better) and PASS/MISS against the targets below.
-A contestant whose executable is missing is skipped with "(missing: path)".
+and PASS/MISS against the targets below. Metrics are lower-is-better (times,
+bytes: target "ours/peer <= k") unless the operation says
+higher_is_better=True (throughputs such as the servers' requests/s: target
+"ours/peer >= k").
+A contestant whose executable (or a file it needs) is missing is skipped
+with "(missing: path)".
+
+The servers group runs bench/server_bench.py on each server (ours from
+<build-dir>/pep_examples/, the libev floors from <build-dir>/bench/peers/, the
+Go twins): the server pinned to CPU 0, the client (wrk, or the common epoll
+client peer_echo_client) to CPU 1.
 """
 import argparse
 import datetime
@@ -35,19 +44,31 @@ GO_ENV = {'GOMAXPROCS': '1'}
 PARKED_N = '1000000'
 
 
-def C(label, exe, metric, args=(), env=None, ours=False):
+def C(label, exe, metric, args=(), env=None, ours=False, needs=()):
     """A contestant. exe is relative to <build-dir>/bench unless absolute;
-    args may contain {src} (this bench/ directory) and {bench} (build bench/)."""
+    args and needs may contain {src} (this bench/ directory), {bench} (build
+    bench/) and {build} (the build directory). needs: further files that must
+    exist (e.g. the server a wrapper script runs), else it counts as missing."""
     return dict(label=label, exe=exe, metric=metric, args=list(args),
-                env=env or {}, ours=ours)
+                env=env or {}, ours=ours, needs=list(needs))
 
 
-# Operations: name, group (for --only), contestants (first = ours), and
-# targets {peer label: max ratio ours/peer}. To extend (e.g. notifier
-# socketpair ping-pong vs raw libev / Go / gevent, HTTP via wrk), add an entry;
-# a script contestant is C('gevent', '/usr/bin/python3', 'roundtrip_ns',
-# args=['{src}/peers/gevent_pingpong.py']); a wrk run needs a small wrapper
-# that starts the server, runs wrk and prints "<metric> <value>".
+def S(label, kind, server, metric, env=None, ours=False):
+    """A server contestant: bench/server_bench.py KIND SERVER (see there)."""
+    needs = [server] + (['{bench}/peers/peer_echo_client'] if kind == 'echo' else [])
+    return C(label, '/usr/bin/python3', metric, env=env, ours=ours, needs=needs,
+             args=['{src}/server_bench.py', '--echo-client', '{bench}/peers/peer_echo_client',
+                   kind, server])
+
+
+# Operations: name, group (for --only), contestants (first = ours), targets
+# {peer label: k} and optionally higher_is_better. By default metrics are
+# times or sizes and k is the max ratio ours/peer; with higher_is_better=True
+# (throughputs, e.g. the servers' requests/s) k is the min ratio ours/peer.
+# To extend, add an entry; a script contestant looks like the gevent one
+# below, a server one like those of the servers group (S above). A time
+# metric's throughput target "ours must do >= k x the peer's round trips/s"
+# is ratio ours/peer <= 1/k.
 OPERATIONS = [
     dict(name='yield', group='yield', contestants=[
         C('ours', 'mt_yield', 'yield_ns', ours=True),
@@ -76,9 +97,35 @@ OPERATIONS = [
         C('Boost.Fiber', 'peers/peer_fiber_pingpong', 'handoff_ns'),
         C('Go', 'go/pingpong', 'handoff_ns', env=GO_ENV),
     ], targets={'Go': 0.5}),
+    # 1-byte ping-pong over a non-blocking AF_UNIX socketpair, both parties
+    # in one OS thread on a reactor. Targets: >= 0.85x raw libev's round
+    # trips/s, >= 1.2x Go's, >= 3x gevent's.
+    dict(name='socket pingpong', group='socket', contestants=[
+        C('ours', 'mt_socket_pingpong', 'socket_roundtrip_ns', ours=True),
+        C('libev floor', 'peers/peer_libev_pingpong', 'socket_roundtrip_ns'),
+        C('Go', 'go/socket_pingpong', 'socket_roundtrip_ns', env=GO_ENV),
+        C('gevent', '/usr/bin/python3', 'socket_roundtrip_ns',
+          args=['{src}/peers/gevent_pingpong.py']),
+    ], targets={'libev floor': 1 / 0.85, 'Go': 1 / 1.2, 'gevent': 1 / 3}),
+    # Servers, one OS thread each (Go: GOMAXPROCS=1), pinned to CPU 0, the
+    # client to CPU 1. HTTP/1.1 keep-alive hello world under wrk -t1 -c100
+    # -d3s; TCP echo, 100 connections of 64-byte ping-pong, under the common
+    # epoll client (TCP_NODELAY). Higher is better. Targets: >= 1.0x Go's
+    # requests/s and >= 0.85x the libev floor's; echo >= 1.0x Go's.
+    dict(name='http keep-alive (wrk -t1 -c100)', group='servers', higher_is_better=True,
+         contestants=[
+        S('ours', 'http', '{build}/pep_examples/http_server', 'http_requests_per_s', ours=True),
+        S('Go', 'http', '{bench}/go/http_server', 'http_requests_per_s', env=GO_ENV),
+        S('libev floor', 'http', '{bench}/peers/peer_libev_http', 'http_requests_per_s'),
+    ], targets={'Go': 1.0, 'libev floor': 0.85}),
+    dict(name='echo 100 connections', group='servers', higher_is_better=True, contestants=[
+        S('ours', 'echo', '{build}/pep_examples/echo_server', 'echo_roundtrips_per_s', ours=True),
+        S('Go', 'echo', '{bench}/go/echo_server', 'echo_roundtrips_per_s', env=GO_ENV),
+        S('libev floor', 'echo', '{bench}/peers/peer_libev_echo', 'echo_roundtrips_per_s'),
+    ], targets={'Go': 1.0}),
 ]
 
-UNITS = {'_ns': 'ns', '_bytes': 'B'}
+UNITS = {'_ns': 'ns', '_bytes': 'B', '_per_s': '/s'}
 
 
 def unit_of(metric):
@@ -105,9 +152,13 @@ def build_go(bench_dir, log):
             log('note: go build %s failed:\n%s' % (name, r.stdout))
 
 
+def expand(s, bench_dir):
+    return s.format(src=HERE, bench=bench_dir, build=os.path.dirname(bench_dir))
+
+
 def command(c, bench_dir, taskset):
     exe = c['exe'] if os.path.isabs(c['exe']) else os.path.join(bench_dir, c['exe'])
-    args = [a.format(src=HERE, bench=bench_dir) for a in c['args']]
+    args = [expand(a, bench_dir) for a in c['args']]
     pre = ['taskset', '-c', taskset] if taskset else []
     return exe, pre + [exe] + args
 
@@ -161,11 +212,13 @@ def main():
         for c in o['contestants']:
             exe, argv = command(c, bench_dir, opts.taskset)
             c['argv'], c['samples'], c['errors'] = argv, [], []
-            if os.access(exe, os.X_OK):
+            lacking = [p for p in [exe] + [expand(n, bench_dir) for n in c['needs']]
+                       if not os.access(p, os.X_OK)]
+            if not lacking:
                 live.append(c)
             else:
-                c['missing'] = exe
-                notes.append('%s / %s (missing: %s)' % (o['name'], c['label'], exe))
+                c['missing'] = lacking[0]
+                notes.append('%s / %s (missing: %s)' % (o['name'], c['label'], lacking[0]))
     for n in notes:
         log(n)
 
@@ -194,12 +247,13 @@ def main():
         for c in o['contestants']:
             c['median'] = statistics.median(c['samples']) if c['samples'] else None
         om = ours['median'] if ours else None
+        higher = o.get('higher_is_better', False)
         for c in o['contestants']:
             m = c['median']
             ratio = om / m if (om is not None and m and not c['ours']) else None
             tgt = o['targets'].get(c['label'])
-            check = '' if tgt is None else ('-' if ratio is None else
-                                            ('PASS' if ratio <= tgt else 'MISS'))
+            ok = None if ratio is None or tgt is None else (ratio >= tgt if higher else ratio <= tgt)
+            check = '' if tgt is None else ('-' if ok is None else ('PASS' if ok else 'MISS'))
             if 'missing' in c:
                 med, spread = '(missing: %s)' % c['missing'], ''
             elif m is None:
@@ -209,7 +263,7 @@ def main():
                 spread = '%s..%s' % (fmt(min(c['samples'])), fmt(max(c['samples'])))
             rows.append([o['name'], c['label'], med, unit_of(c['metric']), spread,
                          str(len(c['samples'])), '' if c['ours'] else fmt(ratio),
-                         '' if tgt is None else '<= %.2fx' % tgt, check])
+                         '' if tgt is None else '%s %.2fx' % ('>=' if higher else '<=', tgt), check])
 
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
@@ -223,8 +277,8 @@ def main():
             f.write('- date: %s\n' % datetime.datetime.now().astimezone().isoformat(timespec='seconds'))
             f.write('- uname -r: %s\n' % platform.release())
             f.write('- nproc: %d\n' % len(os.sched_getaffinity(0)))
-            f.write('- rounds: %d (median per contestant; ratio = ours/peer, lower is better)\n'
-                    % opts.rounds)
+            f.write('- rounds: %d (median per contestant; ratio = ours/peer, lower is better '
+                    'except for throughputs (/s), where higher is better)\n' % opts.rounds)
             for n in notes:
                 f.write('- note: %s\n' % n)
             f.write('\n| ' + ' | '.join(header) + ' |\n')

@@ -1,0 +1,3 @@
+module peers/echo_server
+
+go 1.19

@@ -1,0 +1,3 @@
+module peers/http_server
+
+go 1.19

@@ -1,0 +1,3 @@
+module peers/socket_pingpong
+
+go 1.19
