@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "core/microthreading.hpp"
@@ -19,16 +20,20 @@
 
 using namespace std::chrono_literals;
 
-// header — the value of header `name` (lower-case) in `head`, or "".
-std::string header(const std::string& head, const std::string& name) {
-    std::string lower = head;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const auto at = lower.find("\r\n" + name + ":");
-    if (at == std::string::npos) return "";
-    auto from = at + 3 + name.size();
-    while (from < head.size() && head[from] == ' ') ++from;
-    return lower.substr(from, head.find("\r\n", from) - from);
+// header — the value of header `name` (given lower-case, with its colon) in
+// `lower`, the request head already lower-cased; "" when absent.
+std::string_view header(std::string_view lower, std::string_view name) {
+    const auto at = lower.find(name);
+    if (at == std::string_view::npos || at < 2 || lower[at - 1] != '\n') return {};
+    auto from = at + name.size();
+    while (from < lower.size() && lower[from] == ' ') ++from;
+    return lower.substr(from, lower.find('\r', from) - from);
 }
+
+constexpr std::string_view hello_keep_alive =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, world!\n";
+constexpr std::string_view hello_close =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nHello, world!\n";
 
 void serve(mt::fd conn) {
     std::string buf;
@@ -41,21 +46,21 @@ void serve(mt::fd conn) {
             if (n == 0) return;  // closed, perhaps mid-request
             buf.append(chunk, n);
         }
-        const std::string head = buf.substr(0, end + 2);
+        std::string head = buf.substr(0, end + 2);
         buf.erase(0, end + 4);
-        const std::size_t body = std::strtoul(header(head, "content-length").c_str(), nullptr, 10);
+        const std::string target = head.substr(head.find(' ') + 1, head.find(' ', head.find(' ') + 1) - head.find(' ') - 1);
+        const bool http10 = head.compare(head.find("\r\n") - 8, 8, "HTTP/1.0") == 0;
+        for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const std::size_t body = std::strtoul(std::string(header(head, "content-length:")).c_str(), nullptr, 10);
         while (buf.size() < body) {  // a request body: read and ignore it
             const std::size_t n = mt::read_d(conn.get(), chunk, sizeof chunk, 30s);
             if (n == 0) return;
             buf.append(chunk, n);
         }
         buf.erase(0, body);
-        const std::string target = head.substr(head.find(' ') + 1, head.find(' ', head.find(' ') + 1) - head.find(' ') - 1);
         if (target.rfind("/sleep?ms=", 0) == 0) mt::sleep_d(std::chrono::milliseconds(std::atoi(target.c_str() + 10)));
-        const bool close = header(head, "connection") == "close" || head.find("HTTP/1.0") != std::string::npos;
-        const std::string reply = std::string("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n") +
-                                  (close ? "Connection: close\r\n" : "") + "\r\nHello, world!\n";
-        mt::write_all(conn.get(), reply);
+        const bool close = http10 || header(head, "connection:") == "close";
+        mt::write_all(conn.get(), close ? hello_close : hello_keep_alive);
         if (close) return;
     }
 }
