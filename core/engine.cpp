@@ -61,7 +61,7 @@ engine::~engine() {
     // Every micro-thread must end before its engine: abort whatever is left
     // and let it unwind. (run() normally returns only when none is left.)
     if (live_count_ > 0 && current_ == nullptr) {
-        for (auto* cb = live_head_; cb; cb = cb->live_next) cb->abort_requested = true;
+        abort_all();  // waiting ones are woken: their waits raise MicroThreadExit
         try {
             loop();
         } catch (...) {
@@ -98,7 +98,10 @@ inline detail::control_block* engine::pop_runnable() noexcept {
         detail::control_block* cb = run_head_;
         if (!cb) return nullptr;
         run_head_ = cb->run_next;
-        if (!run_head_) run_tail_ = nullptr;
+        if (!run_head_) {
+            run_tail_ = nullptr;
+            handoff_streak_ = 0;  // nobody else was waiting: the streak starved no one
+        }
         cb->run_next = nullptr;
         if (cb->st == state::created && cb->abort_requested) [[unlikely]] {
             end_unstarted(*cb);
@@ -269,8 +272,7 @@ void engine::end(detail::control_block& cb, bool free) noexcept {
     if (cb.owner_scope) cb.owner_scope->child_ended(cb);
     if (&cb == main_) {
         main_ = nullptr;
-        if (stop_when_main_ends_)
-            for (auto* other = live_head_; other; other = other->live_next) abort(*other);
+        if (stop_when_main_ends_) abort_all();
     }
     if (cb.st == state::failed && !cb.outcome_observed && cb.handles == 0) report_unhandled(cb);
     if (free) maybe_free(cb);
@@ -324,11 +326,17 @@ void engine::abort(detail::control_block& cb) {
     wake_to_raise(cb);
 }
 
-void engine::interrupt(detail::control_block& cb, std::exception_ptr e) {
+void engine::interrupt(detail::control_block& cb, std::exception_ptr e) noexcept {
     if (has_ended(cb.st)) return;
-    if (&cb == current_) std::rethrow_exception(e);
     cb.interruption = std::move(e);
-    wake_to_raise(cb);
+    wake_to_raise(cb);  // the running one raises it at its next suspension point
+}
+
+void engine::abort_all() noexcept {
+    for (auto* cb = live_head_; cb; cb = cb->live_next) {
+        cb->abort_requested = true;
+        wake_to_raise(*cb);  // the running one raises at its next suspension point
+    }
 }
 
 // wake_to_raise — a micro-thread with something to raise is woken from an

@@ -110,7 +110,8 @@ public:
     // pipe's handoff, so a producer/consumer pair does not cycle through the
     // whole queue per value. Fair because it is bounded: after
     // max_handoff_streak front-insertions in a row the next one goes to the
-    // back, so a pair bouncing values cannot starve the rest of the queue.
+    // back, so a pair bouncing values cannot starve the rest of the queue
+    // (the count restarts whenever the queue drains: then nobody waited).
     void make_runnable_next(detail::control_block& cb) noexcept;
     // yield_running — the running micro-thread goes to the back of the run
     // queue and the head runs. Throws MicroThreadExit when aborted.
@@ -122,9 +123,13 @@ public:
     // abort — raises MicroThreadExit in `cb` at its suspension point (at once
     // if it is the caller; never-started: its body never runs). No-op when ended.
     void abort(detail::control_block& cb);
-    // interrupt — raises `e` once in `cb` at its next suspension point (at once
-    // if it is the caller). For Ctrl-C. No-op when ended.
-    void interrupt(detail::control_block& cb, std::exception_ptr e);
+    // interrupt — raises `e` once in `cb` at its next suspension point (a
+    // waiting `cb` is woken for it). For Ctrl-C; called from the notifier,
+    // possibly while `cb` itself is the one polling. No-op when ended.
+    void interrupt(detail::control_block& cb, std::exception_ptr e) noexcept;
+    // abort_all — every live micro-thread is aborted; waiting ones are woken,
+    // the running one raises at its next suspension point. Never throws.
+    void abort_all() noexcept;
     // release_handle — a handle let go of `cb`; may delete it.
     void release_handle(detail::control_block& cb) noexcept;
 

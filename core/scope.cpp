@@ -40,25 +40,37 @@ scope::~scope() noexcept(false) {
             wait_for_children(false);
         } catch (const MicroThreadExit&) {
             // Only a deadlock resolution cancels this wait. The children were
-            // aborted too; they end without us (owner_scope is cleared below).
+            // aborted too; they end without us.
+            release_children();
             if (!unwinding) throw;
+            return;
         }
     }
-    for (auto* c : children_) {
-        c->owner_scope = nullptr;
-        c->eng->release_handle(*c);
-    }
+    release_children();
     if (!unwinding && failure_ && !failure_thrown_) {
         failure_thrown_ = true;
         std::rethrow_exception(failure_);
     }
 }
 
-void scope::adopt(detail::control_block& cb) {
-    if (engine::current()->running() != owner_) {
-        throw usage_error("micro-thread " + describe(*engine::current()->running()) +
+void scope::release_children() noexcept {
+    for (auto* c : children_) {
+        c->owner_scope = nullptr;
+        c->eng->release_handle(*c);
+    }
+    children_.clear();
+}
+
+void scope::check_owner() {
+    detail::control_block* me = engine::get("scope::spawn").running();
+    if (me != owner_) {
+        throw usage_error("micro-thread " + (me ? detail::describe(*me) : std::string("(root)")) +
                           " spawned into a scope owned by " + detail::describe(*owner_));
     }
+    children_.reserve(children_.size() + 1);  // adopt() then cannot fail
+}
+
+void scope::adopt(detail::control_block& cb) noexcept {
     children_.push_back(&cb);
     ++cb.handles;
     cb.owner_scope = this;

@@ -54,6 +54,7 @@ public:
     // child that fails aborts the others. Never suspends.
     template <class F, class... A>
     auto spawn(const spawn_options& opts, F&& f, A&&... args) {
+        check_owner();
         auto h = mt::spawn(opts, std::forward<F>(f), std::forward<A>(args)...);
         adopt(h.get_deferred().owner());
         return h;
@@ -76,7 +77,9 @@ public:
     std::size_t running() const noexcept { return running_; }
 
 private:
-    void adopt(detail::control_block& cb);
+    void check_owner();
+    void adopt(detail::control_block& cb) noexcept;
+    void release_children() noexcept;
     void child_ended(detail::control_block& cb) noexcept override;
     void wait_for_children(bool interruptible);
     static const detail::wait_kind scope_wait;

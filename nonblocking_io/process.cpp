@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/engine.hpp"
+#include "core/detail/control_block.hpp"
 #include "core/scope.hpp"
 #include "nonblocking_io/io.hpp"
 #include "notifier/notifier.hpp"
@@ -31,17 +32,24 @@ struct process_slots {
 
 thread_local process_slots slots;
 
+// A micro-thread waiting for a free place; an abort withdraws it, so the
+// place freed later goes to the next waiter, never to a deferred gone idle.
+const detail::wait_kind slot_wait{
+    "process slot",
+    [](const void*, std::string& out) {
+        out += "for one of the " + std::to_string(slots.max) + " places of max_processes";
+    },
+    [](const void*) -> detail::control_block* { return nullptr; },
+    [](void* obj, detail::control_block&) { std::erase(slots.waiting, static_cast<deferred*>(obj)); },
+    false,
+};
+
 void acquire_slot() {
     while (slots.running >= slots.max) {
         deferred& d = this_deferred();
-        d.arm();
+        d.arm(slot_wait, &d);
         slots.waiting.push_back(&d);
-        try {
-            d.wait();
-        } catch (...) {
-            std::erase(slots.waiting, &d);
-            throw;
-        }
+        d.wait();
     }
     ++slots.running;
 }
@@ -87,6 +95,16 @@ process process::start(const std::vector<std::string>& argv, bool capture_stderr
         release_slot();
         throw;
     }
+    // The child starts with SIGPIPE and SIGINT at their defaults, whatever
+    // the engine set for itself.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGINT);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -96,8 +114,9 @@ process process::start(const std::vector<std::string>& argv, bool capture_stderr
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+    const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     ::close(in[0]);
     ::close(out[1]);
     if (capture_stderr) ::close(err[1]);
@@ -156,7 +175,14 @@ void process_stage::operator()(micro_pipe<std::string> in, micro_pipe<std::strin
     {
         scope s;
         s.spawn(spawn_options{"stdin feeder"}, [&] {  // lines in -> the process's stdin
-            for (const std::string& line : in) write_all(p.stdin_fd(), line + "\n");
+            try {
+                for (const std::string& line : in) write_all(p.stdin_fd(), line + "\n");
+            } catch (const std::system_error& e) {
+                // The process stopped reading (head -n1): stop feeding; its
+                // exit status says whether that was a failure.
+                if (e.code().value() != EPIPE) throw;
+            }
+            in.close_reader();
             p.close_stdin();
         });
         // the process's stdout -> lines out

@@ -196,6 +196,9 @@ private:
     ev_signal sigchld_;
     wait_node* children_ = nullptr;  // pending child waits
 
+    bool own_sigpipe_ = false;  // we set SIGPIPE to SIG_IGN and restore it at the end
+    struct sigaction prev_sigpipe_ {};
+
     // A signal this reactor has watched stays caught until it is destroyed
     // (then its old disposition comes back): one that arrives while nobody
     // waits is dropped instead of killing the process, as it would once libev
@@ -358,6 +361,18 @@ ev_reactor::ev_reactor(engine& e) : eng_(e) {
     }
     ev_signal_init(&sigchld_, on_sigchld, SIGCHLD);
     sigchld_.data = this;
+
+    // A write to a pipe or socket whose reader is gone must fail that call
+    // with EPIPE, not kill the program: SIGPIPE is ignored while the reactor
+    // lives (unless the program chose a disposition itself).
+    struct sigaction pipe_now {};
+    if (::sigaction(SIGPIPE, nullptr, &pipe_now) == 0 && pipe_now.sa_handler == SIG_DFL) {
+        struct sigaction ign {};
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        ::sigaction(SIGPIPE, &ign, &prev_sigpipe_);
+        own_sigpipe_ = true;
+    }
 }
 
 ev_reactor::~ev_reactor() {
@@ -372,6 +387,7 @@ ev_reactor::~ev_reactor() {
         ::sigaction(SIGINT, &prev_sigint_, nullptr);
     }
     if (ev_is_active(&sigchld_)) ev_signal_stop(loop_, &sigchld_);
+    if (own_sigpipe_) ::sigaction(SIGPIPE, &prev_sigpipe_, nullptr);
     for (std::size_t signo = 0; signo < kept_.size(); ++signo) {
         if (!kept_[signo].active) continue;
         ev_signal_stop(loop_, &kept_[signo].keeper);
@@ -675,12 +691,12 @@ void ev_reactor::poll(bool block) {
 
 void ev_reactor::deliver_sigint() noexcept {
     sigint_pending_ = false;
-    try {
-        auto e = std::make_exception_ptr(interrupted_error("interrupted by SIGINT (Ctrl-C)"));
-        if (eng_.interrupt_main(std::move(e))) return;
-    } catch (...) {
+    if (eng_.interrupt_main(std::make_exception_ptr(interrupted_error("interrupted by SIGINT (Ctrl-C)")))) return;
+    if (eng_.live() > 0) {  // main has ended: stop what is left, so run() returns
+        eng_.abort_all();
+        return;
     }
-    // No main micro-thread to tell: behave as if we were not there.
+    // Nothing to tell: behave as if we were not there.
     ::sigaction(SIGINT, &prev_sigint_, nullptr);
     ::raise(SIGINT);
 }

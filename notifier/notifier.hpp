@@ -38,8 +38,10 @@ void wait_writable(int fd, timeout_t timeout = {});
 // close_fd — closes `fd` after ending every wait on it with
 // std::system_error(EBADF) ("the fd was closed while it waited"). An fd that
 // micro-threads may be waiting on must be closed this way (the fd types of
-// nonblocking_io do it), never with ::close: libev aborts the process if it
-// meets a watcher whose fd was closed under it. Any context; never suspends.
+// nonblocking_io do it), never with ::close: the reactor keeps a watcher per
+// fd between waits, and an fd closed behind its back (and its number reused)
+// is no longer in the kernel's epoll set, so waits on it end only by their
+// timeouts. Any context; never suspends.
 // Returns ::close's result.
 int close_fd(int fd) noexcept;
 

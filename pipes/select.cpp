@@ -88,10 +88,17 @@ select_outcome select_impl(pipe_waiter* cases, std::size_t n, double timeout) {
             for (std::size_t i = 0; i < n; ++i) cases[i].pipe->release();
         }
     } releaser{cases, n};
-    me.d.arm(select_kind, &g);
+    // The timer first: it may throw (no libev reactor, no memory), and then
+    // nothing may be left armed or linked.
+    if (timeout > 0) g.timer = start_select_timer(me, timeout, on_timeout, &g);
+    try {
+        me.d.arm(select_kind, &g);
+    } catch (...) {
+        if (g.timer) stop_select_timer(me, g.timer);
+        throw;
+    }
     for (std::size_t i = 0; i < n; ++i) cases[i].pipe->link(cases[i]);
     g.linked = true;
-    if (timeout > 0) g.timer = start_select_timer(me, timeout, on_timeout, &g);
     me.d.wait();  // an abort withdraws every case (select_kind.cancel)
 
     if (g.chosen == SIZE_MAX) return {};  // timed out
