@@ -18,6 +18,10 @@ public:
     // poll — fires the deferreds of whatever is ready. With block == true it
     // first waits until something is. Called on the root context only.
     virtual void poll(bool block) = 0;
+
+    // kind — identifies an implementation without RTTI (compared by
+    // address; dynamic_cast compared type names with strcmp on every wait).
+    virtual const void* kind() const noexcept { return nullptr; }
 };
 
 }  // namespace mt

@@ -325,8 +325,10 @@ static int find_epoll_fd(const std::vector<int>& before) {
     return -1;
 }
 
+const char reactor::kind_tag = 0;
+
 reactor& reactor::of(engine& e) {
-    if (auto* r = dynamic_cast<reactor*>(e.notifier())) return *r;
+    if (reactor* r = find(e)) return *r;
     if (e.notifier()) throw usage_error("this engine is driven by a host's own notifier, not the libev reactor");
     auto r = std::make_unique<ev_reactor>(e);
     reactor& ref = *r;

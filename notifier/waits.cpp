@@ -52,7 +52,7 @@ void wait_writable(int fd, timeout_t timeout) { wait_fd(fd, true, timeout); }
 
 int close_fd(int fd) noexcept {
     if (engine* e = engine::current())
-        if (auto* r = dynamic_cast<detail::reactor*>(e->notifier())) r->forget_fd(fd);
+        if (auto* r = detail::reactor::find(*e)) r->forget_fd(fd);
     return ::close(fd);
 }
 

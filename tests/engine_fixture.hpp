@@ -37,7 +37,7 @@ void in_engine(F&& body, mt::engine_options opts = {}) {
         e.loop();
         CHECK_MESSAGE(e.live() == 0, "micro-threads left behind:\n" << e.dump());
         CHECK_MESSAGE(e.stacks().counts().live == 0, "stacks left behind");
-        if (auto* r = dynamic_cast<mt::detail::reactor*>(e.notifier()))
+        if (auto* r = mt::detail::reactor::find(e))
             CHECK_MESSAGE(r->counts().active() == 0, "watchers left behind");
         main.result();
     }

@@ -53,6 +53,13 @@ public:
     // of — the reactor of engine `e`, made (on libev) and adopted by the
     // engine on first use. Root or micro-thread; never suspends.
     static reactor& of(engine& e);
+    // find — the reactor of `e`, or nullptr if it has none (yet).
+    static reactor* find(const engine& e) noexcept {
+        notifier_interface* n = e.notifier();
+        return n && n->kind() == &kind_tag ? static_cast<reactor*>(n) : nullptr;
+    }
+    const void* kind() const noexcept override { return &kind_tag; }
+    static const char kind_tag;
 
     // Waits. Called by the running micro-thread `me`; suspend; throw
     // MicroThreadExit (abort), an interruption, or std::system_error for an

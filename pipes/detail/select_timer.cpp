@@ -11,7 +11,7 @@ void* start_select_timer(control_block& me, double seconds, void (*fn)(void*) no
 }
 
 void stop_select_timer(control_block& me, void* timer) noexcept {
-    if (auto* r = dynamic_cast<reactor*>(me.eng->notifier())) r->stop_timer(static_cast<wait_node*>(timer));
+    if (auto* r = reactor::find(*me.eng)) r->stop_timer(static_cast<wait_node*>(timer));
 }
 
 }  // namespace mt::detail
