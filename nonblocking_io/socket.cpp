@@ -76,12 +76,18 @@ fd tcp_listen(const std::string& address, std::uint16_t port, listen_options opt
     return s;
 }
 
-fd unix_listen(const std::string& path, listen_options opts) {
-    const std::string what = "unix_listen(" + path + ")";
+// unix_address — the sockaddr of a Unix-domain socket at `path`.
+static sockaddr_un unix_address(const std::string& path, const std::string& what) {
     sockaddr_un sa{};
     if (path.size() >= sizeof sa.sun_path) fail(ENAMETOOLONG, what);
     sa.sun_family = AF_UNIX;
     std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    return sa;
+}
+
+fd unix_listen(const std::string& path, listen_options opts) {
+    const std::string what = "unix_listen(" + path + ")";
+    sockaddr_un sa = unix_address(path, what);
     ::unlink(path.c_str());
     fd s = new_socket(AF_UNIX, what);
     opts.reuse_address = false;
@@ -181,10 +187,7 @@ fd tcp_connect(const std::string& host, std::uint16_t port, timeout_t timeout) {
 
 fd unix_connect(const std::string& path, timeout_t timeout) {
     const std::string what = "unix_connect(" + path + ")";
-    sockaddr_un sa{};
-    if (path.size() >= sizeof sa.sun_path) fail(ENAMETOOLONG, what);
-    sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    sockaddr_un sa = unix_address(path, what);
     fd s = new_socket(AF_UNIX, what);
     try {
         connect_d(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa, timeout);

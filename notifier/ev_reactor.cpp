@@ -176,6 +176,7 @@ private:
     static void on_acquire(struct ev_loop* l) noexcept;
 
     static const wait_kind fd_kind, sleep_kind, signal_kind, child_kind, remote_kind;
+    friend void cancel_wait(void* obj, control_block&);
 
     engine& eng_;
     struct ev_loop* loop_;
@@ -238,6 +239,17 @@ control_block* no_blocker(const void*) { return nullptr; }
 
 }  // namespace
 
+// cancel_wait — every reactor wait is cancelled the same way: its node's
+// watchers stop and the node goes back to the pool.
+void cancel_wait(void* obj, control_block&) {
+    auto* n = static_cast<wait_node*>(obj);
+    n->owner->give_back(n);
+}
+
+namespace {
+
+}  // namespace
+
 const wait_kind ev_reactor::fd_kind{
     "fd",
     [](const void* obj, std::string& out) {
@@ -246,7 +258,7 @@ const wait_kind ev_reactor::fd_kind{
         append_timeout(out, n);
     },
     no_blocker,
-    [](void* obj, control_block&) { static_cast<wait_node*>(obj)->owner->give_back(static_cast<wait_node*>(obj)); },
+    cancel_wait,
     true,
 };
 
@@ -259,7 +271,7 @@ const wait_kind ev_reactor::sleep_kind{
         out += " left";
     },
     no_blocker,
-    [](void* obj, control_block&) { static_cast<wait_node*>(obj)->owner->give_back(static_cast<wait_node*>(obj)); },
+    cancel_wait,
     true,
 };
 
@@ -271,7 +283,7 @@ const wait_kind ev_reactor::signal_kind{
         append_timeout(out, n);
     },
     no_blocker,
-    [](void* obj, control_block&) { static_cast<wait_node*>(obj)->owner->give_back(static_cast<wait_node*>(obj)); },
+    cancel_wait,
     true,
 };
 
@@ -283,7 +295,7 @@ const wait_kind ev_reactor::child_kind{
         append_timeout(out, n);
     },
     no_blocker,
-    [](void* obj, control_block&) { static_cast<wait_node*>(obj)->owner->give_back(static_cast<wait_node*>(obj)); },
+    cancel_wait,
     true,
 };
 
@@ -291,7 +303,7 @@ const wait_kind ev_reactor::remote_kind{
     "remote",
     [](const void*, std::string& out) { out += "for a wake-up from another OS thread"; },
     no_blocker,
-    [](void* obj, control_block&) { static_cast<wait_node*>(obj)->owner->give_back(static_cast<wait_node*>(obj)); },
+    cancel_wait,
     true,
 };
 

@@ -5,8 +5,6 @@
 //
 // What to notice: the handler is straight-line code; a half-written request,
 // a client that never sends, or a reset fails that connection only.
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,6 +13,7 @@
 
 #include "core/microthreading.hpp"
 #include "nonblocking_io/io.hpp"
+#include "nonblocking_io/server.hpp"
 #include "nonblocking_io/socket.hpp"
 #include "notifier/notifier.hpp"
 
@@ -35,7 +34,7 @@ constexpr std::string_view hello_keep_alive =
 constexpr std::string_view hello_close =
     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nHello, world!\n";
 
-void serve(mt::fd conn) {
+void serve_connection(mt::fd conn) {
     std::string buf;
     char chunk[8192];
     for (;;) {
@@ -66,11 +65,7 @@ void serve(mt::fd conn) {
 }
 
 int main(int argc, char** argv) {
-    rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    mt::raise_fd_limit();  // thousands of connections need thousands of fds
     const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0);
     try {
         mt::run([port] {
@@ -78,23 +73,7 @@ int main(int argc, char** argv) {
             mt::fd listener = mt::tcp_listen("127.0.0.1", port);
             std::printf("listening on %u\n", mt::local_port(listener.get()));
             std::fflush(stdout);
-            for (;;) {
-                try {
-                    mt::fd conn = mt::accept_d(listener.get());
-                    mt::set_nodelay(conn.get());
-                    mt::start_and_forget(mt::spawn_options{"http"}, [c = std::move(conn)]() mutable {
-                        try {
-                            serve(std::move(c));
-                        } catch (const std::exception&) {
-                            // reset, timeout, broken pipe: this connection only
-                        }
-                    });
-                } catch (const std::system_error& e) {
-                    if (e.code().value() != EMFILE && e.code().value() != ENFILE) throw;
-                    std::fprintf(stderr, "http_server: refusing connections for now: %s\n", e.what());
-                    mt::sleep_d(10ms);
-                }
-            }
+            mt::serve(listener.get(), serve_connection);  // one micro-thread per connection
         });
     } catch (const mt::interrupted_error&) {
         std::printf("interrupted; bye\n");

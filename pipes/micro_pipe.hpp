@@ -149,24 +149,29 @@ namespace detail {
                                      const std::type_info* have);
 }
 
+namespace detail {
+// stdio_pipe — the running micro-thread's attached pipe `role` as a micro_pipe<T>.
+template <class T>
+micro_pipe<T> stdio_pipe(io_role role, const char* op) {
+    control_block& me = engine::get(op).require_running(op);
+    const char* which = role == io_role::in ? "stdin" : "stdout";
+    auto* st = static_cast<pipe_state*>(me.io[static_cast<int>(role)].obj);
+    if (!st) throw_stdio_misuse(which, "none attached", nullptr, nullptr);
+    if (st->type() != typeid(T)) throw_stdio_misuse(which, "wrong type", &typeid(T), &st->type());
+    return micro_pipe<T>::adopt(st);
+}
+}  // namespace detail
+
 // this_stdin / this_stdout — the running micro-thread's attached pipes.
 // Throw usage_error when none is attached or its element type is not T.
 template <class T>
 micro_pipe<T> this_stdin() {
-    detail::control_block& me = engine::get("this_stdin").require_running("this_stdin");
-    auto* st = static_cast<detail::pipe_state*>(me.io[0].obj);
-    if (!st) detail::throw_stdio_misuse("stdin", "none attached", nullptr, nullptr);
-    if (st->type() != typeid(T)) detail::throw_stdio_misuse("stdin", "wrong type", &typeid(T), &st->type());
-    return micro_pipe<T>::adopt(st);
+    return detail::stdio_pipe<T>(detail::io_role::in, "this_stdin");
 }
 
 template <class T>
 micro_pipe<T> this_stdout() {
-    detail::control_block& me = engine::get("this_stdout").require_running("this_stdout");
-    auto* st = static_cast<detail::pipe_state*>(me.io[1].obj);
-    if (!st) detail::throw_stdio_misuse("stdout", "none attached", nullptr, nullptr);
-    if (st->type() != typeid(T)) detail::throw_stdio_misuse("stdout", "wrong type", &typeid(T), &st->type());
-    return micro_pipe<T>::adopt(st);
+    return detail::stdio_pipe<T>(detail::io_role::out, "this_stdout");
 }
 
 }  // namespace mt

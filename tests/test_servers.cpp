@@ -210,7 +210,7 @@ TEST_CASE("at the fd limit (EMFILE) the echo server logs the refusal and keeps s
             CHECK(std::string(buf, got) == "still here\n");
         }
     });
-    CHECK(s.errors().find("refusing connections for now") != std::string::npos);
+    CHECK(s.errors().find("serve: refusing connections for now") != std::string::npos);
     CHECK(s.errors().find("fd limit") != std::string::npos);
     CHECK(s.stop());
 }

@@ -47,6 +47,14 @@ void pipe_state::append_name(std::string& out) const {
     out += '\'';
 }
 
+namespace {
+// withdraw — an aborted get or put leaves its pipe's queue.
+void withdraw(void* obj, control_block&) {
+    auto* w = static_cast<pipe_waiter*>(obj);
+    w->pipe->unlink(*w);
+}
+}  // namespace
+
 const wait_kind pipe_state::get_kind{
     "pipe get",
     [](const void* obj, std::string& out) {
@@ -54,10 +62,7 @@ const wait_kind pipe_state::get_kind{
         static_cast<const pipe_waiter*>(obj)->pipe->append_name(out);
     },
     [](const void* obj) { return static_cast<const pipe_waiter*>(obj)->pipe->writer_ref(); },
-    [](void* obj, control_block&) {
-        auto* w = static_cast<pipe_waiter*>(obj);
-        w->pipe->unlink(*w);
-    },
+    withdraw,
     false,
     "writer",
 };
@@ -69,10 +74,7 @@ const wait_kind pipe_state::put_kind{
         static_cast<const pipe_waiter*>(obj)->pipe->append_name(out);
     },
     [](const void* obj) { return static_cast<const pipe_waiter*>(obj)->pipe->reader_ref(); },
-    [](void* obj, control_block&) {
-        auto* w = static_cast<pipe_waiter*>(obj);
-        w->pipe->unlink(*w);
-    },
+    withdraw,
     false,
     "reader",
 };
