@@ -159,7 +159,7 @@ private:
     void stop_watchers(wait_node* n) noexcept;
     std::size_t& count_of(node_kind k) noexcept;
     void start_timeout(wait_node* n, double timeout) noexcept;
-    void* wait_on(control_block& me, wait_node* n);
+    wait_node* begin_wait(node_kind kind, const wait_kind& wk, control_block& me);
     static void fire(wait_node* n, void* value) noexcept;
     static void fire_error(wait_node* n, std::exception_ptr e) noexcept;
     void claim_signal(int signo, const control_block& me);
@@ -506,10 +506,17 @@ void ev_reactor::start_timeout(wait_node* n, double timeout) noexcept {
     ev_timer_start(loop_, &n->timer);
 }
 
-// wait_on — the waiter's side: suspend on the deferred armed with n's kind.
-void* ev_reactor::wait_on(control_block& me, wait_node* n) {
-    (void)n;
-    return me.d.wait();
+// begin_wait — a node for `me`'s wait, with its deferred armed with `wk`
+// (what the dump shows, and how an abort cancels it).
+wait_node* ev_reactor::begin_wait(node_kind kind, const wait_kind& wk, control_block& me) {
+    wait_node* n = take(kind, &me);
+    try {
+        me.d.arm(wk, n);
+    } catch (...) {
+        give_back(n);
+        throw;
+    }
+    return n;
 }
 
 // ---- the waits -----------------------------------------------------------------------
@@ -542,13 +549,7 @@ wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double ti
                                     std::to_string(fd) + ") in micro-thread " + describe(me) +
                                     ": not an open fd");
     }
-    wait_node* n = take(node_kind::fd, &me);
-    try {
-        me.d.arm(fd_kind, n);
-    } catch (...) {
-        give_back(n);
-        throw;
-    }
+    wait_node* n = begin_wait(node_kind::fd, fd_kind, me);
     n->fd = fd;
     n->write = write;
     n->prev = nullptr;
@@ -565,19 +566,13 @@ wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double ti
         ev_io_start(loop_, &w);
     }
     start_timeout(n, timeout);
-    return wait_on(me, n) ? wait_result::ready : wait_result::timed_out;
+    return me.d.wait() ? wait_result::ready : wait_result::timed_out;
 }
 
 void ev_reactor::sleep(control_block& me, double seconds) {
-    wait_node* n = take(node_kind::sleep, &me);
-    try {
-        me.d.arm(sleep_kind, n);
-    } catch (...) {
-        give_back(n);
-        throw;
-    }
+    wait_node* n = begin_wait(node_kind::sleep, sleep_kind, me);
     start_timeout(n, seconds < 0 ? 0 : seconds);
-    wait_on(me, n);
+    me.d.wait();
 }
 
 void ev_reactor::claim_signal(int signo, const control_block& me) {
@@ -596,29 +591,17 @@ void ev_reactor::claim_signal(int signo, const control_block& me) {
 
 wait_result ev_reactor::wait_signal(control_block& me, int signo, double timeout) {
     claim_signal(signo, me);
-    wait_node* n = take(node_kind::signal, &me);
-    try {
-        me.d.arm(signal_kind, n);
-    } catch (...) {
-        give_back(n);
-        throw;
-    }
+    wait_node* n = begin_wait(node_kind::signal, signal_kind, me);
     n->signo = signo;
     ev_signal_set(&n->sig, signo);
     ev_signal_start(loop_, &n->sig);
     start_timeout(n, timeout);
-    return wait_on(me, n) ? wait_result::ready : wait_result::timed_out;
+    return me.d.wait() ? wait_result::ready : wait_result::timed_out;
 }
 
 wait_result ev_reactor::wait_child(control_block& me, pid_t pid, int& status, double timeout) {
     claim_signal(SIGCHLD, me);
-    wait_node* n = take(node_kind::child, &me);
-    try {
-        me.d.arm(child_kind, n);
-    } catch (...) {
-        give_back(n);
-        throw;
-    }
+    wait_node* n = begin_wait(node_kind::child, child_kind, me);
     n->pid = pid;
     n->next = children_;
     if (children_) children_->prev = n;
@@ -626,7 +609,7 @@ wait_result ev_reactor::wait_child(control_block& me, pid_t pid, int& status, do
     if (!ev_is_active(&sigchld_)) ev_signal_start(loop_, &sigchld_);
     start_timeout(n, timeout);
     reap_children();  // it may have exited already
-    void* v = wait_on(me, n);
+    void* v = me.d.wait();
     if (!v) return wait_result::timed_out;
     status = static_cast<int>(static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(v) >> 1));
     return wait_result::ready;
@@ -642,13 +625,7 @@ wait_node* ev_reactor::start_timer(double seconds, void (*fn)(void*) noexcept, v
 
 wait_node* ev_reactor::arm_remote(control_block& me, std::uint64_t& generation,
                                   std::shared_ptr<remote_mailbox>& box) {
-    wait_node* n = take(node_kind::remote, &me);
-    try {
-        me.d.arm(remote_kind, n);
-    } catch (...) {
-        give_back(n);
-        throw;
-    }
+    wait_node* n = begin_wait(node_kind::remote, remote_kind, me);
     generation = n->generation;
     box = mailbox_;
     return n;
