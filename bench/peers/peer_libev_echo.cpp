@@ -22,6 +22,8 @@
 #include <cstring>
 #include <ev.h>
 
+#include "libev_server.hpp"
+
 namespace {
 
 constexpr size_t kBuf = 16384;
@@ -33,10 +35,6 @@ struct Conn {
     char buf[kBuf];
 };
 
-void die(const char* what) {
-    std::perror(what);
-    std::exit(1);
-}
 
 void close_conn(struct ev_loop* loop, Conn* c) {
     ev_io_stop(loop, &c->io);
@@ -109,46 +107,6 @@ void on_accept(struct ev_loop* loop, ev_io* w, int) {
     }
 }
 
-void on_signal(struct ev_loop* loop, ev_signal*, int) { ev_break(loop, EVBREAK_ALL); }
-
 }  // namespace
 
-int main(int argc, char** argv) {
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    signal(SIGPIPE, SIG_IGN);
-    int port = argc > 1 ? std::atoi(argv[1]) : 0;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (lfd < 0) die("socket");
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("bind");
-    if (listen(lfd, SOMAXCONN) != 0) die("listen");
-    socklen_t len = sizeof addr;
-    if (getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) die("getsockname");
-
-    struct ev_loop* loop = ev_default_loop(EVBACKEND_EPOLL);
-    if (!loop) die("ev_default_loop(EVBACKEND_EPOLL)");
-    ev_io accept_w;
-    ev_io_init(&accept_w, on_accept, lfd, EV_READ);
-    ev_io_start(loop, &accept_w);
-    ev_signal sigint_w, sigterm_w;
-    ev_signal_init(&sigint_w, on_signal, SIGINT);
-    ev_signal_start(loop, &sigint_w);
-    ev_signal_init(&sigterm_w, on_signal, SIGTERM);
-    ev_signal_start(loop, &sigterm_w);
-
-    std::printf("listening on %u\n", ntohs(addr.sin_port));
-    std::fflush(stdout);
-    ev_run(loop, 0);
-    close(lfd);
-    std::printf("interrupted; bye\n");
-    return 0;
-}
+int main(int argc, char** argv) { return peers::libev_server_main(argc, argv, on_accept); }
