@@ -11,6 +11,7 @@
 #include "core/detail/sys.hpp"
 #include "core/engine.hpp"
 #include "nonblocking_io/detail/op.hpp"
+#include "notifier/detail/reactor.hpp"
 
 namespace mt {
 namespace detail {
@@ -65,9 +66,25 @@ std::size_t transfer(detail::op_context& ctx, bool write, Call call) {
 
 }  // namespace
 
+// read_side — a read: waits first if the last read of this fd emptied it
+// (the try would only return EAGAIN: one system call saved per message on a
+// request/response connection), and notes when this read empties it.
+template <class Call>
+std::size_t read_side(detail::op_context& ctx, int fd, std::size_t want, Call call) {
+    // find, not of: a read that never waits must not make a reactor (and its fds).
+    detail::reactor* r = detail::reactor::find(*engine::current());
+    if (r && r->take_drained(fd)) ctx.wait(false);
+    const std::size_t n = transfer(ctx, false, call);
+    if (n > 0 && n < want) {
+        if (!r) r = detail::reactor::find(*engine::current());  // the read may have waited
+        if (r) r->set_drained(fd);
+    }
+    return n;
+}
+
 std::size_t read_d(int fd, std::span<std::byte> buf, timeout_t timeout) {
     detail::op_context ctx("read_d", fd, timeout);
-    return transfer(ctx, false, [&] { return detail::sys().read(fd, buf.data(), buf.size()); });
+    return read_side(ctx, fd, buf.size(), [&] { return detail::sys().read(fd, buf.data(), buf.size()); });
 }
 
 std::size_t write_d(int fd, std::span<const std::byte> buf, timeout_t timeout) {
@@ -78,7 +95,7 @@ std::size_t write_d(int fd, std::span<const std::byte> buf, timeout_t timeout) {
 
 std::size_t recv_d(int fd, std::span<std::byte> buf, int flags, timeout_t timeout) {
     detail::op_context ctx("recv_d", fd, timeout);
-    return transfer(ctx, false, [&] { return detail::sys().recv(fd, buf.data(), buf.size(), flags); });
+    return read_side(ctx, fd, buf.size(), [&] { return detail::sys().recv(fd, buf.data(), buf.size(), flags); });
 }
 
 std::size_t send_d(int fd, std::span<const std::byte> buf, int flags, timeout_t timeout) {

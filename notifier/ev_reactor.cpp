@@ -104,6 +104,7 @@ struct fd_entry {
     ev_io io[2];                     // [0] readable, [1] writable; data = this
     wait_node* waiters[2] = {};      // micro-threads waiting, each direction
     ev_reactor* owner = nullptr;
+    bool drained = false;            // the last read emptied it (see reactor.hpp)
     int fd = -1;
 };
 
@@ -147,6 +148,18 @@ public:
     }
     reactor_counts counts() const noexcept override { return counts_; }
     std::size_t forget_fd(int fd) noexcept override;
+    bool take_drained(int fd) noexcept override {
+        const auto i = static_cast<std::size_t>(fd);
+        if (fd < 0 || i >= fds_.size() || !fds_[i] || !fds_[i]->drained) return false;
+        fds_[i]->drained = false;
+        return true;
+    }
+    void set_drained(int fd) noexcept override {
+        try {
+            if (fd >= 0) entry(fd).drained = true;
+        } catch (...) {  // out of memory: the hint is only an optimisation
+        }
+    }
     fd_entry& entry(int fd);
     std::size_t fail_waiters(fd_entry& e, int dir, const char* why) noexcept;
 
@@ -637,6 +650,7 @@ std::size_t ev_reactor::forget_fd(int fd) noexcept {
     const auto i = static_cast<std::size_t>(fd);
     if (fd < 0 || i >= fds_.size() || !fds_[i]) return 0;
     fd_entry& e = *fds_[i];
+    e.drained = false;
     std::size_t n_woken = 0;
     for (int dir = 0; dir < 2; ++dir) {
         ev_io_stop(loop_, &e.io[dir]);

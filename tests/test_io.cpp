@@ -324,3 +324,30 @@ TEST_CASE("read_file and write_file go through the pool; a missing file is a std
         CHECK_THROWS_WITH_AS(mt::read_file(path), doctest::Contains(path.c_str()), std::system_error);
     });
 }
+
+namespace {
+int eagain_reads = 0;
+ssize_t counting_read(int fd, void* buf, std::size_t n) {
+    const ssize_t r = ::read(fd, buf, n);
+    if (r < 0 && errno == EAGAIN) ++eagain_reads;
+    return r;
+}
+}  // namespace
+
+TEST_CASE("after a read that emptied the socket, the next read_d waits for readiness first (no EAGAIN read)") {
+    in_engine([] {
+        stream_pair p;
+        mt::detail::sys_override count;
+        mt::detail::sys().read = counting_read;
+        mt::wait_writable(p.b.get());  // the reactor exists from here on
+        mt::write_all(p.b.get(), "x");
+        char buf[16];
+        CHECK(mt::read_d(p.a.get(), buf, sizeof buf) == 1);  // short: the socket is drained
+        eagain_reads = 0;
+        auto writer = mt::spawn([&] { mt::sleep_d(2ms); mt::write_all(p.b.get(), "y"); });
+        CHECK(mt::read_d(p.a.get(), buf, sizeof buf) == 1);
+        CHECK(buf[0] == 'y');
+        CHECK(eagain_reads == 0);
+        writer.wait();
+    });
+}

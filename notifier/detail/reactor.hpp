@@ -92,6 +92,13 @@ public:
     using block_hook = void (*)(void* user);
     virtual void set_block_hooks(block_hook before, block_hook after, void* user) noexcept = 0;
 
+    // drained hint — set by a read that took less than it asked for (the
+    // socket was emptied), so the next read of that fd waits for readiness
+    // first instead of making a read that would only return EAGAIN.
+    // Cleared by close_fd.
+    virtual bool take_drained(int fd) noexcept = 0;
+    virtual void set_drained(int fd) noexcept = 0;
+
     // forget_fd — ends every wait on `fd` with EBADF before it is closed.
     // Returns how many waits it ended.
     virtual std::size_t forget_fd(int fd) noexcept = 0;
