@@ -16,7 +16,11 @@ public:
     virtual bool can_fire() const noexcept = 0;
 
     // poll — fires the deferreds of whatever is ready. With block == true it
-    // first waits until something is. Called on the root context only.
+    // first waits until something is; the engine blocks only on the root
+    // context. With block == false it is also called by the running
+    // micro-thread every 64 switches (fairness), so it must not switch, and
+    // anything it raises in a micro-thread (Ctrl-C) it must hand over through
+    // engine::interrupt, never throw.
     virtual void poll(bool block) = 0;
 
     // kind — identifies an implementation without RTTI (compared by
