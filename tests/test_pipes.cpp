@@ -402,18 +402,30 @@ TEST_CASE("the last attached reader ending closes its stdin: the writer's pendin
 
 namespace {
 
+// The four pipes of a five-stage chain, p1..p4.
+std::vector<mt::micro_pipe<int>> chain_pipes() {
+    std::vector<mt::micro_pipe<int>> pipes;
+    for (int i = 0; i < 4; ++i) pipes.emplace_back("p" + std::to_string(i + 1));
+    return pipes;
+}
+
+// chain_stage — the options of stage k (1..5): p(k-1) as stdin, p(k) as stdout.
+mt::spawn_options chain_stage(int k, std::vector<mt::micro_pipe<int>>& pipes, const std::string& name) {
+    mt::spawn_options o;
+    o.name = name;
+    if (k > 1) o.in = pipes[static_cast<std::size_t>(k - 2)];
+    if (k < 5) o.out = pipes[static_cast<std::size_t>(k - 1)];
+    return o;
+}
+
 // A five-stage chain: source -> s2 -> s3 -> s4 -> sink, where stage `fail_at`
 // (1..5) throws after passing on two values; returns the sink's outcome.
 void run_chain_failing_at(int fail_at, std::vector<std::string>& cleanups) {
-    std::vector<mt::micro_pipe<int>> pipes;
-    for (int i = 0; i < 4; ++i) pipes.emplace_back("p" + std::to_string(i + 1));
+    auto pipes = chain_pipes();
     std::vector<mt::micro_thread<int>> stages;
     for (int k = 1; k <= 5; ++k) {
-        mt::spawn_options o;
         const std::string name = "stage" + std::to_string(k);
-        o.name = name;
-        if (k > 1) o.in = pipes[static_cast<std::size_t>(k - 2)];
-        if (k < 5) o.out = pipes[static_cast<std::size_t>(k - 1)];
+        const mt::spawn_options o = chain_stage(k, pipes, name);
         stages.push_back(mt::spawn(o, [&cleanups, k, fail_at, name]() -> int {
             guard g{cleanups, name};
             int passed = 0, sum = 0;
@@ -450,15 +462,11 @@ void run_chain_failing_at(int fail_at, std::vector<std::string>& cleanups) {
 // A five-stage chain whose stage `stop_at` stops reading early and ends
 // normally; every stage upstream of it ends by MicroThreadExit.
 void run_chain_stopping_at(int stop_at, std::vector<std::string>& cleanups, std::vector<mt::state>& ends) {
-    std::vector<mt::micro_pipe<int>> pipes;
-    for (int i = 0; i < 4; ++i) pipes.emplace_back("p" + std::to_string(i + 1));
+    auto pipes = chain_pipes();
     std::vector<mt::micro_thread<void>> stages;
     for (int k = 1; k <= 5; ++k) {
-        mt::spawn_options o;
         const std::string name = "stage" + std::to_string(k);
-        o.name = name;
-        if (k > 1) o.in = pipes[static_cast<std::size_t>(k - 2)];
-        if (k < 5) o.out = pipes[static_cast<std::size_t>(k - 1)];
+        const mt::spawn_options o = chain_stage(k, pipes, name);
         stages.push_back(mt::spawn(o, [&cleanups, k, stop_at, name] {
             guard g{cleanups, name};
             if (k == 1) {

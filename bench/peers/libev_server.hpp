@@ -4,14 +4,17 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ev.h>
 
 namespace peers {
@@ -19,6 +22,27 @@ namespace peers {
 inline void die(const char* what) {
     std::perror(what);
     std::exit(1);
+}
+
+// accept_all — the listener is readable: accepts until EAGAIN, giving each
+// connection TCP_NODELAY (like ours) and a new Conn whose first member is an
+// ev_io watching it for reads with on_conn. `who` names the server in errors.
+template <class Conn>
+void accept_all(struct ev_loop* loop, ev_io* w, const char* who, void (*on_conn)(struct ev_loop*, ev_io*, int)) {
+    for (;;) {
+        const int fd = accept4(w->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN) std::fprintf(stderr, "%s: accept: %s\n", who, std::strerror(errno));
+            return;  // EAGAIN; EMFILE etc.: try again on the next readiness
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        auto* c = new Conn{};
+        c->fd = fd;
+        ev_io_init(&c->io, on_conn, fd, EV_READ);
+        ev_io_start(loop, &c->io);
+    }
 }
 
 // libev_server_main — listens on argv[1] (0 or none: any port), prints

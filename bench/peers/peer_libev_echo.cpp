@@ -89,23 +89,7 @@ void on_conn(struct ev_loop* loop, ev_io* w, int revents) {
     flush(loop, c);
 }
 
-void on_accept(struct ev_loop* loop, ev_io* w, int) {
-    for (;;) {
-        int fd = accept4(w->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN)
-                std::fprintf(stderr, "peer_libev_echo: accept: %s\n", std::strerror(errno));
-            return;  // EAGAIN; EMFILE etc.: try again on the next readiness
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        auto* c = new Conn;
-        c->fd = fd;
-        ev_io_init(&c->io, on_conn, fd, EV_READ);
-        ev_io_start(loop, &c->io);
-    }
-}
+void on_accept(struct ev_loop* loop, ev_io* w, int) { peers::accept_all<Conn>(loop, w, "peer_libev_echo", on_conn); }
 
 }  // namespace
 
