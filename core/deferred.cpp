@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "core/detail/assert.hpp"
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
@@ -13,22 +14,58 @@ namespace detail {
 
 const wait_kind plain_wait{
     "deferred",
-    [](const void*, std::string& out) { out += "on its deferred"; },
+    [](const void*, std::string&) {},
     [](const void*) -> control_block* { return nullptr; },
     nullptr,
-    false,
 };
 
 }  // namespace detail
 
+// The owner's internal wait inside wait(): what it describes and blocks on is
+// the registration given to arm(), if any.
+const detail::wait_kind deferred::deferred_wait{
+    "deferred",
+    [](const void* obj, std::string& out) {
+        const auto* d = static_cast<const deferred*>(obj);
+        if (d->kind_ && d->kind_ != &detail::plain_wait) d->kind_->describe(d->obj_, out);
+        else out += "on its deferred";
+    },
+    [](const void* obj) -> detail::control_block* {
+        const auto* d = static_cast<const deferred*>(obj);
+        return d->kind_ ? d->kind_->blocker(d->obj_) : nullptr;
+    },
+    nullptr,  // the user's registration stays: a timed-out wait leaves the deferred armed
+};
+
 namespace {
 
 [[noreturn]] void misuse(const detail::control_block& owner, const char* op, const char* why) {
-    throw usage_error(std::string(op) + " on the deferred of micro-thread " +
-                      detail::describe(owner) + ": " + why);
+    throw usage_error(std::string(op) + " on the deferred of micro-thread " + detail::describe(owner) + ": " +
+                      why);
+}
+
+// in_internal_wait — the owner is in one of the engine's own waits (not its
+// deferred's): a user's fire arriving now is kept for its next wait().
+bool in_internal_wait(const detail::control_block& owner) noexcept {
+    return owner.w.phase == detail::wait_phase::armed && owner.w.kind != &deferred::deferred_wait;
+}
+
+// parked_in_wait — the owner is suspended (or about to be) in deferred::wait().
+bool parked_in_wait(const detail::control_block& owner) noexcept {
+    return owner.w.phase == detail::wait_phase::armed && owner.w.kind == &deferred::deferred_wait;
 }
 
 }  // namespace
+
+bool deferred::waiting() const noexcept { return parked_in_wait(*owner_); }
+
+void deferred::to_idle() noexcept {
+    phase_ = phase::idle;
+    kind_ = nullptr;
+    obj_ = nullptr;
+    value_ = nullptr;
+    error_ = nullptr;
+}
 
 void deferred::arm(const detail::wait_kind& kind, void* obj) {
     if (phase_ == phase::armed) misuse(*owner_, "arm()", "it is already armed");
@@ -38,47 +75,28 @@ void deferred::arm(const detail::wait_kind& kind, void* obj) {
     obj_ = obj;
 }
 
-void deferred::fire_checks(const char* op) const {
-    if (phase_ == phase::idle) misuse(*owner_, op, "nobody armed it");
+void deferred::fire(const char* op, void* value, std::exception_ptr error) {
     if (phase_ == phase::fired) misuse(*owner_, op, "it fired twice before a wait");
-}
-
-void deferred::wake_owner(bool next) noexcept {
-    phase_ = phase::fired;
+    if (phase_ == phase::idle && !in_internal_wait(*owner_)) misuse(*owner_, op, "nobody armed it");
+    // The registration has done its work (or, fired by someone else, is
+    // withdrawn: a registration's cancel is idempotent).
+    if (kind_ && kind_->cancel) kind_->cancel(obj_, *owner_);
     kind_ = nullptr;
     obj_ = nullptr;
-    if (!waiting_) return;
-    if (next) owner_->eng->make_runnable_next(*owner_);
-    else owner_->eng->make_runnable(*owner_);
-}
-
-void deferred::callback(void* value) {
-    fire_checks("callback()");
+    phase_ = phase::fired;
     value_ = value;
-    error_ = nullptr;
-    wake_owner(false);
-}
-
-void deferred::callback_next(void* value) {
-    fire_checks("callback()");
-    value_ = value;
-    error_ = nullptr;
-    wake_owner(true);
-}
-
-void deferred::errback(std::exception_ptr error) {
-    fire_checks("errback()");
-    value_ = nullptr;
     error_ = std::move(error);
-    wake_owner(false);
+    if (parked_in_wait(*owner_)) detail::fire(*owner_, nullptr);
 }
+
+void deferred::callback(void* value) { fire("callback()", value, nullptr); }
+
+void deferred::errback(std::exception_ptr error) { fire("errback()", nullptr, std::move(error)); }
 
 void deferred::cancel() noexcept {
     if (phase_ != phase::armed) return;
-    if (kind_->cancel) kind_->cancel(obj_, *owner_);
-    phase_ = phase::idle;
-    kind_ = nullptr;
-    obj_ = nullptr;
+    if (kind_ && kind_->cancel) kind_->cancel(obj_, *owner_);
+    to_idle();
 }
 
 void deferred::push(const char* name, callback_fn fn, void* state) {
@@ -111,7 +129,7 @@ void* deferred::run_queue(void* value, bool& rearmed) {
             throw;
         }
         insert_at_ = no_insert;
-        if (phase_ == phase::armed) {
+        if (phase_ != phase::idle) {  // it deferred again (and may even have fired already)
             rearmed = true;
             return nullptr;
         }
@@ -120,46 +138,49 @@ void* deferred::run_queue(void* value, bool& rearmed) {
     return value;
 }
 
-void* deferred::wait() { return wait_impl(true); }
-void* deferred::wait_uninterruptible() { return wait_impl(false); }
-
-void* deferred::wait_impl(bool interruptible) {
+void* deferred::wait(deadline dl) {
     engine& e = *owner_->eng;
     detail::control_block& me = e.require_running("deferred::wait()");
     if (&me != owner_) {
-        throw usage_error("micro-thread " + detail::describe(me) +
-                          " called wait() on the deferred of micro-thread " +
+        throw usage_error("micro-thread " + detail::describe(me) + " called wait() on the deferred of micro-thread " +
                           detail::describe(*owner_) + "; only its owner may wait on it");
     }
+    if (insert_at_ != no_insert) misuse(me, "wait()", "called from one of its own callbacks (re-arm and return instead)");
+    detail::check_deadline(me, dl, "deferred::wait()");
     for (;;) {
-        if (interruptible && detail::pending_raise(me)) {
+        if (detail::pending_raise(me) && phase_ != phase::fired) {
             cancel();
-            if (phase_ != phase::fired) {
-                reset_queue();
-                detail::raise_pending(me);
-            }
+            reset_queue();
+            detail::raise_pending(me);
         }
-        if (phase_ == phase::idle) {
-            if (me.abort_requested) {  // a deadlock resolution cancelled even this wait
-                reset_queue();
-                throw MicroThreadExit{};
-            }
-            misuse(me, "wait()", "nothing armed it, so nothing could ever wake the wait");
-        }
+        if (phase_ == phase::idle) misuse(me, "wait()", "nothing armed it, so nothing could ever wake the wait");
         if (phase_ == phase::armed) {
-            waiting_ = true;
-            interruptible_ = interruptible;
-            e.suspend_running();
-            waiting_ = false;
-            interruptible_ = true;
-            if (phase_ == phase::idle && !detail::pending_raise(me))
-                detail::fatal("a deferred was woken without firing");
+            detail::begin_wait(me, deferred_wait, this);
+            detail::wait_end r;
+            try {
+                r = detail::end_wait(me, dl);
+            } catch (...) {  // aborted or interrupted while it waited
+                if (phase_ != phase::fired) {
+                    cancel();
+                    reset_queue();
+                    throw;
+                }
+                // Fired after the abort withdrew the wait: the value is still
+                // delivered and the (sticky) abort lands at the next
+                // suspension. A one-shot interruption is raised now instead,
+                // and the value stays for the next wait().
+                if (!me.abort_requested) throw;
+                r = detail::wait_end::fired;
+            }
+            if (r == detail::wait_end::timed_out && phase_ != phase::fired)
+                detail::throw_timeout(me, "deferred::wait()", deferred_wait, this, dl);
             continue;
         }
         // fired: take the outcome, then run the callback queue
-        phase_ = phase::idle;
-        void* value = std::exchange(value_, nullptr);
-        if (std::exception_ptr err = std::exchange(error_, nullptr)) {
+        void* value = value_;
+        std::exception_ptr err = std::move(error_);
+        to_idle();
+        if (err) {
             reset_queue();
             std::rethrow_exception(err);
         }
@@ -167,6 +188,13 @@ void* deferred::wait_impl(bool interruptible) {
         value = run_queue(value, rearmed);
         if (!rearmed) return value;
     }
+}
+
+void deferred::check_invariants() const noexcept {
+    MT_ASSERT(phase_ != phase::idle || (value_ == nullptr && !error_ && kind_ == nullptr),
+              "an idle deferred holds a value, an error or a registration");
+    MT_ASSERT(kind_ == nullptr || phase_ == phase::armed, "a deferred holds a registration while not armed");
+    MT_ASSERT(cursor_ <= queue_.size(), "a deferred's callback cursor is past its queue");
 }
 
 }  // namespace mt

@@ -1,11 +1,13 @@
-// core/engine.cpp — scheduling, switching, the end of a micro-thread, and
-// deadlock resolution. Invariants: see engine.hpp and control_block.hpp.
+// core/engine.cpp — scheduling, switching and the life of a micro-thread.
+// The root loop, deadlines and deadlock resolution are in engine_loop.cpp.
+// Invariants: see engine.hpp and control_block.hpp.
 #include "core/engine.hpp"
 
 #include <cstdio>
 #include <cstring>
 #include <utility>
 
+#include "core/detail/assert.hpp"
 #include "core/detail/overflow.hpp"
 #include "core/errors.hpp"
 #include "core/notifier_interface.hpp"
@@ -54,13 +56,14 @@ engine::engine(engine_options opts)
     : opts_(opts), pool_(opts.stacks), unhandled_(default_unhandled) {
     if (tls_engine)
         throw usage_error("an engine already runs on this OS thread (one engine per OS thread)");
+    detail::context_init(sw_);
     tls_engine = this;
 }
 
 engine::~engine() {
     // Every micro-thread must end before its engine: abort whatever is left
     // and let it unwind. (run() normally returns only when none is left.)
-    if (live_count_ > 0 && current_ == nullptr) {
+    if (!live_.empty() && current_ == nullptr) {
         abort_all();  // waiting ones are woken: their waits raise MicroThreadExit
         try {
             loop();
@@ -112,20 +115,25 @@ inline detail::control_block* engine::pop_runnable() noexcept {
 }
 
 // end_unstarted — aborted before it ever ran: its body never runs and it
-// needs no context.
+// needs no context. (created -> aborted)
 void engine::end_unstarted(detail::control_block& cb) noexcept {
+    MT_ASSERT(cb.st == state::created, "end_unstarted on a micro-thread that started");
     cb.st = state::aborted;
     pool_.release(cb.stk);
     cb.stk = {};
     end(cb, true);
 }
 
+// make_runnable — waiting -> runnable, at the back of the run queue.
 void engine::make_runnable(detail::control_block& cb) noexcept {
+    MT_ASSERT(cb.st == state::waiting, "make_runnable on a micro-thread that is not waiting");
     cb.st = state::runnable;
     push_runnable(cb);
 }
 
+// make_runnable_next — waiting -> runnable, at the front (bounded streak).
 void engine::make_runnable_next(detail::control_block& cb) noexcept {
+    MT_ASSERT(cb.st == state::waiting, "make_runnable_next on a micro-thread that is not waiting");
     cb.st = state::runnable;
     if (++handoff_streak_ > max_handoff_streak) {
         handoff_streak_ = 0;
@@ -145,9 +153,10 @@ inline detail::context_slot& engine::enter(detail::control_block* from, detail::
     if (hook_) hook_(hook_user_, from, to);
     current_ = to;
     if (!to) return root_;
+    MT_ASSERT(to->st == state::created || to->st == state::runnable, "entering a micro-thread that is not runnable");
     if (to->st == state::created)
         detail::context_create(to->ctx, to->stk, pool_, &engine::entry, to, sw_);
-    to->st = state::running;
+    to->st = state::running;  // created/runnable -> running
     return to->ctx;
 }
 
@@ -172,9 +181,10 @@ inline void engine::switch_from(detail::control_block* from) noexcept {
 // yield() cannot starve I/O or timers. (A poll costs ~250 ns; every 64 switches
 // that is ~4 ns per switch.)
 inline void engine::poll_if_due() {
-    if (notifier_ && ++since_poll_ >= poll_interval) {
+    if (++since_poll_ >= poll_interval) [[unlikely]] {
         since_poll_ = 0;
-        notifier_->poll(false);
+        if (notifier_) notifier_->poll(0);
+        if (!timers_.empty()) expire_timers();
     }
 }
 
@@ -184,7 +194,7 @@ void engine::yield_running() {
         detail::raise_pending(me);
     poll_if_due();
     if (run_head_) {
-        me.st = state::runnable;
+        me.st = state::runnable;  // running -> runnable
         push_runnable(me);
         switch_from(&me);
     }
@@ -194,8 +204,10 @@ void engine::yield_running() {
 
 void engine::suspend_running() {
     detail::control_block* me = current_;
-    me->st = state::waiting;
-    poll_if_due();  // may fire our own deferred: switch_from then keeps us running
+    MT_ASSERT(me && me->st == state::running && me->w.phase == detail::wait_phase::armed,
+              "suspend_running outside an armed wait");
+    me->st = state::waiting;  // running -> waiting
+    poll_if_due();  // may settle our own wait: then we are queued, and may be the one to run next
     switch_from(me);
 }
 
@@ -215,11 +227,7 @@ void engine::admit(detail::control_block& cb, std::string_view name, std::size_t
     cb.io[1] = out;
     ++next_id_;
     cb.st = state::created;
-    cb.live_prev = nullptr;
-    cb.live_next = live_head_;
-    if (live_head_) live_head_->live_prev = &cb;
-    live_head_ = &cb;
-    ++live_count_;
+    live_.push_back(cb);
     push_runnable(cb);
 }
 
@@ -233,6 +241,7 @@ detail::context_slot* engine::entry(void* arg) noexcept {
 // returned (engine::~engine runs every micro-thread to its end), so the
 // catch-all below cannot swallow one.
 detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
+    // running -> finished / failed / aborted
     if (cb.abort_requested) {
         cb.st = state::aborted;
     } else {
@@ -247,6 +256,7 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
         }
     }
     if (!detail::stack_pool::canary_intact(cb.stk)) detail::overflow_die(cb);
+    MT_ASSERT(cb.shield_depth == 0, "a micro-thread ended inside a shield");
     cb.stk = {};  // Boost.Context gives the stack back to the pool once we left it
     end(cb, false);
     detail::control_block* next = pop_runnable();
@@ -260,9 +270,10 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
 // micro-thread that never started. Wakes joiners, tells listeners, and
 // frees the block when no handle needs it (unless `free` is false).
 void engine::end(detail::control_block& cb, bool free) noexcept {
-    unlink_live(cb);
+    MT_ASSERT(has_ended(cb.st) && cb.w.phase == detail::wait_phase::idle, "end() of a micro-thread still in a wait");
+    live_.remove(cb);
     detach_io(cb, true);
-    while (detail::control_block* j = cb.joiners.pop_front()) j->d.callback(nullptr);
+    while (detail::control_block* j = cb.joiners.pop_front()) detail::fire(*j, nullptr);
     for (detail::end_listener* l = cb.listeners; l;) {
         detail::end_listener* next = l->next_listener;
         l->on_end(cb);
@@ -290,13 +301,6 @@ void engine::detach_io(detail::control_block& cb, bool ended) noexcept {
     }
 }
 
-void engine::unlink_live(detail::control_block& cb) noexcept {
-    (cb.live_prev ? cb.live_prev->live_next : live_head_) = cb.live_next;
-    if (cb.live_next) cb.live_next->live_prev = cb.live_prev;
-    cb.live_prev = cb.live_next = nullptr;
-    --live_count_;
-}
-
 void engine::maybe_free(detail::control_block& cb) noexcept {
     if (cb.handles == 0 && has_ended(cb.st)) delete &cb;
 }
@@ -319,10 +323,19 @@ void engine::report_unhandled(detail::control_block& cb) noexcept {
     }
 }
 
+void engine::require_here(const detail::control_block& cb, const char* operation) {
+    if (cb.eng == tls_engine) [[likely]]
+        return;
+    throw usage_error(std::string(operation) + " on micro-thread " + detail::describe(cb) +
+                      ", which belongs to the engine of another OS thread (handles, pipes and "
+                      "primitives stay on their engine's OS thread)");
+}
+
 void engine::abort(detail::control_block& cb) {
+    require_here(cb, "abort()");
     if (has_ended(cb.st)) return;
     cb.abort_requested = true;
-    if (&cb == current_) throw MicroThreadExit{};
+    if (&cb == current_ && cb.shield_depth == 0) throw MicroThreadExit{};
     wake_to_raise(cb);
 }
 
@@ -333,20 +346,17 @@ void engine::interrupt(detail::control_block& cb, std::exception_ptr e) noexcept
 }
 
 void engine::abort_all() noexcept {
-    for (auto* cb = live_head_; cb; cb = cb->live_next) {
+    for (auto* cb = live_.back(); cb; cb = decltype(live_)::prev(*cb)) {  // newest first
         cb->abort_requested = true;
         wake_to_raise(*cb);  // the running one raises at its next suspension point
     }
 }
 
 // wake_to_raise — a micro-thread with something to raise is woken from an
-// interruptible wait (its registration cancelled); created or runnable ones
-// raise it when they next run, so nothing else is needed for them.
+// interruptible, unshielded wait (its registration withdrawn); created or
+// runnable ones raise it when they next run, so nothing else is needed.
 void engine::wake_to_raise(detail::control_block& cb) noexcept {
-    if (cb.st == state::waiting && cb.d.interruptible()) {
-        cb.d.cancel();
-        make_runnable(cb);
-    }
+    detail::withdraw(cb, false);
 }
 
 bool engine::interrupt_main(std::exception_ptr e) {
@@ -354,65 +364,6 @@ bool engine::interrupt_main(std::exception_ptr e) {
     stop_when_main_ends_ = true;
     interrupt(*main_, std::move(e));
     return true;
-}
-
-// ---- the root loop ---------------------------------------------------------------
-
-void engine::loop() {
-    if (current_) throw usage_error("the engine loop was started from inside micro-thread " +
-                                    detail::describe(*current_));
-    while (live_count_ > 0) {
-        if (run_head_) {
-            switch_from(nullptr);
-            continue;
-        }
-        if (notifier_ && notifier_->can_fire()) {
-            notifier_->poll(true);
-            continue;
-        }
-        resolve_deadlock();
-    }
-}
-
-bool engine::run_once() {
-    if (current_) throw usage_error("run_once() called from inside micro-thread " + detail::describe(*current_));
-    if (notifier_) notifier_->poll(false);
-    detail::control_block* last = run_tail_;
-    while (run_head_) {
-        const bool was_last = run_head_ == last;
-        switch_from(nullptr);
-        if (was_last) break;
-    }
-    if (live_count_ > 0 && !run_head_ && !(notifier_ && notifier_->can_fire())) resolve_deadlock();
-    return live_count_ > 0;
-}
-
-// resolve_deadlock — nothing is runnable and nothing can fire, yet micro-
-// threads wait. Record the chains, abort every waiter so its destructors run,
-// let them end, then throw.
-void engine::resolve_deadlock() {
-    if (resolving_deadlock_) {
-        detail::fatal("deadlock persists after aborting every waiting micro-thread:\n" + dump());
-    }
-    std::string report = deadlock_report();
-    resolving_deadlock_ = true;
-    for (auto* cb = live_head_; cb; cb = cb->live_next) {
-        if (cb->st != state::waiting) continue;
-        cb->abort_requested = true;
-        cb->d.cancel();
-        make_runnable(*cb);
-    }
-    while (live_count_ > 0) {
-        if (run_head_) {
-            switch_from(nullptr);
-        } else if (notifier_ && notifier_->can_fire()) {
-            notifier_->poll(true);
-        } else {
-            detail::fatal("deadlock persists after aborting every waiting micro-thread:\n" + dump());
-        }
-    }
-    resolving_deadlock_ = false;
-    throw deadlock_error(report);
 }
 
 }  // namespace mt

@@ -1,17 +1,19 @@
 // core/engine.hpp — the engine: one per OS thread, it owns the run queue,
-// the stacks and the list of live micro-threads, and switches between them.
+// the stacks, the deadlines and the list of live micro-threads, and switches
+// between them.
 //
-// Invariants:
+// Invariants (check_invariants):
 //   * at most one engine per OS thread; engine::current() is it while it lives.
 //   * current_ == nullptr  <=> the root context (the OS thread's own stack) runs.
 //   * the run queue holds exactly the micro-threads in state created or runnable,
 //     each once; the live list holds exactly those that have not ended.
-//   * live_count_ == length of the live list.
+//   * the timer heap holds exactly the waiting micro-threads whose wait has a
+//     deadline (every block's invariants: control_block.hpp, wait.hpp).
 //
 // Scheduling: FIFO. A micro-thread that suspends switches straight to the
 // head of the run queue (one context switch); only when the queue is empty
-// does control go back to the root, which asks the notifier for events or
-// reports a deadlock. See docs/design/core.md.
+// does control go back to the root, which blocks in the notifier until an
+// event or the next deadline, or reports a deadlock. See docs/design/core.md.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +28,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/overflow.hpp"
 #include "core/detail/stack_pool.hpp"
+#include "core/detail/timer_heap.hpp"
 #include "core/notifier_interface.hpp"
 #include "core/state.hpp"
 
@@ -59,6 +62,12 @@ using switch_hook = void (*)(void* user, const detail::control_block* from,
 struct engine_options {
     std::size_t default_stack_size = detail::default_stack_size;
     detail::stack_pool_options stacks{};
+    // default_notifier — loop() starts the libev notifier (notifier/, when it
+    // is linked) if no notifier was set: Ctrl-C reaches main as
+    // interrupted_error and SIGPIPE is ignored from the start. Off: the
+    // engine makes one only when a wait needs it (an fd, a signal, ...), or
+    // runs without one (deadlines then sleep the OS thread).
+    bool default_notifier = true;
 };
 
 class engine {
@@ -93,7 +102,12 @@ public:
         return *current_;
     }
 
-    std::size_t live() const noexcept { return live_count_; }
+    // require_here — throws usage_error when `cb` belongs to another OS
+    // thread's engine (or this thread has none): handles, pipes and
+    // primitives stay on their engine's thread.
+    static void require_here(const detail::control_block& cb, const char* operation);
+
+    std::size_t live() const noexcept { return live_.size(); }
     detail::stack_pool& stacks() noexcept { return pool_; }
     std::size_t default_stack_size() const noexcept { return opts_.default_stack_size; }
 
@@ -116,10 +130,15 @@ public:
     // yield_running — the running micro-thread goes to the back of the run
     // queue and the head runs. Throws MicroThreadExit when aborted.
     void yield_running();
-    // suspend_running — the running micro-thread (state waiting) switches away
-    // until make_runnable() is called on it. Does not look at aborts. May
-    // poll the notifier first (fairness), which may throw.
+    // suspend_running — the running micro-thread, in an armed wait, becomes
+    // waiting and switches away until its wait is settled (wait.cpp). Does
+    // not look at aborts. May poll the notifier and the timers first
+    // (fairness), which may settle its own wait: then it keeps running.
     void suspend_running();
+    // timers — the deadlines of pending waits (wait.cpp pushes and erases).
+    detail::timer_heap& timers() noexcept { return timers_; }
+    // next_deadline — the earliest pending deadline (time_point::max(): none).
+    deadline::clock::time_point next_deadline() const noexcept { return timers_.next(); }
     // abort — raises MicroThreadExit in `cb` at its suspension point (at once
     // if it is the caller; never-started: its body never runs). No-op when ended.
     void abort(detail::control_block& cb);
@@ -164,8 +183,17 @@ public:
     // micro-threads are alive. Throws deadlock_error as loop() does. Root only.
     bool run_once();
     // idle — true when nothing is runnable: the host may block in its own
-    // poll (on the notifier's fd, for the notifier's timeout).
+    // poll (on the notifier's fd, until next_deadline()).
     bool idle() const noexcept { return run_head_ == nullptr; }
+    // can_progress — something runnable, a deadline pending, or a notifier
+    // registration that could fire: false means the waiters are deadlocked.
+    bool can_progress() const noexcept {
+        return run_head_ || !timers_.empty() || (notifier_ && notifier_->can_fire());
+    }
+
+    // check_invariants — asserts the invariants of the engine and of every
+    // live micro-thread (O(n); live in debug and sanitizer builds only).
+    void check_invariants() const noexcept;
 
     // dump — one line per live micro-thread: id, name, state, what it waits
     // on, its stack and the stack's high-water mark.
@@ -176,12 +204,13 @@ public:
 private:
     static detail::context_slot* entry(void* cb) noexcept;
     detail::context_slot* run_to_end(detail::control_block& cb) noexcept;
+    void expire_timers() noexcept;
+    void wait_for_events(bool block);
     void end(detail::control_block& cb, bool free) noexcept;
     detail::control_block* pop_runnable() noexcept;
     void push_runnable(detail::control_block& cb) noexcept;
     detail::context_slot& enter(detail::control_block* from, detail::control_block* to) noexcept;
     void switch_from(detail::control_block* from) noexcept;
-    void unlink_live(detail::control_block& cb) noexcept;
     void detach_io(detail::control_block& cb, bool ended) noexcept;
     void maybe_free(detail::control_block& cb) noexcept;
     void resolve_deadlock();
@@ -199,13 +228,13 @@ private:
     detail::control_block* current_ = nullptr;      // the running micro-thread; nullptr = root
     detail::control_block* run_head_ = nullptr;     // run queue (FIFO through run_next)
     detail::control_block* run_tail_ = nullptr;
-    detail::control_block* live_head_ = nullptr;    // every micro-thread not yet ended
-    std::size_t live_count_ = 0;
+    detail::intrusive_list<detail::control_block, &detail::control_block::live_hook> live_;  // not yet ended, newest last
+    detail::timer_heap timers_;                      // deadlines of waits
     std::uint64_t next_id_ = 1;
     bool resolving_deadlock_ = false;
     unsigned handoff_streak_ = 0;  // front-insertions since the queue was last served in order
     static constexpr unsigned max_handoff_streak = 32;
-    unsigned since_poll_ = 0;  // yields and suspensions since the notifier was last polled
+    unsigned since_poll_ = 0;  // yields and suspensions since the notifier and timers were last polled
     static constexpr unsigned poll_interval = 64;
     unhandled_handler unhandled_;
     switch_hook hook_ = nullptr;

@@ -35,15 +35,9 @@ std::string describe(const control_block& cb) {
 namespace {
 
 void append_wait(std::string& out, const detail::control_block& cb) {
+    detail::describe_wait(cb, out);
     const deferred& d = cb.d;
-    if (d.kind()) {
-        out += "waits ";
-        d.kind()->describe(d.wait_object(), out);
-    } else if (d.fired()) {
-        out += "woken, not yet resumed";
-    } else {
-        out += "waits";
-    }
+    if (d.fired() && !d.waiting()) out += " (its deferred fired: kept for its next wait)";
     if (d.pending_callbacks()) {
         out += " (";
         out += std::to_string(d.pending_callbacks());
@@ -61,16 +55,17 @@ std::string kib(std::size_t bytes) {
 
 std::string engine::dump() const {
     std::vector<const detail::control_block*> all;
-    for (auto* cb = live_head_; cb; cb = cb->live_next) all.push_back(cb);
+    for (auto* cb = live_.front(); cb; cb = decltype(live_)::next(*cb)) all.push_back(cb);
     std::string out = std::to_string(all.size()) + " live micro-thread" +
                       (all.size() == 1 ? "" : "s") + "\n";
-    for (auto it = all.rbegin(); it != all.rend(); ++it) {  // oldest first
-        const detail::control_block& cb = **it;
+    for (const detail::control_block* p : all) {  // oldest first
+        const detail::control_block& cb = *p;
         out += "  ";
         detail::append_ref(out, cb);
         out += ' ';
         out += to_string(cb.st);
         if (cb.abort_requested) out += " (abort requested)";
+        if (cb.shield_depth) out += " (shielded)";
         if (cb.st == state::waiting) {
             out += ": ";
             append_wait(out, cb);
@@ -92,13 +87,12 @@ std::string engine::dump() const {
 // wait's blocker until the chain ends or comes back on itself.
 std::string engine::deadlock_report() const {
     std::vector<const detail::control_block*> waiting;
-    for (auto* cb = live_head_; cb; cb = cb->live_next)
+    for (auto* cb = live_.front(); cb; cb = decltype(live_)::next(*cb))
         if (cb->st == state::waiting) waiting.push_back(cb);
-    std::vector<const detail::control_block*> oldest_first(waiting.rbegin(), waiting.rend());
+    const std::vector<const detail::control_block*>& oldest_first = waiting;
 
     auto blocker_of = [](const detail::control_block* cb) -> const detail::control_block* {
-        const deferred& d = cb->d;
-        return d.kind() ? d.kind()->blocker(d.wait_object()) : nullptr;
+        return cb->w.kind ? cb->w.kind->blocker(cb->w.obj) : nullptr;
     };
     std::vector<const detail::control_block*> seen;
     auto was_seen = [&](const detail::control_block* cb) {
@@ -134,7 +128,7 @@ std::string engine::deadlock_report() const {
             bool cycle = false;
             for (auto* c : chain)
                 if (c == next) cycle = true;
-            const char* role = cb->d.kind()->blocker_role;
+            const char* role = cb->w.kind->blocker_role;
             if (cycle || was_seen(next)) {
                 if (role) {  // the description did not name the blocker: name it
                     out += ", whose ";

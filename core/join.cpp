@@ -18,27 +18,23 @@ const wait_kind join_wait{
         return const_cast<control_block*>(static_cast<const control_block*>(obj));
     },
     [](void* obj, control_block& waiter) { static_cast<control_block*>(obj)->joiners.remove(waiter); },
-    false,
 };
 
 }  // namespace
 
-void join(control_block& target) {
+void join(control_block& target, const deadline& d) {
+    engine::require_here(target, "wait() (join)");
     control_block& me = target.eng->require_running("wait() (join)");
     if (&me == &target) {
         throw usage_error("micro-thread " + describe(me) +
                           " called wait() on itself: joining yourself would wait forever");
     }
+    check_deadline(me, d, "wait() (join)");
     if (pending_raise(me)) raise_pending(me);
     if (has_ended(target.st)) return;
-    me.d.arm(join_wait, &target);
+    begin_wait(me, join_wait, &target);
     target.joiners.push_back(me);
-    me.d.wait();
-}
-
-void raise_pending(control_block& cb) {
-    if (cb.abort_requested) throw MicroThreadExit{};
-    std::rethrow_exception(std::exchange(cb.interruption, nullptr));
+    end_wait_or_throw(me, d, "wait() (join)");
 }
 
 void check_outcome(control_block& target, const char* op) {

@@ -72,10 +72,11 @@ struct task_block final : result_block<R> {
 template <class F, class... A>
 using result_of_t = std::decay_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>&&...>>;
 
-// join — suspends the running micro-thread until `target` has ended.
-// Throws usage_error when called outside a micro-thread or on itself,
-// MicroThreadExit when the caller is aborted meanwhile.
-void join(control_block& target);
+// join — suspends the running micro-thread until `target` has ended or `d`
+// passes. Throws usage_error when called outside a micro-thread, on itself,
+// or on a micro-thread of another OS thread's engine; timeout_error when `d`
+// passes first; MicroThreadExit when the caller is aborted meanwhile.
+void join(control_block& target, const deadline& d);
 
 // check_outcome — returns if `target` finished; rethrows its exception if it
 // failed; throws micro_thread_aborted if it ended by MicroThreadExit;
@@ -106,12 +107,15 @@ public:
     }
 
     // wait — joins: suspends the calling micro-thread until this one has
-    // ended; returns its result or rethrows its exception. Throws
+    // ended; returns its result or rethrows its exception. With a deadline
+    // (mt::deadline: a duration from now or a point in time), throws
+    // timeout_error when it passes first (this micro-thread runs on). Throws
     // micro_thread_aborted if it was aborted, usage_error when joining
-    // yourself or called outside a micro-thread, MicroThreadExit if the
-    // caller is aborted while it waits. A move-only result is handed out once.
-    R wait() {
-        detail::join(block());
+    // yourself, from another OS thread's engine, or outside a micro-thread,
+    // MicroThreadExit if the caller is aborted while it waits. A move-only
+    // result is handed out once.
+    R wait(deadline d = {}) {
+        detail::join(block(), d);
         return result();
     }
 
@@ -137,7 +141,7 @@ public:
 
     // abort — raises MicroThreadExit in it at its suspension point (at once if
     // it is the caller). Does nothing once it has ended.
-    void abort() { block().eng->abort(block()); }
+    void abort() { block().eng->abort(block()); }  // usage_error from another OS thread's engine
 
     std::uint64_t id() const { return block().id; }
     std::string name() const { return detail::name_of(block()); }

@@ -4,28 +4,44 @@
 // interface, and a host program with its own loop may supply another.
 #pragma once
 
+#include <memory>
+
 namespace mt {
+
+class engine;
 
 class notifier_interface {
 public:
     virtual ~notifier_interface() = default;
 
-    // can_fire — true while some registration (fd, timer, signal, child,
-    // wake-up from another OS thread) could still fire a deferred. When it is
-    // false and nothing is runnable, waiting micro-threads are deadlocked.
+    // can_fire — true while some registration (fd, signal, child, wake-up
+    // from another OS thread) could still settle a wait. When it is false,
+    // nothing is runnable and no deadline is pending, the waiting
+    // micro-threads are deadlocked.
     virtual bool can_fire() const noexcept = 0;
 
-    // poll — fires the deferreds of whatever is ready. With block == true it
-    // first waits until something is; the engine blocks only on the root
-    // context. With block == false it is also called by the running
-    // micro-thread every 64 switches (fairness), so it must not switch, and
-    // anything it raises in a micro-thread (Ctrl-C) it must hand over through
+    // poll — settles the waits of whatever is ready (detail::fire). With
+    // max_wait_s > 0 it first waits until something is, or until that many
+    // seconds passed; with max_wait_s < 0, until something is; with 0 it does
+    // not block. The engine blocks only on the root context, bounded by its
+    // next deadline (core owns every timeout: a notifier needs no timers of
+    // its own). With 0 it is also called by the running micro-thread every
+    // 64 switches (fairness), so it must not switch, and anything it raises
+    // in a micro-thread (Ctrl-C) it must hand over through
     // engine::interrupt, never throw.
-    virtual void poll(bool block) = 0;
+    virtual void poll(double max_wait_s) = 0;
 
     // kind — identifies an implementation without RTTI (compared by
     // address; dynamic_cast compared type names with strcmp on every wait).
     virtual const void* kind() const noexcept { return nullptr; }
 };
+
+namespace detail {
+// make_default_notifier — the libev reactor for `e`, defined by notifier/
+// when it is linked into the program (a weak reference here: a program
+// built of core alone has no notifier, and its engine sleeps the OS thread
+// until the next deadline instead).
+__attribute__((weak)) std::unique_ptr<notifier_interface> make_default_notifier(engine& e);
+}  // namespace detail
 
 }  // namespace mt

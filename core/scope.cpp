@@ -26,7 +26,6 @@ const detail::wait_kind scope::scope_wait{
         return nullptr;
     },
     [](void* obj, detail::control_block&) { static_cast<scope*>(obj)->owner_waiting_ = false; },
-    false,
 };
 
 scope::scope(on_failure policy)
@@ -37,7 +36,7 @@ scope::~scope() noexcept(false) {
     if (running_ > 0) {
         if (unwinding || owner_->abort_requested) abort();
         try {
-            wait_for_children(false);
+            wait_for_children(false, {});
         } catch (const MicroThreadExit&) {
             // Only a deadlock resolution cancels this wait. The children were
             // aborted too; they end without us.
@@ -88,7 +87,7 @@ void scope::child_ended(detail::control_block& cb) noexcept {
     }
     if (running_ == 0 && owner_waiting_) {
         owner_waiting_ = false;
-        owner_->d.callback(nullptr);
+        detail::fire(*owner_, nullptr);
     }
 }
 
@@ -99,18 +98,22 @@ void scope::abort() {
     }
 }
 
-void scope::wait_for_children(bool interruptible) {
+void scope::wait_for_children(bool interruptible, const deadline& d) {
     while (running_ > 0) {
-        owner_->d.arm(scope_wait, this);
+        detail::begin_wait(*owner_, scope_wait, this, interruptible);
         owner_waiting_ = true;
-        if (interruptible) owner_->d.wait();
-        else owner_->d.wait_uninterruptible();
+        detail::end_wait_or_throw(*owner_, d, "scope::wait()");
     }
 }
 
-void scope::wait() {
-    engine::get("scope::wait()").require_running("scope::wait()");
-    wait_for_children(true);
+void scope::wait(deadline d) {
+    detail::control_block& me = engine::get("scope::wait()").require_running("scope::wait()");
+    if (&me != owner_) {
+        throw usage_error("micro-thread " + detail::describe(me) + " waited for a scope owned by " +
+                          detail::describe(*owner_));
+    }
+    detail::check_deadline(me, d, "scope::wait()");
+    wait_for_children(true, d);
     if (failure_) {
         failure_thrown_ = true;
         std::rethrow_exception(failure_);

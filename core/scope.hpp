@@ -67,9 +67,10 @@ public:
 
     // wait — suspends the owner until every child has ended, then rethrows the
     // first failure (MicroThreadExit endings are not failures). Throws
+    // timeout_error when `d` passes first (the children run on),
     // MicroThreadExit if the owner is aborted meanwhile (the destructor then
-    // aborts and joins the children).
-    void wait();
+    // aborts and joins the children), usage_error from another micro-thread.
+    void wait(deadline d = {});
 
     // abort — aborts every child that has not ended. Never suspends.
     void abort();
@@ -81,7 +82,7 @@ private:
     void adopt(detail::control_block& cb) noexcept;
     void release_children() noexcept;
     void child_ended(detail::control_block& cb) noexcept override;
-    void wait_for_children(bool interruptible);
+    void wait_for_children(bool interruptible, const deadline& d);
     static const detail::wait_kind scope_wait;
 
     detail::control_block* owner_;

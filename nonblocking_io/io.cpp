@@ -9,6 +9,7 @@
 
 #include "core/detail/control_block.hpp"
 #include "core/detail/sys.hpp"
+#include "core/detail/wait.hpp"
 #include "core/engine.hpp"
 #include "nonblocking_io/detail/op.hpp"
 #include "notifier/detail/reactor.hpp"
@@ -16,9 +17,9 @@
 namespace mt {
 namespace detail {
 
-op_context::op_context(const char* op, int fd, timeout_t timeout)
-    : op_(op), fd_(fd), me_(engine::get(op).require_running(op)) {
-    if (timeout) deadline_ = std::chrono::steady_clock::now() + *timeout;
+op_context::op_context(const char* op, int fd, const deadline& d)
+    : op_(op), fd_(fd), me_(engine::get(op).require_running(op)), deadline_(d) {
+    check_deadline(me_, d, op);
     if (fd < 0) fail(EBADF);
 }
 
@@ -28,21 +29,9 @@ std::string op_context::what() const {
 
 void op_context::fail(int err) const { throw std::system_error(err, std::generic_category(), what()); }
 
-timeout_t op_context::remaining() const {
-    if (!deadline_) return std::nullopt;
-    const auto left = *deadline_ - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero())
-        throw timeout_error(what() + " timed out");
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(left);
-}
-
 void op_context::wait(bool write) const {
-    try {
-        if (write) wait_writable(fd_, remaining());
-        else wait_readable(fd_, remaining());
-    } catch (const timeout_error&) {
-        throw timeout_error(what() + " timed out");
-    }
+    if (fd_ < 0) fail(EBADF);
+    reactor::of(*me_.eng).wait_fd(me_, fd_, write, deadline_, op_);
 }
 
 }  // namespace detail
@@ -82,31 +71,31 @@ std::size_t read_side(detail::op_context& ctx, int fd, std::size_t want, Call ca
     return n;
 }
 
-std::size_t read_d(int fd, std::span<std::byte> buf, timeout_t timeout) {
-    detail::op_context ctx("read_d", fd, timeout);
+std::size_t read_d(int fd, std::span<std::byte> buf, deadline d) {
+    detail::op_context ctx("read_d", fd, d);
     return read_side(ctx, fd, buf.size(), [&] { return detail::sys().read(fd, buf.data(), buf.size()); });
 }
 
-std::size_t write_d(int fd, std::span<const std::byte> buf, timeout_t timeout) {
-    detail::op_context ctx("write_d", fd, timeout);
+std::size_t write_d(int fd, std::span<const std::byte> buf, deadline d) {
+    detail::op_context ctx("write_d", fd, d);
     if (buf.empty()) return 0;
     return transfer(ctx, true, [&] { return detail::sys().write(fd, buf.data(), buf.size()); });
 }
 
-std::size_t recv_d(int fd, std::span<std::byte> buf, int flags, timeout_t timeout) {
-    detail::op_context ctx("recv_d", fd, timeout);
+std::size_t recv_d(int fd, std::span<std::byte> buf, int flags, deadline d) {
+    detail::op_context ctx("recv_d", fd, d);
     return read_side(ctx, fd, buf.size(), [&] { return detail::sys().recv(fd, buf.data(), buf.size(), flags); });
 }
 
-std::size_t send_d(int fd, std::span<const std::byte> buf, int flags, timeout_t timeout) {
-    detail::op_context ctx("send_d", fd, timeout);
+std::size_t send_d(int fd, std::span<const std::byte> buf, int flags, deadline d) {
+    detail::op_context ctx("send_d", fd, d);
     if (buf.empty()) return 0;
     return transfer(ctx, true,
                     [&] { return detail::sys().send(fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL); });
 }
 
-void read_exact(int fd, std::span<std::byte> buf, timeout_t timeout) {
-    detail::op_context ctx("read_exact", fd, timeout);
+void read_exact(int fd, std::span<std::byte> buf, deadline d) {
+    detail::op_context ctx("read_exact", fd, d);
     std::size_t got = 0;
     while (got < buf.size()) {
         const std::size_t n = transfer(ctx, false, [&] {
@@ -120,8 +109,8 @@ void read_exact(int fd, std::span<std::byte> buf, timeout_t timeout) {
     }
 }
 
-void write_all(int fd, std::span<const std::byte> buf, timeout_t timeout) {
-    detail::op_context ctx("write_all", fd, timeout);
+void write_all(int fd, std::span<const std::byte> buf, deadline d) {
+    detail::op_context ctx("write_all", fd, d);
     std::size_t done = 0;
     bool socket = true;  // send(MSG_NOSIGNAL) on sockets, write elsewhere (pipes, files)
     while (done < buf.size()) {

@@ -30,26 +30,26 @@ public:
 };
 
 // read_d — reads at most buf.size() bytes; returns how many, 0 at end-of-stream.
-std::size_t read_d(int fd, std::span<std::byte> buf, timeout_t timeout = {});
+std::size_t read_d(int fd, std::span<std::byte> buf, deadline d = {});
 // write_d — writes at least one byte (unless buf is empty); returns how many.
-std::size_t write_d(int fd, std::span<const std::byte> buf, timeout_t timeout = {});
+std::size_t write_d(int fd, std::span<const std::byte> buf, deadline d = {});
 // recv_d / send_d — the socket forms; send_d adds MSG_NOSIGNAL (a closed peer
 // is an EPIPE error, never a SIGPIPE).
-std::size_t recv_d(int fd, std::span<std::byte> buf, int flags = 0, timeout_t timeout = {});
-std::size_t send_d(int fd, std::span<const std::byte> buf, int flags = 0, timeout_t timeout = {});
+std::size_t recv_d(int fd, std::span<std::byte> buf, int flags = 0, deadline d = {});
+std::size_t send_d(int fd, std::span<const std::byte> buf, int flags = 0, deadline d = {});
 
 // read_exact — fills buf completely; throws end_of_stream_error naming how
 // much was missing if the stream ends first.
-void read_exact(int fd, std::span<std::byte> buf, timeout_t timeout = {});
+void read_exact(int fd, std::span<std::byte> buf, deadline d = {});
 // write_all — writes all of buf.
-void write_all(int fd, std::span<const std::byte> buf, timeout_t timeout = {});
+void write_all(int fd, std::span<const std::byte> buf, deadline d = {});
 
 // Conveniences for text.
-inline std::size_t read_d(int fd, char* buf, std::size_t n, timeout_t timeout = {}) {
-    return read_d(fd, std::as_writable_bytes(std::span(buf, n)), timeout);
+inline std::size_t read_d(int fd, char* buf, std::size_t n, deadline d = {}) {
+    return read_d(fd, std::as_writable_bytes(std::span(buf, n)), d);
 }
-inline void write_all(int fd, std::string_view s, timeout_t timeout = {}) {
-    write_all(fd, std::as_bytes(std::span(s.data(), s.size())), timeout);
+inline void write_all(int fd, std::string_view s, deadline d = {}) {
+    write_all(fd, std::as_bytes(std::span(s.data(), s.size())), d);
 }
 
 // set_nonblocking — O_NONBLOCK on an fd the program made itself.

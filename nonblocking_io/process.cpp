@@ -14,6 +14,7 @@
 
 #include "core/engine.hpp"
 #include "core/detail/control_block.hpp"
+#include "core/detail/wait.hpp"
 #include "core/scope.hpp"
 #include "nonblocking_io/io.hpp"
 #include "notifier/notifier.hpp"
@@ -23,44 +24,40 @@ extern char** environ;
 namespace mt {
 namespace {
 
-// The bound: running processes, and micro-threads waiting for a free place.
+// The bound: running processes, and micro-threads waiting for a free place
+// (FIFO, through their wait hook).
 struct process_slots {
     std::size_t max = 64;
     std::size_t running = 0;
-    std::vector<deferred*> waiting;
+    detail::intrusive_list<detail::control_block, &detail::control_block::wait_hook> waiting;
 };
 
 thread_local process_slots slots;
 
-// A micro-thread waiting for a free place; an abort withdraws it, so the
-// place freed later goes to the next waiter, never to a deferred gone idle.
+// A micro-thread waiting for a free place; a timeout or an abort withdraws
+// it, so the place freed later goes to the next waiter.
 const detail::wait_kind slot_wait{
     "process slot",
     [](const void*, std::string& out) {
         out += "for one of the " + std::to_string(slots.max) + " places of max_processes";
     },
     [](const void*) -> detail::control_block* { return nullptr; },
-    [](void* obj, detail::control_block&) { std::erase(slots.waiting, static_cast<deferred*>(obj)); },
-    false,
+    [](void*, detail::control_block& me) { slots.waiting.remove(me); },
 };
 
 void acquire_slot() {
+    detail::control_block& me = engine::get("process::start").require_running("process::start");
     while (slots.running >= slots.max) {
-        deferred& d = this_deferred();
-        d.arm(slot_wait, &d);
-        slots.waiting.push_back(&d);
-        d.wait();
+        detail::begin_wait(me, slot_wait, nullptr);
+        slots.waiting.push_back(me);
+        detail::end_wait(me, deadline{});
     }
     ++slots.running;
 }
 
 void release_slot() noexcept {
     --slots.running;
-    if (!slots.waiting.empty()) {
-        deferred* d = slots.waiting.front();
-        slots.waiting.erase(slots.waiting.begin());
-        d->callback(nullptr);
-    }
+    if (detail::control_block* next = slots.waiting.pop_front()) detail::fire(*next, nullptr);
 }
 
 std::string join(const std::vector<std::string>& argv) {
@@ -162,8 +159,8 @@ std::string process::read_all_stdout() {
     return s;
 }
 
-int process::wait() {
-    const int status = wait_child(pid_);
+int process::wait(deadline d) {
+    const int status = wait_child(pid_, d);
     waited_ = true;
     release_slot();
     return status;

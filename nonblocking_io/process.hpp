@@ -3,7 +3,7 @@
 //   mt::process p = mt::process::start({"sort", "-n"});
 //   mt::write_all(p.stdin_fd(), "3\n1\n2\n");  p.close_stdin();
 //   std::string sorted = p.read_all_stdout();
-//   int status = p.wait();                       // through the notifier's child watcher
+//   int status = p.wait();                       // through the notifier (the child's pidfd)
 //
 // process_stage(argv) makes an OS process a stage of pipeline<std::string,...>:
 // lines from its stdin pipe go to the process, lines it prints go to its
@@ -55,8 +55,10 @@ public:
     void close_stdin() noexcept { in_.close(); }
     // read_all_stdout — everything it prints until it closes its stdout.
     std::string read_all_stdout();
-    // wait — suspends until it exits; returns the waitpid() status.
-    int wait();
+    // wait — suspends until it exits; returns the waitpid() status. Throws
+    // timeout_error when `d` passes first (the process runs on; wait again
+    // or let the destructor kill it).
+    int wait(deadline d = {});
     // command — "sort -n"
     const std::string& command() const noexcept { return command_; }
 

@@ -95,8 +95,8 @@ fd unix_listen(const std::string& path, listen_options opts) {
     return s;
 }
 
-fd accept_d(int listener, timeout_t timeout) {
-    detail::op_context ctx("accept_d", listener, timeout);
+fd accept_d(int listener, deadline d) {
+    detail::op_context ctx("accept_d", listener, d);
     for (;;) {
         const int c = detail::sys().accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) return fd(c);
@@ -114,8 +114,8 @@ fd accept_d(int listener, timeout_t timeout) {
     }
 }
 
-void connect_d(int sock, const sockaddr* addr, socklen_t len, timeout_t timeout) {
-    detail::op_context ctx("connect_d", sock, timeout);
+void connect_d(int sock, const sockaddr* addr, socklen_t len, deadline d) {
+    detail::op_context ctx("connect_d", sock, d);
     for (;;) {
         if (detail::sys().connect(sock, addr, len) == 0) return;
         const int err = errno;
@@ -130,7 +130,7 @@ void connect_d(int sock, const sockaddr* addr, socklen_t len, timeout_t timeout)
     if (so_error != 0) ctx.fail(so_error);
 }
 
-fd tcp_connect(const std::string& host, std::uint16_t port, timeout_t timeout) {
+fd tcp_connect(const std::string& host, std::uint16_t port, deadline d) {
     const std::string what = "tcp_connect(" + endpoint(host, port) + ")";
     std::vector<sockaddr_storage> addrs;
     std::vector<socklen_t> lens;
@@ -171,7 +171,7 @@ fd tcp_connect(const std::string& host, std::uint16_t port, timeout_t timeout) {
     for (std::size_t i = 0; i < addrs.size(); ++i) {
         try {
             fd s = new_socket(addrs[i].ss_family, what);
-            connect_d(s.get(), reinterpret_cast<sockaddr*>(&addrs[i]), lens[i], timeout);
+            connect_d(s.get(), reinterpret_cast<sockaddr*>(&addrs[i]), lens[i], d);
             return s;
         } catch (const std::system_error&) {
             last = std::current_exception();
@@ -185,12 +185,12 @@ fd tcp_connect(const std::string& host, std::uint16_t port, timeout_t timeout) {
     fail(EHOSTUNREACH, what + ": no address");
 }
 
-fd unix_connect(const std::string& path, timeout_t timeout) {
+fd unix_connect(const std::string& path, deadline d) {
     const std::string what = "unix_connect(" + path + ")";
     sockaddr_un sa = unix_address(path, what);
     fd s = new_socket(AF_UNIX, what);
     try {
-        connect_d(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa, timeout);
+        connect_d(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa, d);
     } catch (const std::system_error& e) {
         fail(e.code().value(), what + ": " + e.what());
     }

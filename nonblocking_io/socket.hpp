@@ -29,18 +29,18 @@ fd unix_listen(const std::string& path, listen_options opts = {});
 // accept_d — the next connection (non-blocking, close-on-exec). Suspends
 // while none is pending. EMFILE/ENFILE (the fd limit) is a std::system_error
 // saying so; the listener stays usable.
-fd accept_d(int listener, timeout_t timeout = {});
+fd accept_d(int listener, deadline d = {});
 
 // connect_d — connects `sock` to `addr`, suspending while the connection is
 // in progress. std::system_error (ECONNREFUSED, ENETUNREACH, ...) naming the
 // address, or timeout_error.
-void connect_d(int sock, const sockaddr* addr, socklen_t len, timeout_t timeout = {});
+void connect_d(int sock, const sockaddr* addr, socklen_t len, deadline d = {});
 
 // tcp_connect — resolves `host` (a name: on the worker pool; a numeric
 // address: at once) and connects to the first address that accepts.
-fd tcp_connect(const std::string& host, std::uint16_t port, timeout_t timeout = {});
+fd tcp_connect(const std::string& host, std::uint16_t port, deadline d = {});
 // unix_connect — connects to a Unix-domain stream socket.
-fd unix_connect(const std::string& path, timeout_t timeout = {});
+fd unix_connect(const std::string& path, deadline d = {});
 
 // Socket options servers need.
 void set_nodelay(int sock, bool on = true);  // TCP_NODELAY

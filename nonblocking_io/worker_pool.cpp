@@ -3,6 +3,11 @@
 // Invariant (under mu_): idle_ <= threads_.size() <= max_threads_.
 #include "nonblocking_io/worker_pool.hpp"
 
+#include "core/detail/control_block.hpp"
+#include "core/detail/wait.hpp"
+#include "core/engine.hpp"
+#include "notifier/detail/reactor.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -51,6 +56,25 @@ void worker_pool::work() {
         lock.lock();
     }
 }
+
+namespace detail {
+
+remote_wait remote_wait::begin(const char* op) {
+    engine& e = engine::get(op);
+    control_block& me = e.require_running(op);
+    if (pending_raise(me)) raise_pending(me);
+    remote_wait w{&me, nullptr, nullptr, 0};
+    w.node = reactor::of(e).arm_remote(me, false, w.generation, w.box);
+    return w;
+}
+
+void remote_wait::post() const noexcept { mailbox_post(*box, node, generation, nullptr, nullptr); }
+
+void remote_wait::end(const deadline& d, const char* op) const { end_wait_or_throw(*me, d, op); }
+
+void remote_wait::abandon() const noexcept { abandon_wait(*me); }
+
+}  // namespace detail
 
 worker_pool& worker_pool::shared() {
     static worker_pool pool(std::max<std::size_t>(4, 2 * std::thread::hardware_concurrency()));

@@ -4,12 +4,14 @@
 //   long n = mt::submit_work(count_primes, 1'000'000);   // the caller's micro-thread waits;
 //                                                       // the engine runs everything else
 //
-// The calling micro-thread is suspended on its deferred (through the
-// notifier's remote wake-up) and resumed with the result or the exception.
-// If it is aborted while it waits, it ends at once; the job still runs to its
-// end on its worker thread, and its result is dropped.
+// The calling micro-thread is suspended in an internal wait (woken through
+// the notifier's thread-safe wake-up) and resumed with the result or the
+// exception. If it is aborted or times out while it waits, it goes on at
+// once: a job that has not started is dropped, one that has runs to its end
+// on its worker thread and its result is dropped.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -25,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/deadline.hpp"
 #include "core/micro_thread.hpp"
 #include "notifier/notifier.hpp"
 
@@ -65,20 +68,43 @@ template <class R>
 struct job_result {
     std::optional<std::conditional_t<std::is_void_v<R>, char, R>> value;
     std::exception_ptr error;
+    // Set when the caller stopped waiting (aborted, timed out) before the job
+    // started: the job is dropped unrun (a long queue of abandoned jobs must
+    // not hold up the pool, nor the program's exit).
+    std::atomic<bool> abandoned{false};
+};
+
+// remote_wait — an internal wait of the running micro-thread on a wake-up
+// from another OS thread (the notifier's mailbox). Made by begin(), ended
+// by end() or, when setting up the job failed, abandon().
+struct remote_wait {
+    control_block* me;
+    std::shared_ptr<remote_mailbox> box;
+    wait_node* node;
+    std::uint64_t generation;
+
+    static remote_wait begin(const char* op);
+    void post() const noexcept;  // from any OS thread, once: ends the wait
+    void end(const deadline& d, const char* op) const;
+    void abandon() const noexcept;
 };
 }  // namespace detail
 
-// submit_work_on / submit_work — runs f(args...) on a worker thread and
-// suspends the calling micro-thread until it is done; returns its result or
-// rethrows its exception. Must run in a micro-thread.
+// submit_work_until / submit_work_on / submit_work — run f(args...) on a
+// worker thread and suspend the calling micro-thread until it is done;
+// return its result or rethrow its exception. Must run in a micro-thread.
+// With a deadline, throws timeout_error when it passes first. If the caller
+// is aborted or times out before the job started, the job is dropped unrun;
+// one already running runs to its end and its result is dropped.
 template <class F, class... A>
-auto submit_work_on(worker_pool& pool, F&& f, A&&... args) {
+auto submit_work_until(worker_pool& pool, deadline d, F&& f, A&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>&...>;
     auto state = std::make_shared<detail::job_result<R>>();
-    auto wake = remote_wakeup::arm();
+    auto wake = detail::remote_wait::begin("submit_work");
     try {
         pool.post([state, wake, fn = std::forward<F>(f),
                    tup = std::make_tuple(std::forward<A>(args)...)]() mutable {
+            if (state->abandoned.load(std::memory_order_acquire)) return;
             try {
                 if constexpr (std::is_void_v<R>) {
                     std::apply(fn, tup);
@@ -89,20 +115,30 @@ auto submit_work_on(worker_pool& pool, F&& f, A&&... args) {
             } catch (...) {
                 state->error = std::current_exception();
             }
-            wake.callback(nullptr);
+            wake.post();
         });
     } catch (...) {
-        this_deferred().cancel();
+        wake.abandon();
         throw;
     }
-    this_deferred().wait();
+    try {
+        wake.end(d, "submit_work");
+    } catch (...) {
+        state->abandoned.store(true, std::memory_order_release);
+        throw;
+    }
     if (state->error) std::rethrow_exception(state->error);
     if constexpr (!std::is_void_v<R>) return std::move(*state->value);
 }
 
 template <class F, class... A>
+auto submit_work_on(worker_pool& pool, F&& f, A&&... args) {
+    return submit_work_until(pool, deadline{}, std::forward<F>(f), std::forward<A>(args)...);
+}
+
+template <class F, class... A>
 auto submit_work(F&& f, A&&... args) {
-    return submit_work_on(worker_pool::shared(), std::forward<F>(f), std::forward<A>(args)...);
+    return submit_work_until(worker_pool::shared(), deadline{}, std::forward<F>(f), std::forward<A>(args)...);
 }
 
 // submit_work_then — the PEP discussion's callback/errback form: returns at

@@ -3,25 +3,28 @@
 //
 // Invariants:
 //   * a wait_node is either free (on free_) or owned by exactly one pending
-//     wait, and then its watchers are started; firing or cancelling a wait
+//     wait, and then its watchers are started; settling or cancelling a wait
 //     stops every watcher of its node and frees the node in the same step.
-//   * an fd wait's node is linked in its fd_entry's list for its direction;
-//     an fd_entry's watcher is started whenever its list is not empty.
+//   * an fd wait's node (and a child wait's, on its pidfd) is linked in its
+//     fd_entry's list for its direction; an fd_entry's watcher is started
+//     whenever its list is not empty.
 //   * counts_ counts the pending waits by kind; can_fire() is true iff one is
-//     pending, and only then does the engine block in ev_run.
+//     pending. Deadlines are core's: the reactor has one timer, wake_, that
+//     bounds a blocking poll by the engine's next deadline.
 //   * a node's generation changes every time it is freed, so a wake-up from
 //     another OS thread for a wait that ended (fired, cancelled) is dropped.
 //   * the reactor owns the signals it watches process-wide (signal_owner);
 //     a signal is watched by at most one reactor, as libev requires.
 //
-// The loop: the engine calls poll(true) (ev_run EVRUN_ONCE) on the root when
-// nothing is runnable, and a running micro-thread calls poll(false)
-// (EVRUN_NOWAIT) every 64 yields or suspensions, so I/O and timers are not
-// starved by busy micro-threads. libev callbacks only fire deferreds (making
+// The loop: the engine calls poll(max_wait) on the root when nothing is
+// runnable (ev_run EVRUN_ONCE, bounded by wake_), and a running micro-thread
+// calls poll(0) (EVRUN_NOWAIT) every 64 yields or suspensions, so I/O is not
+// starved by busy micro-threads. libev callbacks only settle waits (making
 // micro-threads runnable); they never switch and never throw.
 #include <ev.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +43,7 @@
 
 #include "core/detail/control_block.hpp"
 #include "core/detail/overflow.hpp"
+#include "core/detail/wait.hpp"
 #include "core/errors.hpp"
 #include "notifier/detail/reactor.hpp"
 
@@ -76,22 +80,19 @@ void mailbox_post(remote_mailbox& box, wait_node* n, std::uint64_t generation, v
     ev_async_send(box.loop, box.async);  // under the lock: the loop cannot be gone
 }
 
-enum class node_kind : std::uint8_t { free, fd, sleep, signal, child, remote, callback };
+enum class node_kind : std::uint8_t { free, fd, signal, child, remote, user_remote };
 
 struct wait_node {
-    ev_timer timer;
     ev_signal sig;
     ev_reactor* owner = nullptr;
     control_block* waiter = nullptr;  // while pending
     node_kind kind = node_kind::free;
     bool write = false;
-    int fd = -1;
+    int fd = -1;      // fd waits; a child wait's pidfd
     int signo = 0;
     pid_t pid = 0;
-    void (*fn)(void*) noexcept = nullptr;  // callback timers
-    void* arg = nullptr;
     std::uint64_t generation = 0;
-    wait_node* next = nullptr;  // free list, or the list it waits in (an fd's, the children)
+    wait_node* next = nullptr;  // free list, or its fd's list
     wait_node* prev = nullptr;
 };
 
@@ -113,9 +114,16 @@ namespace {
 constexpr std::size_t chunk_nodes = 64;
 std::array<std::atomic<ev_reactor*>, NSIG> signal_owner{};
 
-// Deferred values for the waits: 0 = timed out, odd = ready (+ a payload).
-void* ready_value(std::uint32_t payload = 0) {
-    return reinterpret_cast<void*>((static_cast<std::uintptr_t>(payload) << 1) | 1);
+// pidfd_open — an fd that becomes readable when process `pid` exits
+// (Linux >= 5.3); -1 with errno where the kernel has no such call.
+int pidfd_open(pid_t pid) noexcept {
+#ifdef SYS_pidfd_open
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
 }  // namespace
@@ -126,21 +134,18 @@ public:
     ~ev_reactor() override;
 
     bool can_fire() const noexcept override { return counts_.active() > 0; }
-    void poll(bool block) override;
+    void poll(double max_wait) override;
 
-    wait_result wait_fd(control_block& me, int fd, bool write, double timeout) override;
-    void sleep(control_block& me, double seconds) override;
-    wait_result wait_signal(control_block& me, int signo, double timeout) override;
-    wait_result wait_child(control_block& me, pid_t pid, int& status, double timeout) override;
-    wait_node* arm_remote(control_block& me, std::uint64_t& generation,
+    void wait_fd(control_block& me, int fd, bool write, const deadline& d, const char* op) override;
+    int wait_signal(control_block& me, int signo, const deadline& d) override;
+    int wait_child(control_block& me, pid_t pid, const deadline& d) override;
+    wait_node* arm_remote(control_block& me, bool user, std::uint64_t& generation,
                           std::shared_ptr<remote_mailbox>& box) override;
-    wait_node* start_timer(double seconds, void (*fn)(void*) noexcept, void* arg) override;
-    void stop_timer(wait_node* n) noexcept override { give_back(n); }
     int host_fd() override {
         if (epoll_fd_ < 0) throw usage_error("the reactor's backend has no fd a host could poll (not epoll)");
         return epoll_fd_;
     }
-    double host_timeout() override;
+    void prepare_host_wait() override { ev_run(loop_, EVRUN_NOWAIT); }
     void set_block_hooks(block_hook before, block_hook after, void* user) noexcept override {
         before_ = before;
         after_ = after;
@@ -166,29 +171,26 @@ public:
     struct ev_loop* loop() const noexcept { return loop_; }
 
 private:
-
     wait_node* take(node_kind kind, control_block* me);
     void give_back(wait_node* n) noexcept;
     void stop_watchers(wait_node* n) noexcept;
     std::size_t& count_of(node_kind k) noexcept;
-    void start_timeout(wait_node* n, double timeout) noexcept;
-    wait_node* begin_wait(node_kind kind, const wait_kind& wk, control_block& me);
+    wait_node* begin(node_kind kind, const wait_kind& wk, control_block& me);
+    void watch_fd(wait_node* n, int fd, bool write);
     static void fire(wait_node* n, void* value) noexcept;
     static void fire_error(wait_node* n, std::exception_ptr e) noexcept;
     void claim_signal(int signo, const control_block& me);
-    void reap_children() noexcept;
+    int wait_child_polling(control_block& me, pid_t pid, const deadline& d);
     void deliver_sigint() noexcept;
 
     static void on_io(struct ev_loop*, ev_io* w, int revents) noexcept;
-    static void on_timer(struct ev_loop*, ev_timer* w, int) noexcept;
     static void on_signal(struct ev_loop*, ev_signal* w, int) noexcept;
-    static void on_sigchld(struct ev_loop*, ev_signal* w, int) noexcept;
     static void on_sigint(struct ev_loop*, ev_signal* w, int) noexcept;
     static void on_async(struct ev_loop*, ev_async* w, int) noexcept;
     static void on_release(struct ev_loop* l) noexcept;
     static void on_acquire(struct ev_loop* l) noexcept;
 
-    static const wait_kind fd_kind, sleep_kind, signal_kind, child_kind, remote_kind;
+    static const wait_kind fd_kind, signal_kind, child_kind, remote_kind, user_remote_kind;
     friend void cancel_wait(void* obj, control_block&);
 
     engine& eng_;
@@ -198,6 +200,8 @@ private:
     wait_node* free_ = nullptr;
     reactor_counts counts_;
 
+    ev_timer wake_;  // bounds a blocking poll by the engine's next deadline
+
     ev_async async_;
     std::shared_ptr<remote_mailbox> mailbox_;
     std::vector<remote_fire_t> remote_batch_;  // loop thread only
@@ -206,9 +210,6 @@ private:
     bool own_sigint_ = false;
     bool sigint_pending_ = false;
     struct sigaction prev_sigint_ {};
-
-    ev_signal sigchld_;
-    wait_node* children_ = nullptr;  // pending child waits
 
     bool own_sigpipe_ = false;  // we set SIGPIPE to SIG_IGN and restore it at the end
     struct sigaction prev_sigpipe_ {};
@@ -235,19 +236,6 @@ private:
 
 namespace {
 
-void append_seconds(std::string& out, double s) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%.3f s", s < 0 ? 0.0 : s);
-    out += buf;
-}
-
-void append_timeout(std::string& out, const wait_node* n) {
-    if (!ev_is_active(&n->timer)) return;
-    out += " (timeout in ";
-    append_seconds(out, ev_timer_remaining(n->owner->loop(), const_cast<ev_timer*>(&n->timer)));
-    out += ')';
-}
-
 control_block* no_blocker(const void*) { return nullptr; }
 
 }  // namespace
@@ -268,24 +256,9 @@ const wait_kind ev_reactor::fd_kind{
     [](const void* obj, std::string& out) {
         const auto* n = static_cast<const wait_node*>(obj);
         out += "for fd " + std::to_string(n->fd) + (n->write ? " to become writable" : " to become readable");
-        append_timeout(out, n);
     },
     no_blocker,
     cancel_wait,
-    true,
-};
-
-const wait_kind ev_reactor::sleep_kind{
-    "timer",
-    [](const void* obj, std::string& out) {
-        const auto* n = static_cast<const wait_node*>(obj);
-        out += "in sleep_d, ";
-        append_seconds(out, ev_timer_remaining(n->owner->loop(), const_cast<ev_timer*>(&n->timer)));
-        out += " left";
-    },
-    no_blocker,
-    cancel_wait,
-    true,
 };
 
 const wait_kind ev_reactor::signal_kind{
@@ -293,11 +266,9 @@ const wait_kind ev_reactor::signal_kind{
     [](const void* obj, std::string& out) {
         const auto* n = static_cast<const wait_node*>(obj);
         out += "for signal " + std::to_string(n->signo) + " (" + ::strsignal(n->signo) + ")";
-        append_timeout(out, n);
     },
     no_blocker,
     cancel_wait,
-    true,
 };
 
 const wait_kind ev_reactor::child_kind{
@@ -305,11 +276,9 @@ const wait_kind ev_reactor::child_kind{
     [](const void* obj, std::string& out) {
         const auto* n = static_cast<const wait_node*>(obj);
         out += "for child process " + std::to_string(n->pid) + " to exit";
-        append_timeout(out, n);
     },
     no_blocker,
     cancel_wait,
-    true,
 };
 
 const wait_kind ev_reactor::remote_kind{
@@ -317,7 +286,15 @@ const wait_kind ev_reactor::remote_kind{
     [](const void*, std::string& out) { out += "for a wake-up from another OS thread"; },
     no_blocker,
     cancel_wait,
-    true,
+};
+
+// user_remote_kind — the registration of a deferred armed by remote_wakeup:
+// withdrawn when the deferred is cancelled, aborted, or fired by anyone.
+const wait_kind ev_reactor::user_remote_kind{
+    "remote",
+    [](const void*, std::string& out) { out += "on its deferred, for a wake-up from another OS thread"; },
+    no_blocker,
+    cancel_wait,
 };
 
 // ---- life ------------------------------------------------------------------------
@@ -351,6 +328,8 @@ static int find_epoll_fd(const std::vector<int>& before) {
 }
 
 const char reactor::kind_tag = 0;
+
+std::unique_ptr<notifier_interface> make_default_notifier(engine& e) { return std::make_unique<ev_reactor>(e); }
 
 reactor& reactor::of(engine& e) {
     if (reactor* r = find(e)) return *r;
@@ -386,8 +365,7 @@ ev_reactor::ev_reactor(engine& e) : eng_(e) {
         sigint_.data = this;
         ev_signal_start(loop_, &sigint_);
     }
-    ev_signal_init(&sigchld_, on_sigchld, SIGCHLD);
-    sigchld_.data = this;
+    ev_timer_init(&wake_, [](struct ev_loop*, ev_timer*, int) noexcept {}, 0., 0.);
 
     // A write to a pipe or socket whose reader is gone must fail that call
     // with EPIPE, not kill the program: SIGPIPE is ignored while the reactor
@@ -413,7 +391,7 @@ ev_reactor::~ev_reactor() {
         ev_signal_stop(loop_, &sigint_);
         ::sigaction(SIGINT, &prev_sigint_, nullptr);
     }
-    if (ev_is_active(&sigchld_)) ev_signal_stop(loop_, &sigchld_);
+    ev_timer_stop(loop_, &wake_);
     if (own_sigpipe_) ::sigaction(SIGPIPE, &prev_sigpipe_, nullptr);
     for (std::size_t signo = 0; signo < kept_.size(); ++signo) {
         if (!kept_[signo].active) continue;
@@ -432,8 +410,6 @@ ev_reactor::~ev_reactor() {
 std::size_t& ev_reactor::count_of(node_kind k) noexcept {
     switch (k) {
         case node_kind::fd: return counts_.fd_waits;
-        case node_kind::sleep:
-        case node_kind::callback: return counts_.timers;
         case node_kind::signal: return counts_.signal_waits;
         case node_kind::child: return counts_.child_waits;
         default: return counts_.remote_waits;
@@ -446,9 +422,8 @@ wait_node* ev_reactor::take(node_kind kind, control_block* me) {
         for (std::size_t i = 0; i < chunk_nodes; ++i) {
             wait_node& n = chunk[i];
             n.owner = this;
-        ev_init(&n.timer, on_timer);
             ev_init(&n.sig, on_signal);
-            n.timer.data = n.sig.data = &n;
+            n.sig.data = &n;
             n.next = free_;
             free_ = &n;
         }
@@ -460,75 +435,53 @@ wait_node* ev_reactor::take(node_kind kind, control_block* me) {
     n->next = n->prev = nullptr;
     n->kind = kind;
     n->waiter = me;
+    n->fd = -1;
     ++count_of(kind);
     return n;
 }
 
 void ev_reactor::stop_watchers(wait_node* n) noexcept {
-    ev_timer_stop(loop_, &n->timer);
-    if (n->kind == node_kind::fd) {
+    if (n->kind == node_kind::fd || (n->kind == node_kind::child && n->fd >= 0)) {
         wait_node*& head = fds_[static_cast<std::size_t>(n->fd)]->waiters[n->write];
         (n->prev ? n->prev->next : head) = n->next;
         if (n->next) n->next->prev = n->prev;
     }
     ev_signal_stop(loop_, &n->sig);
-    if (n->kind == node_kind::child) {
-        (n->prev ? n->prev->next : children_) = n->next;
-        if (n->next) n->next->prev = n->prev;
-        if (!children_ && ev_is_active(&sigchld_)) ev_signal_stop(loop_, &sigchld_);
-    }
 }
 
 // give_back — ends a wait's registration: stops its watchers, frees its node.
+// Idempotent: a node already free is left alone.
 void ev_reactor::give_back(wait_node* n) noexcept {
     if (n->kind == node_kind::free) return;
     stop_watchers(n);
     --count_of(n->kind);
     n->kind = node_kind::free;
-    n->waiter = nullptr;
+    n->waiter = nullptr;  // fd, pid and signo stay: a timeout's message describes the wait after it
     ++n->generation;
     n->next = free_;
     n->prev = nullptr;
     free_ = n;
 }
 
+// fire / fire_error — the event came: the node goes back to the pool, then
+// the waiter's wait is settled.
 void ev_reactor::fire(wait_node* n, void* value) noexcept {
     control_block* w = n->waiter;
     n->owner->give_back(n);
-    try {
-        w->d.callback(value);
-    } catch (...) {
-        fatal("a reactor event found its micro-thread's deferred not armed");
-    }
+    detail::fire(*w, value);
 }
 
 void ev_reactor::fire_error(wait_node* n, std::exception_ptr e) noexcept {
     control_block* w = n->waiter;
     n->owner->give_back(n);
-    try {
-        w->d.errback(std::move(e));
-    } catch (...) {
-        fatal("a reactor event found its micro-thread's deferred not armed");
-    }
+    detail::fire_error(*w, std::move(e));
 }
 
-void ev_reactor::start_timeout(wait_node* n, double timeout) noexcept {
-    if (timeout < 0) return;
-    ev_now_update(loop_);  // ev_now may be stale after a long run of micro-threads
-    ev_timer_set(&n->timer, timeout, 0.);
-    ev_timer_start(loop_, &n->timer);
-}
-
-// begin_wait — a node for `me`'s wait, with its deferred armed with `wk`
-// (what the dump shows, and how an abort cancels it).
-wait_node* ev_reactor::begin_wait(node_kind kind, const wait_kind& wk, control_block& me) {
+// begin — a node for `me`'s wait, and its internal wait begun with `wk`
+// (what the dump shows, and how a timeout or an abort cancels it).
+wait_node* ev_reactor::begin(node_kind kind, const wait_kind& wk, control_block& me) {
     wait_node* n = take(kind, &me);
-    try {
-        me.d.arm(wk, n);
-    } catch (...) {
-        give_back(n);
-        throw;
-    }
+    detail::begin_wait(me, wk, n);
     return n;
 }
 
@@ -550,25 +503,17 @@ fd_entry& ev_reactor::entry(int fd) {
     return *fds_[i];
 }
 
-wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double timeout) {
+// watch_fd — links n into fd's list for its direction and starts that
+// direction's watcher if it is not running.
+void ev_reactor::watch_fd(wait_node* n, int fd, bool write) {
     fd_entry& e = entry(fd);
-    ev_io& w = e.io[write];
-    // libev must never meet a bad fd: check before its watcher starts. A
-    // started watcher means the fd was checked and not closed since (fds that
-    // are waited on are closed through close_fd, which stops the watchers).
-    if (!ev_is_active(&w) && ::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
-        throw std::system_error(EBADF, std::generic_category(),
-                                std::string(write ? "wait_writable" : "wait_readable") + "(fd " +
-                                    std::to_string(fd) + ") in micro-thread " + describe(me) +
-                                    ": not an open fd");
-    }
-    wait_node* n = begin_wait(node_kind::fd, fd_kind, me);
     n->fd = fd;
     n->write = write;
     n->prev = nullptr;
     n->next = e.waiters[write];
     if (n->next) n->next->prev = n;
     e.waiters[write] = n;
+    ev_io& w = e.io[write];
     if (!ev_is_active(&w)) {
         // ev_io_set marks the fd as (possibly) new to libev, so its next
         // reify re-registers it with epoll: the number may belong to a new
@@ -578,14 +523,21 @@ wait_result ev_reactor::wait_fd(control_block& me, int fd, bool write, double ti
         ev_io_set(&w, fd, write ? EV_WRITE : EV_READ);
         ev_io_start(loop_, &w);
     }
-    start_timeout(n, timeout);
-    return me.d.wait() ? wait_result::ready : wait_result::timed_out;
 }
 
-void ev_reactor::sleep(control_block& me, double seconds) {
-    wait_node* n = begin_wait(node_kind::sleep, sleep_kind, me);
-    start_timeout(n, seconds < 0 ? 0 : seconds);
-    me.d.wait();
+void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& d, const char* op) {
+    fd_entry& e = entry(fd);
+    // libev must never meet a bad fd: check before its watcher starts. A
+    // started watcher means the fd was checked and not closed since (fds that
+    // are waited on are closed through close_fd, which stops the watchers).
+    if (!ev_is_active(&e.io[write]) && ::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+        throw std::system_error(EBADF, std::generic_category(),
+                                std::string(op) + "(fd " + std::to_string(fd) + ") in micro-thread " +
+                                    describe(me) + ": not an open fd");
+    }
+    wait_node* n = begin(node_kind::fd, fd_kind, me);
+    watch_fd(n, fd, write);
+    end_wait_or_throw(me, d, op);
 }
 
 void ev_reactor::claim_signal(int signo, const control_block& me) {
@@ -602,43 +554,106 @@ void ev_reactor::claim_signal(int signo, const control_block& me) {
     k.active = true;
 }
 
-wait_result ev_reactor::wait_signal(control_block& me, int signo, double timeout) {
+int ev_reactor::wait_signal(control_block& me, int signo, const deadline& d) {
     claim_signal(signo, me);
-    wait_node* n = begin_wait(node_kind::signal, signal_kind, me);
+    wait_node* n = begin(node_kind::signal, signal_kind, me);
     n->signo = signo;
     ev_signal_set(&n->sig, signo);
     ev_signal_start(loop_, &n->sig);
-    start_timeout(n, timeout);
-    return me.d.wait() ? wait_result::ready : wait_result::timed_out;
+    end_wait_or_throw(me, d, "wait_signal");
+    return signo;
 }
 
-wait_result ev_reactor::wait_child(control_block& me, pid_t pid, int& status, double timeout) {
-    claim_signal(SIGCHLD, me);
-    wait_node* n = begin_wait(node_kind::child, child_kind, me);
-    n->pid = pid;
-    n->next = children_;
-    if (children_) children_->prev = n;
-    children_ = n;
-    if (!ev_is_active(&sigchld_)) ev_signal_start(loop_, &sigchld_);
-    start_timeout(n, timeout);
-    reap_children();  // it may have exited already
-    void* v = me.d.wait();
-    if (!v) return wait_result::timed_out;
-    status = static_cast<int>(static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(v) >> 1));
-    return wait_result::ready;
+namespace {
+
+[[noreturn]] void child_error(int err, pid_t pid, const control_block& me) {
+    throw std::system_error(err, std::generic_category(),
+                            "wait_child(pid " + std::to_string(pid) + ") in micro-thread " + describe(me));
 }
 
-wait_node* ev_reactor::start_timer(double seconds, void (*fn)(void*) noexcept, void* arg) {
-    wait_node* n = take(node_kind::callback, nullptr);
-    n->fn = fn;
-    n->arg = arg;
-    start_timeout(n, seconds < 0 ? 0 : seconds);
-    return n;
+// reaped — waitpid(pid, WNOHANG): true (status set) once it exited.
+bool reaped(pid_t pid, int& status, const control_block& me) {
+    for (;;) {
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) return true;
+        if (r == 0) return false;
+        if (errno != EINTR) child_error(errno, pid, me);
+    }
 }
 
-wait_node* ev_reactor::arm_remote(control_block& me, std::uint64_t& generation,
+const wait_kind child_poll_kind{
+    "child",
+    [](const void* obj, std::string& out) {
+        out += "for child process " + std::to_string(*static_cast<const pid_t*>(obj)) + " to exit (polling)";
+    },
+    [](const void*) -> control_block* { return nullptr; },
+    nullptr,
+};
+
+}  // namespace
+
+// wait_child — on the child's pidfd, so the exit reaches the engine that
+// waits (any engine of the process; no SIGCHLD handler, which only one libev
+// loop could own). Kernels without pidfds: wait_child_polling.
+int ev_reactor::wait_child(control_block& me, pid_t pid, const deadline& d) {
+    int status = 0;
+    if (reaped(pid, status, me)) return status;  // also: ECHILD when it is not our child
+    const int pfd = pidfd_open(pid);
+    if (pfd < 0) {
+        if (errno == ENOSYS || errno == EPERM) return wait_child_polling(me, pid, d);
+        if (reaped(pid, status, me)) return status;  // ESRCH: it exited and was reaped meanwhile
+        child_error(errno, pid, me);
+    }
+    ::fcntl(pfd, F_SETFD, FD_CLOEXEC);
+    struct pidfd_closer {
+        ev_reactor* r;
+        int fd;
+        ~pidfd_closer() {
+            r->forget_fd(fd);
+            ::close(fd);
+        }
+    } closer{this, pfd};
+    for (;;) {
+        wait_node* n = begin(node_kind::child, child_kind, me);
+        n->pid = pid;
+        watch_fd(n, pfd, false);
+        end_wait_or_throw(me, d, "wait_child");
+        if (reaped(pid, status, me)) return status;
+    }
+}
+
+// wait_child_polling — waitpid(WNOHANG) with a back-off from 1 ms to 50 ms.
+int ev_reactor::wait_child_polling(control_block& me, pid_t pid, const deadline& d) {
+    int status = 0;
+    auto pause = std::chrono::milliseconds(1);
+    pid_t key = pid;
+    while (!reaped(pid, status, me)) {
+        const auto now = deadline::clock::now();
+        if (d.when() <= now) {
+            begin_wait(me, child_poll_kind, &key);
+            end_wait_or_throw(me, d, "wait_child");  // times out at once, with the usual message
+        }
+        const auto wake = now + pause < d.when() ? now + pause : d.when();
+        begin_wait(me, child_poll_kind, &key);
+        end_wait(me, deadline::at(wake));
+        if (pause < std::chrono::milliseconds(50)) pause *= 2;
+    }
+    return status;
+}
+
+wait_node* ev_reactor::arm_remote(control_block& me, bool user, std::uint64_t& generation,
                                   std::shared_ptr<remote_mailbox>& box) {
-    wait_node* n = begin_wait(node_kind::remote, remote_kind, me);
+    wait_node* n = take(user ? node_kind::user_remote : node_kind::remote, &me);
+    if (user) {
+        try {
+            me.d.arm(user_remote_kind, n);
+        } catch (...) {
+            give_back(n);
+            throw;
+        }
+    } else {
+        detail::begin_wait(me, remote_kind, n);
+    }
     generation = n->generation;
     box = mailbox_;
     return n;
@@ -671,26 +686,18 @@ std::size_t ev_reactor::fail_waiters(fd_entry& e, int dir, const char* why) noex
     return n_woken;
 }
 
-// ---- host-driven loops --------------------------------------------------------------
-
-double ev_reactor::host_timeout() {
-    if (!eng_.idle()) return 0;
-    double best = -1;
-    ev_now_update(loop_);
-    for (auto& chunk : chunks_)
-        for (std::size_t i = 0; i < chunk_nodes; ++i) {
-            ev_timer* t = &chunk[i].timer;
-            if (!ev_is_active(t)) continue;
-            const double left = ev_timer_remaining(loop_, t);
-            if (best < 0 || left < best) best = left < 0 ? 0 : left;
-        }
-    return best;
-}
-
 // ---- the loop ------------------------------------------------------------------------
 
-void ev_reactor::poll(bool block) {
-    ev_run(loop_, block ? EVRUN_ONCE : EVRUN_NOWAIT);
+void ev_reactor::poll(double max_wait) {
+    if (max_wait > 0) {
+        ev_now_update(loop_);
+        ev_timer_set(&wake_, max_wait, 0.);
+        ev_timer_start(loop_, &wake_);
+        ev_run(loop_, EVRUN_ONCE);
+        ev_timer_stop(loop_, &wake_);
+    } else {
+        ev_run(loop_, max_wait < 0 ? EVRUN_ONCE : EVRUN_NOWAIT);
+    }
     if (sigint_pending_) deliver_sigint();
 }
 
@@ -718,44 +725,11 @@ void ev_reactor::on_io(struct ev_loop*, ev_io* w, int revents) noexcept {
         ev_io_stop(e->owner->loop_, w);
         return;
     }
-    while (wait_node* n = e->waiters[dir]) fire(n, ready_value());  // every waiter, as documented
-}
-
-void ev_reactor::on_timer(struct ev_loop*, ev_timer* w, int) noexcept {
-    auto* n = static_cast<wait_node*>(w->data);
-    if (n->kind == node_kind::callback) {
-        void (*fn)(void*) noexcept = n->fn;
-        void* arg = n->arg;
-        n->owner->give_back(n);
-        fn(arg);
-        return;
-    }
-    fire(n, n->kind == node_kind::sleep ? ready_value() : nullptr);
+    while (wait_node* n = e->waiters[dir]) fire(n, nullptr);  // every waiter, as documented
 }
 
 void ev_reactor::on_signal(struct ev_loop*, ev_signal* w, int) noexcept {
-    auto* n = static_cast<wait_node*>(w->data);
-    fire(n, ready_value(static_cast<std::uint32_t>(n->signo)));
-}
-
-void ev_reactor::reap_children() noexcept {
-    for (wait_node* n = children_; n;) {
-        wait_node* next = n->next;
-        int status = 0;
-        const pid_t r = ::waitpid(n->pid, &status, WNOHANG);
-        if (r == n->pid) {
-            fire(n, ready_value(static_cast<std::uint32_t>(status)));
-        } else if (r < 0 && errno != EINTR) {
-            const std::string what = "wait_child(pid " + std::to_string(n->pid) + ") in micro-thread " +
-                                     describe(*n->waiter);
-            fire_error(n, std::make_exception_ptr(std::system_error(errno, std::generic_category(), what)));
-        }
-        n = next;
-    }
-}
-
-void ev_reactor::on_sigchld(struct ev_loop*, ev_signal* w, int) noexcept {
-    static_cast<ev_reactor*>(w->data)->reap_children();
+    fire(static_cast<wait_node*>(w->data), nullptr);
 }
 
 void ev_reactor::on_sigint(struct ev_loop*, ev_signal* w, int) noexcept {
@@ -771,9 +745,23 @@ void ev_reactor::on_async(struct ev_loop*, ev_async* w, int) noexcept {
         self->remote_batch_.swap(self->mailbox_->pending);
     }
     for (auto& f : self->remote_batch_) {
-        if (f.n->kind != node_kind::remote || f.n->generation != f.generation) continue;  // cancelled
-        if (f.error) fire_error(f.n, std::move(f.error));
-        else fire(f.n, f.value);
+        wait_node* n = f.n;
+        if (n->generation != f.generation) continue;  // the wait ended (cancelled, aborted)
+        if (n->kind == node_kind::remote) {
+            if (f.error) fire_error(n, std::move(f.error));
+            else fire(n, f.value);
+        } else if (n->kind == node_kind::user_remote) {
+            // The user's deferred: firing it withdraws the registration
+            // (gives the node back). A deferred fired meanwhile by someone
+            // else refuses a second fire: the wake-up is dropped.
+            deferred& d = n->waiter->d;
+            try {
+                if (f.error) d.errback(std::move(f.error));
+                else d.callback(f.value);
+            } catch (...) {
+            }
+            self->give_back(n);
+        }
     }
     self->remote_batch_.clear();
 }

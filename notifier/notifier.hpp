@@ -18,8 +18,13 @@
 #include <memory>
 #include <optional>
 
+#include "core/deadline.hpp"
+#include "core/sleep.hpp"
+
 namespace mt {
 
+// timeout_t — an optional timeout; converts to mt::deadline (core/deadline.hpp),
+// which every wait takes: a duration from now, a point in time, or none.
 using timeout_t = std::optional<std::chrono::nanoseconds>;
 
 namespace detail {
@@ -30,10 +35,10 @@ struct remote_mailbox;
 // wait_readable / wait_writable — suspend until `fd` is readable / writable.
 // Throws std::system_error(EBADF) naming the fd for an invalid or closed fd
 // (checked before libev sees it, and if it is closed during the wait),
-// timeout_error when the timeout passes first, usage_error outside a
-// micro-thread, MicroThreadExit on abort.
-void wait_readable(int fd, timeout_t timeout = {});
-void wait_writable(int fd, timeout_t timeout = {});
+// timeout_error when the deadline passes first, usage_error outside a
+// micro-thread or for a negative timeout, MicroThreadExit on abort.
+void wait_readable(int fd, deadline d = {});
+void wait_writable(int fd, deadline d = {});
 
 // close_fd — closes `fd` after ending every wait on it with
 // std::system_error(EBADF) ("the fd was closed while it waited"). An fd that
@@ -45,19 +50,20 @@ void wait_writable(int fd, timeout_t timeout = {});
 // Returns ::close's result.
 int close_fd(int fd) noexcept;
 
-// sleep_d — suspends the calling micro-thread for `d` (the PEP's sleep_d).
-void sleep_d(std::chrono::nanoseconds d);
+// sleep_d — see core/sleep.hpp (a sleep needs only the engine's deadlines).
 
 // wait_signal — suspends until POSIX signal `signo` arrives (while waiting;
 // signals that arrive when nobody waits are not queued). Returns signo.
 // Throws timeout_error, usage_error for a signal another OS thread's engine
 // watches or that cannot be caught.
-int wait_signal(int signo, timeout_t timeout = {});
+int wait_signal(int signo, deadline d = {});
 
 // wait_child — suspends until child process `pid` exits; returns its
 // waitpid() status. Only that pid is reaped (other children are left alone).
-// Throws std::system_error(ECHILD) if it is not our child, timeout_error.
-int wait_child(pid_t pid, timeout_t timeout = {});
+// Works in any engine of the process: the exit reaches the engine that waits
+// (through the child's pidfd; polling on kernels without pidfds). Throws
+// std::system_error(ECHILD) if it is not our child, timeout_error.
+int wait_child(pid_t pid, deadline d = {});
 
 // remote_wakeup — lets another OS thread fire a micro-thread's deferred.
 //
@@ -100,7 +106,10 @@ void handle_interrupts();
 int notifier_fd();
 // notifier_timeout_ms — how long the host may block: 0 when micro-threads
 // are runnable, -1 when only fd events can wake the engine, else the time to
-// the next timer (rounded up).
+// the next deadline (rounded up). It first hands the reactor's new watchers
+// to the kernel, so the host's poll never sleeps through a wait begun since
+// the last run_once, whatever mix of fd, deadline, signal and child waits is
+// pending.
 int notifier_timeout_ms();
 
 // set_block_hooks — called just before and just after the reactor blocks

@@ -11,6 +11,7 @@
 
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
+#include "core/detail/wait.hpp"
 #include "core/errors.hpp"
 #include "notifier/detail/reactor.hpp"
 #include "notifier/notifier.hpp"
@@ -18,37 +19,26 @@
 namespace mt {
 namespace {
 
-double seconds(const timeout_t& t) {
-    if (!t) return -1;
-    const double s = std::chrono::duration<double>(*t).count();
-    return s < 0 ? 0 : s;
-}
-
 std::string what_in(const char* op, const std::string& arg, const detail::control_block& me) {
     return std::string(op) + "(" + arg + ") in micro-thread " + detail::describe(me);
 }
 
-void check_fd(int fd, const char* op, const detail::control_block& me) {
+void wait_fd(int fd, bool write, const deadline& d) {
+    const char* op = write ? "wait_writable" : "wait_readable";
+    engine& e = engine::get(op);
+    detail::control_block& me = e.require_running(op);
+    detail::check_deadline(me, d, op);
     if (fd < 0) {  // the reactor checks that it is open before watching it
         throw std::system_error(EBADF, std::generic_category(),
                                 what_in(op, "fd " + std::to_string(fd), me) + ": not an open fd");
     }
-}
-
-void wait_fd(int fd, bool write, const timeout_t& timeout) {
-    const char* op = write ? "wait_writable" : "wait_readable";
-    engine& e = engine::get(op);
-    detail::control_block& me = e.require_running(op);
-    check_fd(fd, op, me);
-    auto& r = detail::reactor::of(e);
-    if (r.wait_fd(me, fd, write, seconds(timeout)) == detail::wait_result::timed_out)
-        throw timeout_error(what_in(op, "fd " + std::to_string(fd), me) + " timed out");
+    detail::reactor::of(e).wait_fd(me, fd, write, d, op);
 }
 
 }  // namespace
 
-void wait_readable(int fd, timeout_t timeout) { wait_fd(fd, false, timeout); }
-void wait_writable(int fd, timeout_t timeout) { wait_fd(fd, true, timeout); }
+void wait_readable(int fd, deadline d) { wait_fd(fd, false, d); }
+void wait_writable(int fd, deadline d) { wait_fd(fd, true, d); }
 
 int close_fd(int fd) noexcept {
     if (engine* e = engine::current())
@@ -56,33 +46,22 @@ int close_fd(int fd) noexcept {
     return ::close(fd);
 }
 
-void sleep_d(std::chrono::nanoseconds d) {
-    engine& e = engine::get("sleep_d");
-    detail::control_block& me = e.require_running("sleep_d");
-    detail::reactor::of(e).sleep(me, std::chrono::duration<double>(d).count());
-}
-
-int wait_signal(int signo, timeout_t timeout) {
+int wait_signal(int signo, deadline d) {
     engine& e = engine::get("wait_signal");
     detail::control_block& me = e.require_running("wait_signal");
+    detail::check_deadline(me, d, "wait_signal");
     if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP) {
         throw usage_error(what_in("wait_signal", std::to_string(signo), me) + ": not a signal that can be caught");
     }
-    if (detail::reactor::of(e).wait_signal(me, signo, seconds(timeout)) == detail::wait_result::timed_out)
-        throw timeout_error(what_in("wait_signal", std::to_string(signo), me) + " timed out");
-    return signo;
+    return detail::reactor::of(e).wait_signal(me, signo, d);
 }
 
-int wait_child(pid_t pid, timeout_t timeout) {
+int wait_child(pid_t pid, deadline d) {
     engine& e = engine::get("wait_child");
     detail::control_block& me = e.require_running("wait_child");
-    if (pid <= 0) {
-        throw usage_error(what_in("wait_child", std::to_string(pid), me) + ": not a process id");
-    }
-    int status = 0;
-    if (detail::reactor::of(e).wait_child(me, pid, status, seconds(timeout)) == detail::wait_result::timed_out)
-        throw timeout_error(what_in("wait_child", "pid " + std::to_string(pid), me) + " timed out");
-    return status;
+    detail::check_deadline(me, d, "wait_child");
+    if (pid <= 0) throw usage_error(what_in("wait_child", std::to_string(pid), me) + ": not a process id");
+    return detail::reactor::of(e).wait_child(me, pid, d);
 }
 
 remote_wakeup remote_wakeup::arm() {
@@ -91,7 +70,7 @@ remote_wakeup remote_wakeup::arm() {
     auto& r = detail::reactor::of(e);
     std::uint64_t generation = 0;
     std::shared_ptr<detail::remote_mailbox> box;
-    detail::wait_node* n = r.arm_remote(me, generation, box);
+    detail::wait_node* n = r.arm_remote(me, true, generation, box);
     return remote_wakeup(std::move(box), n, generation);
 }
 
@@ -108,9 +87,15 @@ void handle_interrupts() { detail::reactor::of(engine::get("handle_interrupts"))
 int notifier_fd() { return detail::reactor::of(engine::get("notifier_fd")).host_fd(); }
 
 int notifier_timeout_ms() {
-    const double s = detail::reactor::of(engine::get("notifier_timeout_ms")).host_timeout();
-    if (s < 0) return -1;
-    return static_cast<int>(std::ceil(s * 1000.0));
+    engine& e = engine::get("notifier_timeout_ms");
+    detail::reactor::of(e).prepare_host_wait();  // new watchers reach the kernel before the host sleeps
+    if (!e.idle()) return 0;
+    const auto next = e.next_deadline();
+    if (next == deadline::clock::time_point::max()) return -1;
+    const auto left = next - deadline::clock::now();
+    if (left.count() <= 0) return 0;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
 }
 
 void set_block_hooks(void (*before)(void*), void (*after)(void*), void* user) {

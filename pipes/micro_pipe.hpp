@@ -11,9 +11,16 @@
 //   put(v)  | stores v, wakes reader | suspends until it is taken  | MicroThreadExit | MicroThreadExit
 //   get()   | suspends               | takes it, wakes a writer    | rest, then EOS  | rest, then E
 //
+// Every suspending operation takes an optional deadline (a duration from now
+// or a point in time, core/deadline.hpp) and throws timeout_error when it
+// passes first; try_put / try_get never suspend.
+//
 // A handle is a reference-counted pointer to the pipe (copy it freely within
-// one engine's OS thread). A micro_pipe converts to what spawn_options::in /
-// ::out take, to attach it as a micro-thread's stdin or stdout.
+// one engine's OS thread; a use from another engine's OS thread is a usage
+// error). A null handle (micro_pipe<T>(nullptr)) is a select case that is
+// never chosen, like Go's nil channel. A micro_pipe converts to what
+// spawn_options::in / ::out take, to attach it as a micro-thread's stdin or
+// stdout.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +34,7 @@
 #include <typeinfo>
 #include <utility>
 
+#include "core/deadline.hpp"
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
@@ -43,8 +51,16 @@ struct typed_ops {
         ::new (dst) T(std::move(*static_cast<T*>(src)));
     }
     static void destroy(void* p) noexcept { static_cast<T*>(p)->~T(); }
+    // emplace_into — a sink: moves *src into the std::optional<T> at target.
+    static void emplace_into(void* target, void* src) noexcept {
+        static_cast<std::optional<T>*>(target)->emplace(std::move(*static_cast<T*>(src)));
+    }
+    static void reset(void* target) noexcept { static_cast<std::optional<T>*>(target)->reset(); }
     static constexpr value_ops ops{&typeid(T), &move_construct, &destroy};
 };
+
+// throw_null_pipe — usage_error: `op` on a null micro_pipe handle.
+[[noreturn]] void throw_null_pipe(const char* op);
 
 template <class T>
 class typed_pipe_state final : public pipe_state {
@@ -65,6 +81,8 @@ public:
 
     // micro_pipe — a new open, empty pipe; `name` shows in dumps and deadlock reports.
     explicit micro_pipe(std::string_view name = {}) : st_(new detail::typed_pipe_state<T>(name)) {}
+    // micro_pipe(nullptr) — a null handle: no pipe (a disabled select case).
+    micro_pipe(std::nullptr_t) noexcept : st_(nullptr) {}
     // adopt — a handle on an existing state (this_stdin/this_stdout); takes a reference.
     static micro_pipe adopt(detail::pipe_state* st) noexcept {
         st->retain();
@@ -84,33 +102,57 @@ public:
 
     // put — see the table. Suspends while the slot is full. Throws
     // MicroThreadExit when the pipe is (or gets) closed: a writer whose reader
-    // is gone ends silently, its destructors run. Must run in a micro-thread.
-    void put(T v) { st_->put(&v); }
+    // is gone ends silently, its destructors run. Throws timeout_error when
+    // `d` passes first (the value is dropped with the argument). Must run in
+    // a micro-thread.
+    void put(T v, deadline d = {}) { state_or_throw("put")->put(&v, d); }
 
     // get — the next value, or an empty optional at end-of-stream. Suspends
     // while the slot is empty and the pipe open. Rethrows the exception the
-    // pipe was closed with (after what was left in the slot). An aborted get
-    // never swallows a value.
-    std::optional<T> get() {
+    // pipe was closed with (after what was left in the slot). Throws
+    // timeout_error when `d` passes first. An aborted get never swallows a
+    // value.
+    std::optional<T> get(deadline d = {}) {
         alignas(T) unsigned char buf[sizeof(T)];
-        if (!st_->get(buf)) return std::nullopt;
+        if (!state_or_throw("get")->get(buf, d)) return std::nullopt;
         T* v = std::launder(reinterpret_cast<T*>(buf));
         std::optional<T> out(std::move(*v));
         v->~T();
         return out;
     }
 
+    // try_put — stores v (moving from it) if that can happen at once and
+    // returns true; returns false (v untouched) when the slot is full. Raises
+    // MicroThreadExit on a closed pipe, as put does. Never suspends.
+    bool try_put(T& v) {
+        switch (state_or_throw("try_put")->try_put(&v)) {
+            case detail::try_result::done: return true;
+            case detail::try_result::closed: throw MicroThreadExit{};
+            default: return false;
+        }
+    }
+
+    // try_get — the next value if one is there now; an empty optional when
+    // none is (then closed() tells end-of-stream from "not yet"). Rethrows
+    // the pipe's error once it is empty. Never suspends.
+    std::optional<T> try_get() {
+        std::optional<T> out;
+        state_or_throw("try_get")->try_get(&out, &detail::typed_ops<T>::emplace_into);
+        return out;
+    }
+
     // close — the writer's end of data (optionally with an error E that every
     // later get rethrows once the slot is empty). Wakes every waiter at once.
-    void close() noexcept { st_->close(); }
-    void close(std::exception_ptr error) noexcept { st_->close(std::move(error)); }
+    void close() { state_or_throw("close")->close(); }
+    void close(std::exception_ptr error) { state_or_throw("close")->close(std::move(error)); }
     // close_reader — the reader wants no more: a value left in the slot is
     // destroyed; pending and later puts raise MicroThreadExit in their writers.
-    void close_reader() noexcept { st_->close_reader(); }
+    void close_reader() { state_or_throw("close_reader")->close_reader(); }
 
-    bool closed() const noexcept { return st_->closed(); }
-    const std::string& name() const noexcept { return st_->name(); }
+    bool closed() const { return state_or_throw("closed")->closed(); }
+    const std::string& name() const { return state_or_throw("name")->name(); }
     detail::pipe_state* state() const noexcept { return st_; }
+    explicit operator bool() const noexcept { return st_ != nullptr; }
 
     // as stdin / stdout in spawn_options{.in = p, .out = q}
     operator detail::io_attachment() const noexcept { return {st_, &detail::pipe_state::attachment_ops}; }
@@ -141,6 +183,11 @@ public:
 
 private:
     micro_pipe(detail::pipe_state* st, int) noexcept : st_(st) {}
+    detail::pipe_state* state_or_throw(const char* op) const {
+        if (!st_) [[unlikely]]
+            detail::throw_null_pipe(op);
+        return st_;
+    }
     detail::pipe_state* st_;
 };
 

@@ -9,9 +9,11 @@
 // Stage i's stdout is stage i+1's stdin (attached, so deaths travel along the
 // chain: SPEC section 5). A stage may take its pipes as parameters, as above,
 // or take none and reach them with this_stdin<T>() / this_stdout<T>().
-// pipeline() waits for every stage and returns the last stage's result; if a
-// stage failed it rethrows the original exception (a stage ended by
-// MicroThreadExit because its reader went away is not a failure).
+// pipeline() waits for every stage and returns the last stage's result. When
+// a stage fails, the other stages are aborted at once (they do not wait to
+// reach their next put or get) and pipeline() rethrows that original
+// exception (a stage ended by MicroThreadExit because its reader went away
+// is not a failure).
 #pragma once
 
 #include <cstddef>
@@ -86,7 +88,7 @@ auto spawn_stage(scope& s, Pipes& pipes, F f) {
 template <class Pipes, class StagesTuple, std::size_t... I>
 auto run_pipeline(Pipes& pipes, StagesTuple& stages, std::index_sequence<I...>) {
     constexpr std::size_t n = sizeof...(I);
-    scope s(scope::on_failure::keep_running);
+    scope s(scope::on_failure::abort_others);
     auto handles = std::tuple{spawn_stage<I>(s, pipes, std::move(std::get<I>(stages)))...};
     s.wait();
     return std::get<n - 1>(handles).result();

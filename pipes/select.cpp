@@ -1,113 +1,124 @@
 // pipes/select.cpp — one operation out of several.
 #include "pipes/select.hpp"
 
+#include <cstdint>
 #include <string>
 
 #include "core/detail/control_block.hpp"
+#include "core/engine.hpp"
 #include "core/errors.hpp"
-#include "pipes/detail/select_timer.hpp"
 
-namespace mt::detail {
+namespace mt {
+namespace detail {
 namespace {
 
 const wait_kind select_kind{
     "select",
     [](const void* obj, std::string& out) {
         const auto* g = static_cast<const select_group*>(obj);
+        if (g->count == 0) {
+            out += "in select with no enabled case";
+            return;
+        }
         out += "in select on " + std::to_string(g->count) + " pipe operation" + (g->count == 1 ? "" : "s") + " (";
-        for (std::size_t i = 0; i < g->count; ++i) {
-            if (i) out += ", ";
-            out += g->cases[i].is_put ? "put to " : "get from ";
-            g->cases[i].pipe->append_name(out);
+        for (const pipe_waiter* w = g->first; w; w = w->next_case) {
+            if (w != g->first) out += ", ";
+            out += w->is_put ? "put to " : "get from ";
+            w->pipe->append_name(out);
         }
         out += ')';
     },
     [](const void* obj) -> control_block* {
         const auto* g = static_cast<const select_group*>(obj);
-        for (std::size_t i = 0; i < g->count; ++i) {
-            const pipe_waiter& w = g->cases[i];
-            if (control_block* b = w.is_put ? w.pipe->reader_ref() : w.pipe->writer_ref()) return b;
-        }
+        for (const pipe_waiter* w = g->first; w; w = w->next_case)
+            if (control_block* b = w->is_put ? w->pipe->reader_ref() : w->pipe->writer_ref()) return b;
         return nullptr;
     },
-    [](void* obj, control_block& me) {
-        auto* g = static_cast<select_group*>(obj);
-        g->unlink_all();
-        if (g->timer) stop_select_timer(me, g->timer);
-        g->timer = nullptr;
-    },
-    false,
+    [](void* obj, control_block&) { static_cast<select_group*>(obj)->unlink_all(); },
 };
 
-void on_timeout(void* arg) noexcept {
-    auto* g = static_cast<select_group*>(arg);
-    g->timer = nullptr;  // the reactor already freed it
-    g->unlink_all();
-    g->chosen = SIZE_MAX;
-    try {
-        g->cases[0].cb->d.callback(nullptr);
-    } catch (...) {
-    }
+// random_below — a uniformly distributed index below n (xorshift64*, one
+// state per OS thread: the choice among ready cases needs no crypto, only no
+// bias and no cost).
+std::size_t random_below(std::size_t n) noexcept {
+    static thread_local std::uint64_t s = 0;
+    if (s == 0) s = reinterpret_cast<std::uintptr_t>(&s) * 0x9E3779B97F4A7C15ull | 1;
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    const std::uint64_t r = s * 0x2545F4914F6CDD1Dull;
+    return static_cast<std::size_t>(r % n);  // the bias, n / 2^64, is far below measurable
 }
+
+// release_pipes — drops the references a waiting select took on its pipes.
+struct release_pipes {
+    select_group& g;
+    ~release_pipes() {
+        for (pipe_waiter* w = g.first; w; w = w->next_case) w->pipe->release();
+    }
+};
 
 }  // namespace
+}  // namespace detail
 
-select_outcome select_impl(pipe_waiter* cases, std::size_t n, double timeout) {
-    engine& e = engine::get("select");
-    control_block& me = e.require_running("select");
+std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n, const deadline& d) {
+    using namespace detail;
+    control_block& me = engine::get("select").require_running("select");
+    check_deadline(me, d, "select");
     if (pending_raise(me)) raise_pending(me);
 
-    // First pass: the first case that can happen at once, in order.
+    // Which enabled cases can happen at once; one of them, chosen uniformly.
+    std::size_t ready = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        pipe_waiter& w = cases[i];
-        if (w.is_put) {
-            const try_result r = w.pipe->try_put(w.value);
-            if (r == try_result::closed) throw MicroThreadExit{};
-            if (r == try_result::done) return {i, false};
-        } else {
-            const try_result r = w.pipe->try_get(w.value);  // rethrows a pipe's error
-            if (r != try_result::would_block) return {i, r == try_result::done};
+        select_case& c = cases[i];
+        if (!c.enabled_) continue;
+        c.w_.pipe->check_engine(me, "select");
+        if (c.w_.is_put ? c.w_.pipe->can_put() : c.w_.pipe->can_get()) ++ready;
+    }
+    if (ready > 0) {
+        std::size_t pick = ready == 1 ? 0 : random_below(ready);
+        for (std::size_t i = 0; i < n; ++i) {
+            select_case& c = cases[i];
+            if (!c.enabled_ || !(c.w_.is_put ? c.w_.pipe->can_put() : c.w_.pipe->can_get())) continue;
+            if (pick-- != 0) continue;
+            if (c.w_.is_put) {
+                if (c.w_.pipe->try_put(c.w_.value) == try_result::closed) throw MicroThreadExit{};
+            } else if (c.w_.pipe->try_get(c.w_.value, c.w_.sink) == try_result::closed) {  // rethrows an error
+                c.clear_(c.w_.value);  // end-of-stream
+            }
+            return i;
         }
     }
-    if (timeout == 0) return {};
 
-    // Wait on all of them.
+    // Nothing can happen now: wait on every enabled case.
     select_group g;
-    g.cases = cases;
-    g.count = n;
+    pipe_waiter** tail = &g.first;
     for (std::size_t i = 0; i < n; ++i) {
-        cases[i].cb = &me;
-        cases[i].group = &g;
-        cases[i].index = i;
-        cases[i].pipe->retain();
+        select_case& c = cases[i];
+        if (!c.enabled_) continue;
+        pipe_waiter& w = c.w_;
+        w.cb = &me;
+        w.group = &g;
+        w.index = i;
+        w.result = pipe_waiter::outcome::waiting;
+        w.next_case = nullptr;
+        w.pipe->retain();
+        *tail = &w;
+        tail = &w.next_case;
+        ++g.count;
     }
-    struct release_all {
-        pipe_waiter* cases;
-        std::size_t n;
-        ~release_all() {
-            for (std::size_t i = 0; i < n; ++i) cases[i].pipe->release();
-        }
-    } releaser{cases, n};
-    // The timer first: it may throw (no libev reactor, no memory), and then
-    // nothing may be left armed or linked.
-    if (timeout > 0) g.timer = start_select_timer(me, timeout, on_timeout, &g);
-    try {
-        me.d.arm(select_kind, &g);
-    } catch (...) {
-        if (g.timer) stop_select_timer(me, g.timer);
-        throw;
-    }
-    for (std::size_t i = 0; i < n; ++i) cases[i].pipe->link(cases[i]);
+    release_pipes releaser{g};
+    begin_wait(me, select_kind, &g);
+    for (pipe_waiter* w = g.first; w; w = w->next_case) w->pipe->link(*w);
     g.linked = true;
-    me.d.wait();  // an abort withdraws every case (select_kind.cancel)
+    if (end_wait(me, d) == wait_end::timed_out) return std::nullopt;  // every case withdrawn
 
-    if (g.chosen == SIZE_MAX) return {};  // timed out
-    pipe_waiter& w = cases[g.chosen];
-    if (w.result == pipe_waiter::outcome::done) return {g.chosen, !w.is_put};
+    select_case& c = cases[g.chosen];
+    if (c.w_.result == pipe_waiter::outcome::done) return g.chosen;
     // closed under it
-    if (w.is_put) throw MicroThreadExit{};
-    const try_result r = w.pipe->try_get(w.value);  // end-of-stream, or rethrows the error
-    return {g.chosen, r == try_result::done};
+    if (c.w_.is_put) throw MicroThreadExit{};
+    if (c.w_.pipe->try_get(c.w_.value, c.w_.sink) == try_result::closed) c.clear_(c.w_.value);  // or rethrows
+    return g.chosen;
 }
 
-}  // namespace mt::detail
+}  // namespace mt

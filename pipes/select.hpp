@@ -5,110 +5,121 @@
 //   auto i = mt::select(mt::on_get(p1, a), mt::on_put(p2, msg));       // waits
 //   auto j = mt::select(100ms, mt::on_get(p1, a), mt::on_get(p3, b));  // or times out
 //
-// The cases are tried in order; the first that can happen at once happens.
-// Otherwise the micro-thread waits on all of them, and the first to become
-// possible (first come, first served among each pipe's waiters) happens; the
-// others are withdrawn before anything else can touch them. Returns the index
-// of the case that happened, or nullopt when the timeout passed first. A get
-// case at end-of-stream happens with its optional left empty (and rethrows
-// the pipe's error if it was closed with one); a put case whose pipe is closed
-// raises MicroThreadExit, as put does. A put case's value is moved only if
-// that case happens.
+//   std::vector<mt::select_case> cases;                                  // a run-time list
+//   for (auto& p : inputs) cases.push_back(mt::on_get(p, out));
+//   std::size_t k = mt::select(cases);
+//
+// Among the cases that can happen at once, one is chosen uniformly at random
+// (so a busy case cannot starve the others) and happens. Otherwise the
+// micro-thread waits on all of them, and the first to become possible (first
+// come, first served among each pipe's waiters) happens; the others are
+// withdrawn before anything else can touch them. Returns the index of the
+// case that happened, or nullopt when the deadline passed first (a zero
+// timeout polls).
+//
+// A case can be disabled at run time — on_get(p, out, false), or a null pipe
+// handle — and is then never chosen, like Go's nil channel. With no enabled
+// case, select waits for its deadline, or, with none, until it is aborted
+// (like Go's `select {}`; the deadlock report names it when nothing else can
+// run).
+//
+// A get case at end-of-stream happens with its optional left empty (and
+// rethrows the pipe's error if it was closed with one); a put case whose pipe
+// is closed raises MicroThreadExit, as put does. A put case's value is moved
+// only if that case happens. A select_case owns the record its wait needs, so
+// a select allocates nothing.
 #pragma once
 
 #include <cstddef>
-#include <new>
 #include <optional>
-#include <tuple>
+#include <span>
+#include <type_traits>
 #include <utility>
 
-#include "notifier/notifier.hpp"
+#include "core/deadline.hpp"
 #include "pipes/micro_pipe.hpp"
 
 namespace mt {
 
-namespace detail {
-
-struct select_outcome {
-    std::size_t index = SIZE_MAX;  // SIZE_MAX: timed out
-    bool got_value = false;        // a get case received a value (not end-of-stream)
-};
-
-// select_impl — cases[i].pipe/.is_put/.value are set by the typed layer
-// (get cases: raw storage for one value). timeout < 0: none.
-select_outcome select_impl(pipe_waiter* cases, std::size_t n, double timeout);
-
+class select_case;
 template <class T>
-struct get_case {
-    micro_pipe<T>& pipe;
-    std::optional<T>& out;
-    alignas(T) unsigned char buf[sizeof(T)];
-
-    void fill(pipe_waiter& w) {
-        w.pipe = pipe.state();
-        w.is_put = false;
-        w.value = buf;
-    }
-    void finish(bool got_value) {
-        if (!got_value) {
-            out.reset();
-            return;
-        }
-        T* v = std::launder(reinterpret_cast<T*>(buf));
-        out.emplace(std::move(*v));
-        v->~T();
-    }
-};
-
+select_case on_get(micro_pipe<T>& p, std::optional<T>& out, bool enabled = true);
 template <class T>
-struct put_case {
-    micro_pipe<T>& pipe;
-    T& value;
+select_case on_put(micro_pipe<T>& p, T& value, bool enabled = true);
 
-    void fill(pipe_waiter& w) {
-        w.pipe = pipe.state();
-        w.is_put = true;
-        w.value = &value;
-    }
-    void finish(bool) {}
+class select_case {
+public:
+    select_case() = default;
+    bool enabled() const noexcept { return enabled_; }
+
+private:
+    template <class T>
+    friend select_case on_get(micro_pipe<T>& p, std::optional<T>& out, bool enabled);
+    template <class T>
+    friend select_case on_put(micro_pipe<T>& p, T& value, bool enabled);
+    friend std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n, const deadline& d);
+
+    detail::pipe_waiter w_;                     // the wait's record (w_.pipe, w_.is_put, w_.value, w_.sink)
+    void (*clear_)(void* target) noexcept = nullptr;  // get: empties the optional at end-of-stream
+    bool enabled_ = false;
 };
 
+// on_get — a case that gets the next value of `p` into `out` (left empty at
+// end-of-stream). Disabled when `enabled` is false or `p` is null.
+template <class T>
+select_case on_get(micro_pipe<T>& p, std::optional<T>& out, bool enabled) {
+    select_case c;
+    c.w_.pipe = p.state();
+    c.w_.is_put = false;
+    c.w_.value = &out;
+    c.w_.sink = &detail::typed_ops<T>::emplace_into;
+    c.clear_ = &detail::typed_ops<T>::reset;
+    c.enabled_ = enabled && p.state() != nullptr;
+    return c;
+}
+
+// on_put — a case that puts `value` (moved from only if this case happens).
+template <class T>
+select_case on_put(micro_pipe<T>& p, T& value, bool enabled) {
+    select_case c;
+    c.w_.pipe = p.state();
+    c.w_.is_put = true;
+    c.w_.value = &value;
+    c.enabled_ = enabled && p.state() != nullptr;
+    return c;
+}
+
+// select_impl_access — the untyped select over `n` cases (SIZE_MAX for none).
+std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n, const deadline& d);
+
+// select — waits until one case happens (see above); returns its index. Must
+// run in a micro-thread. Throws MicroThreadExit on abort (no case happens
+// then), usage_error outside a micro-thread.
 template <class... C>
-std::optional<std::size_t> select_cases(double timeout, C&&... cs) {
-    pipe_waiter w[sizeof...(C)];
-    std::size_t i = 0;
-    (cs.fill(w[i++]), ...);
-    const select_outcome r = select_impl(w, sizeof...(C), timeout);
-    if (r.index == SIZE_MAX) return std::nullopt;
-    i = 0;
-    ((i++ == r.index ? cs.finish(r.got_value) : void()), ...);
-    return r.index;
-}
-
-}  // namespace detail
-
-template <class T>
-detail::get_case<T> on_get(micro_pipe<T>& p, std::optional<T>& out) {
-    return {p, out, {}};
-}
-
-template <class T>
-detail::put_case<T> on_put(micro_pipe<T>& p, T& value) {
-    return {p, value};
-}
-
-// select — waits until one case happens (see above). Must run in a
-// micro-thread. Throws MicroThreadExit on abort (no case happens then).
-template <class... C>
+    requires(sizeof...(C) > 0 && (std::is_same_v<std::decay_t<C>, select_case> && ...))
 std::size_t select(C&&... cs) {
-    return *detail::select_cases(-1.0, std::forward<C>(cs)...);
+    select_case cases[] = {std::forward<C>(cs)...};
+    return *select_impl_access(cases, sizeof...(C), deadline{});
 }
 
-// select with a timeout — nullopt when it passed first (a zero timeout polls).
-template <class Rep, class Period, class... C>
-std::optional<std::size_t> select(std::chrono::duration<Rep, Period> timeout, C&&... cs) {
-    const double s = std::chrono::duration<double>(timeout).count();
-    return detail::select_cases(s < 0 ? 0 : s, std::forward<C>(cs)...);
+// select with a deadline — nullopt when it passed first.
+template <class... C>
+    requires((std::is_same_v<std::decay_t<C>, select_case> && ...))
+std::optional<std::size_t> select(deadline d, C&&... cs) {
+    if constexpr (sizeof...(C) == 0) {
+        return select_impl_access(nullptr, 0, d);
+    } else {
+        select_case cases[] = {std::forward<C>(cs)...};
+        return select_impl_access(cases, sizeof...(C), d);
+    }
+}
+
+// select over a run-time list of cases.
+inline std::size_t select(std::span<select_case> cases) {
+    return *select_impl_access(cases.data(), cases.size(), deadline{});
+}
+inline std::optional<std::size_t> select(std::span<select_case> cases, deadline d) {
+    return select_impl_access(cases.data(), cases.size(), d);
 }
 
 }  // namespace mt

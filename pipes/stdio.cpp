@@ -1,4 +1,4 @@
-// pipes/stdio.cpp — the errors of this_stdin / this_stdout.
+// pipes/stdio.cpp — the errors of this_stdin / this_stdout and of null handles.
 #include <string>
 #include <typeinfo>
 
@@ -7,6 +7,12 @@
 #include "pipes/micro_pipe.hpp"
 
 namespace mt::detail {
+
+void throw_null_pipe(const char* op) {
+    const control_block* me = engine::current() ? engine::current()->running() : nullptr;
+    throw usage_error(std::string("micro_pipe::") + op + "() on a null pipe handle" +
+                      (me ? " in micro-thread " + describe(*me) : std::string()));
+}
 
 void throw_stdio_misuse(const char* which, const char* why, const std::type_info* want,
                         const std::type_info* have) {

@@ -2,11 +2,20 @@
 // callback queue.
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "core/microthreading.hpp"
+#include "notifier/notifier.hpp"
+#include "pipes/micro_pipe.hpp"
 #include "tests/alloc_counter.hpp"
 #include "tests/engine_fixture.hpp"
 
@@ -107,7 +116,6 @@ TEST_CASE("abort while waiting raises MicroThreadExit from wait and cancels the 
             [](const void*, std::string& out) { out += "for the test"; },
             [](const void*) -> mt::detail::control_block* { return nullptr; },
             [](void*, mt::detail::control_block&) { ++cancelled; },
-            false,
         };
         bool raised = false;
         auto h = mt::spawn([&] {
@@ -275,5 +283,130 @@ TEST_CASE("waiting, yielding and joining allocate nothing once warm") {
         const std::size_t after = mt_test::allocations();
         CHECK(after - before == 0);
         partner.wait();
+    });
+}
+
+// --- callbacks that suspend --------------------------------------------------------
+
+namespace {
+void* sleepy_plus_one(void* value, void*) {
+    mt::sleep_d(std::chrono::milliseconds(1));  // an internal wait inside a callback
+    mt::yield();
+    return as_ptr(as_long(value) + 1);
+}
+void* times_ten(void* value, void*) { return as_ptr(as_long(value) * 10); }
+}  // namespace
+
+TEST_CASE("a callback that suspends delays the rest of the queue, which is fed its result") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        d.arm();
+        d.push("B'", sleepy_plus_one, nullptr);  // B' sleeps, then returns value + 1
+        d.push("A'", times_ten, nullptr);        // A' expects B''s result
+        auto firer = mt::spawn([&d] { d.callback(as_ptr(4)); });
+        CHECK(as_long(d.wait()) == 50);
+        firer.wait();
+    });
+}
+
+TEST_CASE("a callback that calls wait() on its own deferred is a usage error") {
+    in_engine([] {
+        static mt::deferred* dp;
+        dp = &mt::this_deferred();
+        dp->arm();
+        dp->push("nested", [](void*, void*) -> void* { return dp->wait(); }, nullptr);
+        dp->callback(nullptr);
+        CHECK_THROWS_WITH_AS(dp->wait(), doctest::Contains("called from one of its own callbacks"), mt::usage_error);
+    });
+}
+
+// --- the user's fires and the engine's internal waits ------------------------------
+
+TEST_CASE("a user's fire during a join is kept for the owner's next wait and does not end the join") {
+    in_engine([] {
+        bool child_done = false;
+        auto owner = mt::spawn([&] {
+            mt::deferred& d = mt::this_deferred();
+            d.arm();
+            auto child = mt::spawn([&] {
+                mt::sleep_d(std::chrono::milliseconds(20));
+                child_done = true;
+            });
+            child.wait();          // the fire below arrives during this join
+            CHECK(child_done);     // the join ended by the child's end, not by the fire
+            return as_long(d.wait());  // the kept fire: at once
+        });
+        mt::sleep_d(std::chrono::milliseconds(5));
+        REQUIRE(owner.state() == mt::state::waiting);
+        owner.get_deferred().callback(as_ptr(77));
+        CHECK(owner.wait() == 77);
+    });
+}
+
+TEST_CASE("a user's fire at a micro-thread in an internal wait is kept even when it never armed its deferred") {
+    in_engine([] {
+        auto owner = mt::spawn([] {
+            mt::sleep_d(std::chrono::milliseconds(10));  // the fire arrives during this sleep
+            return as_long(mt::this_deferred().wait());
+        });
+        mt::yield();
+        owner.get_deferred().callback(as_ptr(5));
+        CHECK_THROWS_WITH_AS(owner.get_deferred().callback(as_ptr(6)), doctest::Contains("fired twice before a wait"),
+                             mt::usage_error);
+        CHECK(owner.wait() == 5);
+    });
+}
+
+TEST_CASE("a user's fire during a pipe get neither ends the get with a false end-of-stream nor loses the next put") {
+    in_engine([] {
+        mt::micro_pipe<int> p("data");
+        auto reader = mt::spawn([&] {
+            std::optional<int> v = p.get();     // the fire below arrives during this get
+            const long kept = as_long(mt::this_deferred().wait());
+            return std::pair<std::optional<int>, long>(v, kept);
+        });
+        mt::yield();
+        REQUIRE(reader.state() == mt::state::waiting);
+        reader.get_deferred().callback(as_ptr(9));
+        mt::yield();
+        CHECK(reader.state() == mt::state::waiting);  // still waiting for a value
+        p.put(123);
+        auto [v, kept] = reader.wait();
+        CHECK(v == 123);
+        CHECK(kept == 9);
+    });
+}
+
+TEST_CASE("a user's fire during an fd wait does not end the wait; the fd's readiness does") {
+    in_engine([] {
+        int sp[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) == 0);
+        auto reader = mt::spawn([&] {
+            mt::wait_readable(sp[0]);
+            char c = 0;
+            CHECK(::read(sp[0], &c, 1) == 1);
+            return as_long(mt::this_deferred().wait()) + c;
+        });
+        mt::yield();
+        reader.get_deferred().callback(as_ptr(1000));
+        mt::sleep_d(std::chrono::milliseconds(2));
+        CHECK(reader.state() == mt::state::waiting);
+        CHECK(::write(sp[1], "\x05", 1) == 1);
+        CHECK(reader.wait() == 1005);
+        mt::close_fd(sp[0]);
+        mt::close_fd(sp[1]);
+    });
+}
+
+TEST_CASE("wait with a deadline on a deferred nobody fires times out and leaves it armed for a later fire") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        d.arm();
+        CHECK_THROWS_WITH_AS(d.wait(std::chrono::milliseconds(5)), doctest::Contains("timed out after 0.005 s waiting on its deferred"),
+                             mt::timeout_error);
+        CHECK(d.armed());
+        auto firer = mt::spawn([&d] { d.callback(as_ptr(8)); });
+        CHECK(as_long(d.wait(std::chrono::seconds(5))) == 8);
+        firer.wait();
     });
 }

@@ -99,7 +99,9 @@ TEST_CASE("a read_d with a timeout raises timeout_error naming the call; a peer 
         char c;
         auto silent = mt::spawn(mt::spawn_options{"patient"}, [&] { mt::read_d(p.a.get(), &c, 1, 20ms); });
         auto other = mt::spawn([] { mt::sleep_d(1ms); return 7; });
-        CHECK_THROWS_WITH_AS(silent.wait(), doctest::Contains("read_d(fd"), mt::timeout_error);
+        CHECK_THROWS_WITH_AS(silent.wait(),
+                             doctest::Contains("read_d in micro-thread #2 'patient' timed out after 0.020 s waiting for fd"),
+                             mt::timeout_error);
         CHECK(other.wait() == 7);
     });
 }

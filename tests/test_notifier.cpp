@@ -78,8 +78,8 @@ TEST_CASE("wait_writable returns for a writable fd") {
 TEST_CASE("wait_readable with a timeout raises timeout_error naming the fd and the micro-thread") {
     in_engine([] {
         socket_pair sp;
-        const std::string expected =
-            "wait_readable(fd " + std::to_string(sp.fd[0]) + ") in micro-thread #1 'main' timed out";
+        const std::string expected = "wait_readable in micro-thread #1 'main' timed out after 0.020 s waiting for fd " +
+                                     std::to_string(sp.fd[0]) + " to become readable";
         CHECK_THROWS_WITH_AS(mt::wait_readable(sp.fd[0], 20ms), doctest::Contains(expected.c_str()),
                              mt::timeout_error);
         CHECK(reactor_counts().active() == 0);
@@ -188,7 +188,7 @@ TEST_CASE("the dump shows what each micro-thread waits on: fd and direction, tim
     });
 }
 
-TEST_CASE("aborting a micro-thread that waits on an fd, a timer or a signal removes its watcher") {
+TEST_CASE("aborting a micro-thread that waits on an fd, a timer or a signal removes its watcher and its deadline") {
     in_engine([] {
         socket_pair sp;
         int cleaned = 0;
@@ -200,11 +200,13 @@ TEST_CASE("aborting a micro-thread that waits on an fd, a timer or a signal remo
         auto b = mt::spawn([&] { guard g{cleaned}; mt::sleep_d(10s); });
         auto c = mt::spawn([&] { guard g{cleaned}; mt::wait_signal(SIGUSR1); });
         mt::yield();
-        CHECK(reactor_counts().active() == 3);  // the fd wait (with its timeout), the sleep, the signal
+        CHECK(reactor_counts().active() == 2);  // the fd wait and the signal
+        CHECK(mt::engine::current()->timers().size() == 2);  // the fd wait's timeout and the sleep
         a.abort();
         b.abort();
         c.abort();
         CHECK(reactor_counts().active() == 0);
+        CHECK(mt::engine::current()->timers().empty());
         // No late wake-up: the events come now, and nobody is woken.
         CHECK(::write(sp.fd[1], "x", 1) == 1);
         ::raise(SIGUSR1);

@@ -799,3 +799,87 @@ TEST_CASE("nothing is lost: N producers and M consumers with random closes and a
     }
     MESSAGE(rounds << " rounds, " << values_total << " values accounted for");
 }
+
+// --- a getter whose pipe loses every handle while it waits -----------------------
+
+TEST_CASE("a getter woken by a close with an error rethrows it even when every handle was dropped meanwhile") {
+    in_engine([] {
+        std::optional<mt::micro_pipe<int>> p;
+        p.emplace("short-lived");
+        auto getter = mt::spawn([&p] {
+            mt::micro_pipe<int>& pipe = *p;  // a reference: the getter holds no handle of its own
+            return pipe.get();
+        });
+        mt::yield();
+        REQUIRE(getter.state() == mt::state::waiting);
+        p->close(std::make_exception_ptr(std::runtime_error("producer failed")));
+        p.reset();  // the last handle: only the waiting get keeps the pipe alive now
+        CHECK_THROWS_WITH_AS(getter.wait(), "producer failed", std::runtime_error);
+    });
+}
+
+TEST_CASE("a getter woken by a plain close sees end-of-stream even when every handle was dropped meanwhile") {
+    in_engine([] {
+        std::optional<mt::micro_pipe<int>> p;
+        p.emplace("short-lived");
+        auto getter = mt::spawn([&p] { return (*p).get(); });
+        mt::yield();
+        p->close();
+        p.reset();
+        CHECK(getter.wait() == std::nullopt);
+    });
+}
+
+// --- select with no case ---------------------------------------------------------------
+
+TEST_CASE("select with no case and a timeout waits out its timeout") {
+    in_engine([] {
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK_FALSE(mt::select(mt::deadline(20ms)).has_value());
+        CHECK(std::chrono::steady_clock::now() - t0 >= 20ms);
+        std::vector<mt::select_case> none;
+        CHECK_FALSE(mt::select(none, 5ms).has_value());
+    });
+}
+
+TEST_CASE("select whose every case is disabled waits out its timeout and never touches the pipes") {
+    in_engine([] {
+        mt::micro_pipe<int> a("a");
+        mt::micro_pipe<int> nil(nullptr);
+        a.put(1);  // ready, but disabled
+        std::optional<int> va, vn;
+        CHECK_FALSE(mt::select(10ms, mt::on_get(a, va, false), mt::on_get(nil, vn)).has_value());
+        CHECK_FALSE(va.has_value());
+        CHECK(a.get() == 1);
+    });
+}
+
+TEST_CASE("select with no case and no deadline waits until it is aborted") {
+    in_engine([] {
+        bool unwound = false;
+        auto forever = mt::spawn([&] {
+            struct flag {
+                bool& f;
+                ~flag() { f = true; }
+            } g{unwound};
+            std::vector<mt::select_case> none;
+            mt::select(none);
+        });
+        mt::sleep_d(5ms);
+        CHECK(forever.state() == mt::state::waiting);
+        CHECK(mt::dump().find("in select with no enabled case") != std::string::npos);
+        forever.abort();
+        CHECK_THROWS_AS(forever.wait(), mt::micro_thread_aborted);
+        CHECK(unwound);
+    });
+}
+
+TEST_CASE("a select with no case and no deadline, with nothing else to run, is reported as a deadlock") {
+    mt::engine e;
+    auto h = mt::spawn(mt::spawn_options{"stuck"}, [] {
+        std::vector<mt::select_case> none;
+        mt::select(none);
+    });
+    CHECK_THROWS_WITH_AS(e.loop(), doctest::Contains("#1 'stuck' waits in select with no enabled case"),
+                         mt::deadlock_error);
+}

@@ -6,14 +6,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "core/microthreading.hpp"
 #include "nonblocking_io/io.hpp"
 #include "nonblocking_io/process.hpp"
+#include "nonblocking_io/worker_pool.hpp"
 #include "notifier/notifier.hpp"
 #include "pipes/pipeline.hpp"
 #include "pipes/select.hpp"
@@ -57,26 +62,35 @@ TEST_CASE("Ctrl-C after main has ended aborts the micro-threads left, so run() r
 }
 
 namespace {
+// A host's own notifier that knows nothing of timers: it sleeps as long as
+// the engine tells it to.
 struct host_notifier : mt::notifier_interface {
+    int polls = 0;
     bool can_fire() const noexcept override { return false; }
-    void poll(bool) override {}
+    void poll(double max_wait) override {
+        ++polls;
+        if (max_wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(max_wait));
+    }
 };
 }  // namespace
 
-TEST_CASE("a select whose timeout cannot be set up throws and leaves nothing armed or linked") {
+TEST_CASE("a select's timeout works under a host's own notifier: deadlines are the engine's, not the notifier's") {
     host_notifier host;
     mt::engine e;
     e.set_notifier(&host);
     mt::micro_pipe<int> p("p");
     auto h = mt::spawn([&] {
         std::optional<int> v;
-        CHECK_THROWS_AS(mt::select(100ms, mt::on_get(p, v)), mt::usage_error);
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK_FALSE(mt::select(50ms, mt::on_get(p, v)).has_value());
+        CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
         CHECK_FALSE(mt::this_deferred().armed());
         p.put(42);  // goes into the slot: no stale case takes it
         CHECK(p.get() == 42);
     });
     e.loop();
     h.result();
+    CHECK(host.polls > 0);
 }
 
 TEST_CASE("an aborted micro-thread waiting for a max_processes place is withdrawn; the place goes to the next") {
@@ -160,4 +174,92 @@ TEST_CASE("spawning into a scope owned by another micro-thread is a usage error,
         s.wait();
         CHECK_FALSE(ran);
     });
+}
+
+TEST_CASE("abort() on a micro-thread of another OS thread's engine is a usage error naming it") {
+    std::mutex m;
+    std::condition_variable cv;
+    mt::micro_thread<void>* foreign = nullptr;  // guarded by m
+    std::atomic<bool> done{false};
+    std::thread other([&] {
+        mt::run([&] {
+            auto h = mt::spawn(mt::spawn_options{"elsewhere"}, [&] {
+                while (!done) mt::sleep_d(1ms);
+            });
+            {
+                std::lock_guard<std::mutex> l(m);
+                foreign = &h;
+            }
+            cv.notify_all();
+            h.wait();
+        });
+    });
+    {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return foreign != nullptr; });
+    }
+    in_engine([&] {
+        CHECK_THROWS_WITH_AS(foreign->abort(),
+                             doctest::Contains("abort() on micro-thread #2 'elsewhere', which belongs to the engine of another OS thread"),
+                             mt::usage_error);
+        CHECK_THROWS_WITH_AS(foreign->wait(), doctest::Contains("belongs to the engine of another OS thread"),
+                             mt::usage_error);
+    });
+    done = true;
+    other.join();
+}
+
+TEST_CASE("subprocesses work in two engines on two OS threads at once: each child's exit reaches its own engine") {
+    std::atomic<int> ok{0};
+    auto body = [&ok] {
+        mt::run([&ok] {
+            for (int i = 0; i < 5; ++i) {
+                mt::process p = mt::process::start({"sh", "-c", "exit 3"});
+                const int status = p.wait(10s);
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 3) ++ok;
+            }
+        });
+    };
+    std::thread a(body), b(body);
+    a.join();
+    b.join();
+    CHECK(ok == 10);
+}
+
+TEST_CASE("a worker pool drops the queued jobs of callers that were aborted: they never run") {
+    std::atomic<int> ran{0};
+    {
+        mt::worker_pool pool(1);
+        in_engine([&] {
+            std::vector<mt::micro_thread<void>> callers;
+            for (int i = 0; i < 40; ++i) {
+                callers.push_back(mt::spawn([&] {
+                    mt::submit_work_on(pool, [&] {
+                        ++ran;
+                        std::this_thread::sleep_for(50ms);
+                    });
+                }));
+            }
+            mt::sleep_d(10ms);  // the first job runs; 39 wait in the queue
+            for (auto& c : callers) c.abort();
+            for (auto& c : callers) CHECK_THROWS_AS(c.wait(), mt::micro_thread_aborted);
+        });
+    }  // the pool's destructor runs what is queued: the abandoned jobs return at once
+    CHECK(ran <= 2);
+}
+
+TEST_CASE("submit_work with a deadline times out and its job, not yet started, is dropped") {
+    std::atomic<int> ran{0};
+    {
+        mt::worker_pool pool(1);
+        in_engine([&] {
+            auto blocker = mt::spawn([&] { mt::submit_work_on(pool, [] { std::this_thread::sleep_for(100ms); }); });
+            mt::sleep_d(10ms);
+            CHECK_THROWS_WITH_AS(mt::submit_work_until(pool, 10ms, [&] { ++ran; }),
+                                 doctest::Contains("submit_work in micro-thread #1 'main' timed out after 0.010 s"),
+                                 mt::timeout_error);
+            blocker.wait();
+        });
+    }
+    CHECK(ran == 0);
 }

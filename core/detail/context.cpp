@@ -11,6 +11,17 @@
 // ASan then knows which stack is current when an exception unwinds one.
 // See docs/design/core.md.
 //
+// The exception state: the C++ ABI keeps, per OS thread, the chain of
+// exceptions being handled (what `throw;` and std::current_exception() see)
+// and the count of exceptions unwinding (std::uncaught_exceptions()). A
+// micro-thread that suspends inside a catch block or a destructor run by
+// unwinding would otherwise leave that state to whichever micro-thread runs
+// next. Every switch saves the two words into the slot of the context it
+// leaves and restores them when that context resumes; a new micro-thread
+// starts with none. (Rejected: swapping only on demand, from a catch block's
+// guard: user code would have to call it; copying the whole TLS block: its
+// layout is the C library's.)
+//
 // The hand-over: Boost's resume() returns the continuation of whoever
 // resumed us. That context stored a pointer to its own slot in
 // switch_state::save_into before jumping, so the resumed side files the
@@ -18,6 +29,7 @@
 #include "core/detail/context.hpp"
 
 #include <boost/context/fiber.hpp>
+#include <cxxabi.h>
 #include <new>
 #include <utility>
 
@@ -30,6 +42,27 @@ namespace ctx = boost::context;
 static_assert(sizeof(ctx::fiber) == sizeof(void*), "a slot stores a fiber as its one pointer");
 
 namespace {
+
+// The ABI's per-thread exception state (libstdc++'s and libc++abi's
+// __cxa_eh_globals begin with these two fields on every target we build for).
+struct eh_state {
+    void* caught_exceptions;
+    unsigned int uncaught_exceptions;
+};
+
+inline eh_state& eh(const switch_state& st) noexcept { return *static_cast<eh_state*>(st.eh_globals); }
+
+inline void eh_save(context_slot& slot, const switch_state& st) noexcept {
+    const eh_state& g = eh(st);
+    slot.eh_caught = g.caught_exceptions;
+    slot.eh_uncaught = g.uncaught_exceptions;
+}
+
+inline void eh_restore(const context_slot& slot, const switch_state& st) noexcept {
+    eh_state& g = eh(st);
+    g.caught_exceptions = slot.eh_caught;
+    g.uncaught_exceptions = slot.eh_uncaught;
+}
 
 ctx::fiber& as_fiber(context_slot& slot) noexcept {
     return *std::launder(reinterpret_cast<ctx::fiber*>(&slot.continuation));
@@ -94,6 +127,7 @@ void context_create(context_slot& slot, const stack& s, stack_pool& pool, contex
     auto body = [entry, arg, &st](ctx::fiber&& from) noexcept -> ctx::fiber {
         asan_finish(nullptr, st.save_into);
         file(*st.save_into, std::move(from));
+        eh(st) = eh_state{nullptr, 0};  // a new micro-thread handles no exception yet
         context_slot* next = entry(arg);
         // This context is over: whoever runs next files our (empty)
         // continuation into the dead slot, and ASan may drop our fake stack.
@@ -105,12 +139,18 @@ void context_create(context_slot& slot, const stack& s, stack_pool& pool, contex
     file(slot, ctx::fiber(std::allocator_arg, pooled_stack{s, &pool}, std::move(body)));
 }
 
+void context_init(switch_state& st) noexcept {
+    st.eh_globals = abi::__cxa_get_globals();
+}
+
 void context_switch(context_slot& from, context_slot& to, switch_state& st) noexcept {
     st.save_into = &from;
+    eh_save(from, st);
     asan_start(&from.asan_fake_stack, to);
     ctx::fiber back = take(to).resume();
     asan_finish(from.asan_fake_stack, st.save_into);
     file(*st.save_into, std::move(back));
+    eh_restore(from, st);
 }
 
 }  // namespace mt::detail

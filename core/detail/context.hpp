@@ -21,15 +21,26 @@ struct context_slot {
     const void* stack_lo = nullptr;  // bounds of the stack, for ASan's switch annotations
     std::size_t stack_size = 0;
     void* asan_fake_stack = nullptr;  // ASan's fake stack while suspended
+    // The C++ runtime's exception state of this context while it is
+    // suspended (the ABI's per-thread caught-exceptions chain and uncaught
+    // count): a micro-thread owns its own, so `throw;`,
+    // std::current_exception() and std::uncaught_exceptions() see only its
+    // exceptions.
+    void* eh_caught = nullptr;
+    unsigned eh_uncaught = 0;
 
     bool empty() const noexcept { return continuation == nullptr; }
 };
 
-// switch_state — shared by every context of one engine.
+// switch_state — shared by every context of one engine (so of one OS thread).
 struct switch_state {
     context_slot* save_into = nullptr;  // the slot of the context being left
     context_slot dead;                  // receives the (empty) continuation of an ended context
+    void* eh_globals = nullptr;         // this OS thread's C++ exception state (context_init)
 };
+
+// context_init — prepares `st` on the OS thread that will switch with it.
+void context_init(switch_state& st) noexcept;
 
 // context_entry — runs a micro-thread to its end and returns the slot to
 // continue with. Must not throw and must not return into a finished context.
@@ -43,7 +54,9 @@ void context_create(context_slot& slot, const stack& s, stack_pool& pool, contex
                     void* arg, switch_state& st) noexcept;
 
 // context_switch — suspends the running context into `from` and resumes `to`.
-// Returns when some context switches back to `from`. Never throws.
+// Returns when some context switches back to `from`. Saves the running
+// context's exception state into `from` and restores it on return. Never
+// throws.
 void context_switch(context_slot& from, context_slot& to, switch_state& st) noexcept;
 
 }  // namespace mt::detail

@@ -1,12 +1,12 @@
 // core/detail/control_block.hpp — everything the engine keeps per micro-thread.
 //
-// Invariants:
+// Invariants (engine::check_invariants checks them for every live block):
 //   * state == running  <=> this is engine::current_.
 //   * state in {created, runnable} <=> the block is in the run queue (run_next).
-//   * state == waiting  => d.waiting(); the block sits in at most one wait list
-//     (wait_prev/wait_next), and nowhere else.
+//   * state == waiting  => w.phase == armed; the block is then in at most one
+//     wait list (wait_hook) and in the timer heap iff its wait has a deadline.
 //   * has_ended(state)  => not in the run queue, not in any wait list, not in the
-//     live list, and its stack is back in the pool.
+//     live list, not in the timer heap, and its stack is back in the pool.
 //   * the block is deleted when it has ended and no handle refers to it.
 //
 // Threading: touched only by the OS thread of its engine.
@@ -20,7 +20,9 @@
 #include "core/deferred.hpp"
 #include "core/detail/block_alloc.hpp"
 #include "core/detail/context.hpp"
+#include "core/detail/intrusive_list.hpp"
 #include "core/detail/stack_pool.hpp"
+#include "core/detail/wait.hpp"
 #include "core/state.hpp"
 
 namespace mt {
@@ -69,18 +71,6 @@ protected:
     ~scope_base() = default;
 };
 
-// wait_list — an intrusive FIFO of waiting control blocks, threaded through
-// their wait_prev/wait_next. Used for joiners and by pipes.
-struct wait_list {
-    control_block* head = nullptr;
-    control_block* tail = nullptr;
-
-    bool empty() const noexcept { return head == nullptr; }
-    void push_back(control_block& cb) noexcept;
-    void remove(control_block& cb) noexcept;
-    control_block* pop_front() noexcept;
-};
-
 inline constexpr std::size_t max_name = 47;
 
 struct control_block {
@@ -114,14 +104,17 @@ struct control_block {
 
     // --- scheduling: run queue and the engine's list of live micro-threads
     control_block* run_next = nullptr;
-    control_block* live_prev = nullptr;
-    control_block* live_next = nullptr;
+    list_hook<control_block> live_hook;
 
-    // --- waiting: the one wait list it may sit in, and its one deferred
-    control_block* wait_prev = nullptr;
-    control_block* wait_next = nullptr;
+    // --- waiting: its one internal wait (wait.hpp), the one wait list it may
+    // sit in (joiners of another block, a lock's queue, ...), its shield, and
+    // the user's deferred
+    wait_state w;
+    list_hook<control_block> wait_hook;
+    std::uint16_t shield_depth = 0;  // open mt::shield regions; > 0: aborts wait
+    deadline::clock::time_point shield_due = deadline::clock::time_point::max();  // the innermost shield's deadline
     deferred d{*this};
-    wait_list joiners;  // micro-threads waiting to join this one
+    intrusive_list<control_block, &control_block::wait_hook> joiners;  // micro-threads joining this one
 
     // --- memory
     stack stk;         // empty once it went back to the pool
@@ -131,35 +124,6 @@ struct control_block {
     io_attachment io[2];                // [in] stdin, [out] stdout: pipes, if attached
     void* embedder_state = nullptr;  // reserved for an embedder (SPEC section 7)
 };
-
-inline void wait_list::push_back(control_block& cb) noexcept {
-    cb.wait_prev = tail;
-    cb.wait_next = nullptr;
-    (tail ? tail->wait_next : head) = &cb;
-    tail = &cb;
-}
-
-inline void wait_list::remove(control_block& cb) noexcept {
-    (cb.wait_prev ? cb.wait_prev->wait_next : head) = cb.wait_next;
-    (cb.wait_next ? cb.wait_next->wait_prev : tail) = cb.wait_prev;
-    cb.wait_prev = cb.wait_next = nullptr;
-}
-
-inline control_block* wait_list::pop_front() noexcept {
-    control_block* cb = head;
-    if (cb) remove(*cb);
-    return cb;
-}
-
-// pending_raise — is an abort or an interruption waiting to be raised at
-// this micro-thread's next suspension point?
-inline bool pending_raise(const control_block& cb) noexcept {
-    return cb.abort_requested || cb.interruption;
-}
-
-// raise_pending — raises what pending_raise() reported: MicroThreadExit for
-// an abort (sticky), else the interruption (once).
-[[noreturn]] void raise_pending(control_block& cb);
 
 // name_of — the micro-thread's name; an unnamed one is "micro-thread-<id>"
 // (made when asked, not at spawn: formatting it there cost a third of spawn).

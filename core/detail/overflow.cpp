@@ -11,6 +11,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "core/detail/assert.hpp"
 #include "core/detail/control_block.hpp"
 #include "core/detail/sys.hpp"
 #include "core/engine.hpp"
@@ -164,6 +165,11 @@ void overflow_die(const control_block& cb) noexcept {
     describe_overflow(m, cb);
     m.add("; its canary was overwritten)");
     m.write_out();
+    std::abort();
+}
+
+void assertion_failed(const char* file, int line, const char* cond, const char* what) noexcept {
+    std::fprintf(stderr, "microthreading: fatal: %s:%d: %s (%s)\n", file, line, what, cond);
     std::abort();
 }
 

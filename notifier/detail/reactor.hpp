@@ -2,12 +2,13 @@
 // it: the waits a micro-thread can make on the outside world. The one
 // implementation (ev_reactor.cpp) is the only file that includes <ev.h>.
 //
-// Every wait here: arms the running micro-thread's deferred, registers
-// watchers taken from a pool (no allocation once warm), suspends, and on
-// return has taken every watcher back. An abort or an interruption cancels
-// the wait through the deferred's cancel hook: the watchers are stopped and
-// returned to the pool at once, so no watcher outlives its wait and no late
-// event wakes a micro-thread that has moved on.
+// Every wait here: begins an internal wait of the running micro-thread
+// (core/detail/wait.hpp), registers watchers taken from a pool (no
+// allocation once warm), suspends, and on return has taken every watcher
+// back. A timeout, an abort or an interruption cancels the wait through its
+// kind's cancel hook: the watchers are stopped and returned to the pool at
+// once, so no watcher outlives its wait and no late event wakes a
+// micro-thread that has moved on.
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +18,7 @@
 #include <exception>
 #include <memory>
 
+#include "core/deadline.hpp"
 #include "core/engine.hpp"
 #include "core/notifier_interface.hpp"
 
@@ -31,21 +33,13 @@ struct remote_mailbox;
 void mailbox_post(remote_mailbox& box, wait_node* n, std::uint64_t generation, void* value,
                   std::exception_ptr error) noexcept;
 
-enum class wait_result : std::uint8_t {
-    ready,      // the event came
-    timed_out,  // the timeout came first
-};
-
 struct reactor_counts {
     std::size_t fd_waits = 0;
-    std::size_t timers = 0;
     std::size_t signal_waits = 0;
     std::size_t child_waits = 0;
     std::size_t remote_waits = 0;
     std::size_t pool_nodes = 0;  // watcher nodes allocated so far (reused)
-    std::size_t active() const noexcept {
-        return fd_waits + timers + signal_waits + child_waits + remote_waits;
-    }
+    std::size_t active() const noexcept { return fd_waits + signal_waits + child_waits + remote_waits; }
 };
 
 class reactor : public notifier_interface {
@@ -62,30 +56,34 @@ public:
     static const char kind_tag;
 
     // Waits. Called by the running micro-thread `me`; suspend; throw
-    // MicroThreadExit (abort), an interruption, or std::system_error for an
-    // error the kernel reported on the fd. timeout < 0: none.
-    virtual wait_result wait_fd(control_block& me, int fd, bool write, double timeout) = 0;
-    virtual void sleep(control_block& me, double seconds) = 0;
-    virtual wait_result wait_signal(control_block& me, int signo, double timeout) = 0;
-    virtual wait_result wait_child(control_block& me, pid_t pid, int& status, double timeout) = 0;
+    // timeout_error (naming `op`) when `d` passes first, MicroThreadExit
+    // (abort), an interruption, or std::system_error for an error the kernel
+    // reported on the fd. The deadline is core's (the reactor keeps no timers).
+    virtual void wait_fd(control_block& me, int fd, bool write, const deadline& d, const char* op) = 0;
+    // wait_signal — returns signo.
+    virtual int wait_signal(control_block& me, int signo, const deadline& d) = 0;
+    // wait_child — returns the child's waitpid() status once it exited. The
+    // child's exit reaches this engine whichever engine started it (a pidfd
+    // where the kernel has them, else polling with back-off).
+    virtual int wait_child(control_block& me, pid_t pid, const deadline& d) = 0;
 
-    // Wake-ups from other OS threads. arm_remote arms `me`'s deferred and
-    // returns a node, its generation and the mailbox; mailbox_post may then
-    // be called from any OS thread, once. A wake-up for a wait that was
-    // cancelled, or for a reactor that no longer exists, is dropped.
-    virtual wait_node* arm_remote(control_block& me, std::uint64_t& generation,
+    // Wake-ups from other OS threads. arm_remote registers a node for `me`
+    // and returns it, its generation and the mailbox; mailbox_post may then
+    // be called from any OS thread, once. With `user`, the node fires `me`'s
+    // deferred (its user-level arm is made here: remote_wakeup); without, it
+    // begins an internal wait of `me` that the caller ends with end_wait
+    // (submit_work), or abandons with abandon_wait. A wake-up for a wait that
+    // was cancelled, or for a reactor that no longer exists, is dropped.
+    virtual wait_node* arm_remote(control_block& me, bool user, std::uint64_t& generation,
                                   std::shared_ptr<remote_mailbox>& box) = 0;
 
-    // A timer that calls fn(arg) from the poll (fn must not suspend or throw),
-    // for timeouts that are not a plain wait (select). Counts as pending.
-    virtual wait_node* start_timer(double seconds, void (*fn)(void*) noexcept, void* arg) = 0;
-    virtual void stop_timer(wait_node* n) noexcept = 0;
-
     // For a host that drives the engine from its own loop: an fd that becomes
-    // readable when the reactor has something to do, and how long the host
-    // may sleep (seconds; < 0: until the fd is readable).
+    // readable when the reactor has something to do. prepare_host_wait
+    // registers with the kernel every watcher started since the last poll
+    // (and settles what is already ready), so the host's poll of host_fd
+    // cannot sleep through an fd wait begun since.
     virtual int host_fd() = 0;
-    virtual double host_timeout() = 0;
+    virtual void prepare_host_wait() = 0;
 
     // Around the blocking wait: an interpreter releases its lock in `before`
     // and takes it back in `after`.

@@ -4,39 +4,20 @@
 
 #include <utility>
 
+#include "core/detail/assert.hpp"
 #include "core/detail/overflow.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
-#include "pipes/detail/select_timer.hpp"
 
 namespace mt::detail {
 
-// ---- queues --------------------------------------------------------------------
-
-void waiter_queue::push_back(pipe_waiter& w) noexcept {
-    w.queued = true;
-    w.prev = tail;
-    w.next = nullptr;
-    (tail ? tail->next : head) = &w;
-    tail = &w;
-}
-
-void waiter_queue::remove(pipe_waiter& w) noexcept {
-    if (!w.queued) return;
-    w.queued = false;
-    (w.prev ? w.prev->next : head) = w.next;
-    (w.next ? w.next->prev : tail) = w.prev;
-    w.prev = w.next = nullptr;
-}
-
 void pipe_state::link(pipe_waiter& w) noexcept { (w.is_put ? putters_ : getters_).push_back(w); }
-void pipe_state::unlink(pipe_waiter& w) noexcept { (w.is_put ? putters_ : getters_).remove(w); }
+void pipe_state::unlink(pipe_waiter& w) noexcept { (w.is_put ? putters_ : getters_).remove_if_linked(w); }
 
 void select_group::unlink_all() noexcept {
     if (!linked) return;
     linked = false;
-    for (std::size_t i = 0; i < count; ++i)
-        if (cases[i].pipe) cases[i].pipe->unlink(cases[i]);
+    for (pipe_waiter* w = first; w; w = w->next_case) w->pipe->unlink(*w);
 }
 
 // ---- what the dump and the deadlock report say -----------------------------------
@@ -48,8 +29,8 @@ void pipe_state::append_name(std::string& out) const {
 }
 
 namespace {
-// withdraw — an aborted get or put leaves its pipe's queue.
-void withdraw(void* obj, control_block&) {
+// withdraw — a timed-out or aborted get or put leaves its pipe's queue.
+void withdraw_waiter(void* obj, control_block&) {
     auto* w = static_cast<pipe_waiter*>(obj);
     w->pipe->unlink(*w);
 }
@@ -62,8 +43,7 @@ const wait_kind pipe_state::get_kind{
         static_cast<const pipe_waiter*>(obj)->pipe->append_name(out);
     },
     [](const void* obj) { return static_cast<const pipe_waiter*>(obj)->pipe->writer_ref(); },
-    withdraw,
-    false,
+    withdraw_waiter,
     "writer",
 };
 
@@ -74,8 +54,7 @@ const wait_kind pipe_state::put_kind{
         static_cast<const pipe_waiter*>(obj)->pipe->append_name(out);
     },
     [](const void* obj) { return static_cast<const pipe_waiter*>(obj)->pipe->reader_ref(); },
-    withdraw,
-    false,
+    withdraw_waiter,
     "reader",
 };
 
@@ -86,35 +65,39 @@ pipe_state::pipe_state(const value_ops& ops, void* slot, std::string_view name)
 
 pipe_state::~pipe_state() {
     if (full_) ops_.destroy(slot_);
-    if (getters_.head || putters_.head) fatal("a pipe was destroyed while micro-threads waited on it");
+    if (!getters_.empty() || !putters_.empty()) fatal("a pipe was destroyed while micro-threads waited on it");
+}
+
+void pipe_state::check_engine(const control_block& me, const char* op) {
+    if (eng_ == me.eng) [[likely]]
+        return;
+    if (!eng_) {
+        eng_ = me.eng;
+        return;
+    }
+    throw usage_error(std::string(op) + " in micro-thread " + describe(me) + " on pipe '" + name_ +
+                      "', which belongs to the engine of another OS thread");
 }
 
 // ---- the operations -------------------------------------------------------------------
 
 // complete — a waiter's operation happened (or the pipe closed under it):
-// take it (and, for a select, its sibling cases) out of every queue, then wake
-// its micro-thread.
+// take it (and, for a select, its sibling cases) out of every queue, then
+// settle its wait.
 void pipe_state::complete(pipe_waiter& w, pipe_waiter::outcome result, bool run_next) noexcept {
     w.pipe->unlink(w);
     w.result = result;
     if (select_group* g = w.group) {
         g->chosen = w.index;
         g->unlink_all();
-        if (g->timer) {
-            stop_select_timer(*w.cb, g->timer);
-            g->timer = nullptr;
-        }
     }
-    try {
-        if (run_next) w.cb->d.callback_next(&w);
-        else w.cb->d.callback(&w);
-    } catch (...) {
-        fatal("a pipe waiter's deferred was not armed");
-    }
+    if (run_next) fire_next(*w.cb, &w);
+    else fire(*w.cb, &w);
 }
 
-void pipe_state::take_slot(void* out) noexcept {
-    ops_.move_construct(out, slot_);
+void pipe_state::take_slot(void* out, sink_fn sink) noexcept {
+    if (sink) sink(out, slot_);
+    else ops_.move_construct(out, slot_);
     ops_.destroy(slot_);
     full_ = false;
 }
@@ -122,7 +105,7 @@ void pipe_state::take_slot(void* out) noexcept {
 // refill_from_putter — the slot was emptied: the first waiting putter's value
 // goes in, and that putter returns.
 void pipe_state::refill_from_putter() noexcept {
-    if (pipe_waiter* p = putters_.head) {
+    if (pipe_waiter* p = putters_.front()) {
         ops_.move_construct(slot_, p->value);
         full_ = true;
         complete(*p, pipe_waiter::outcome::done, false);
@@ -132,24 +115,18 @@ void pipe_state::refill_from_putter() noexcept {
 // deliver_to — the handoff: a value goes straight to a waiting getter, which
 // runs next (engine::make_runnable_next explains why that is fair).
 void pipe_state::deliver_to(pipe_waiter& getter, void* value) noexcept {
-    ops_.move_construct(getter.value, value);
+    if (getter.sink) getter.sink(getter.value, value);
+    else ops_.move_construct(getter.value, value);
     complete(getter, pipe_waiter::outcome::done, true);
 }
 
 void pipe_state::wake_all(waiter_queue& q) noexcept {
-    while (pipe_waiter* w = q.head) complete(*w, pipe_waiter::outcome::closed, false);
-}
-
-void pipe_state::wait_in(waiter_queue& q, pipe_waiter& w) {
-    control_block& me = *w.cb;
-    me.d.arm(w.is_put ? put_kind : get_kind, &w);
-    q.push_back(w);
-    me.d.wait();  // an abort unlinks w (the kind's cancel) and raises
+    while (pipe_waiter* w = q.front()) complete(*w, pipe_waiter::outcome::closed, false);
 }
 
 try_result pipe_state::try_put(void* value) {
     if (closed_) return try_result::closed;
-    if (pipe_waiter* g = getters_.head) {
+    if (pipe_waiter* g = getters_.front()) {
         deliver_to(*g, value);
         return try_result::done;
     }
@@ -159,32 +136,9 @@ try_result pipe_state::try_put(void* value) {
     return try_result::done;
 }
 
-void pipe_state::put(void* value) {
-    engine& e = engine::get("micro_pipe::put");
-    control_block& me = e.require_running("micro_pipe::put");
-    if (pending_raise(me)) raise_pending(me);
-    const try_result r = try_put(value);
-    if (r == try_result::done) return;
-    if (r == try_result::closed) throw MicroThreadExit{};
-    retain();  // the pipe outlives this wait even if every handle is dropped meanwhile
-    pipe_waiter w;
-    w.cb = &me;
-    w.pipe = this;
-    w.value = value;
-    w.is_put = true;
-    try {
-        wait_in(putters_, w);
-    } catch (...) {
-        release();
-        throw;
-    }
-    release();
-    if (w.result != pipe_waiter::outcome::done) throw MicroThreadExit{};
-}
-
-try_result pipe_state::try_get(void* out) {
+try_result pipe_state::try_get(void* out, sink_fn sink) {
     if (full_) {
-        take_slot(out);
+        take_slot(out, sink);
         if (!closed_) refill_from_putter();
         return try_result::done;
     }
@@ -195,9 +149,37 @@ try_result pipe_state::try_get(void* out) {
     return try_result::would_block;
 }
 
-bool pipe_state::get(void* out) {
-    engine& e = engine::get("micro_pipe::get");
-    control_block& me = e.require_running("micro_pipe::get");
+void pipe_state::put(void* value, const deadline& d) {
+    control_block& me = engine::get("micro_pipe::put").require_running("micro_pipe::put");
+    check_engine(me, "micro_pipe::put");
+    check_deadline(me, d, "micro_pipe::put");
+    if (pending_raise(me)) raise_pending(me);
+    const try_result r = try_put(value);
+    if (r == try_result::done) return;
+    if (r == try_result::closed) throw MicroThreadExit{};
+    retain();  // the pipe outlives this wait even if every handle is dropped meanwhile
+    pipe_waiter w;
+    w.cb = &me;
+    w.pipe = this;
+    w.value = value;
+    w.is_put = true;
+    begin_wait(me, put_kind, &w);
+    putters_.push_back(w);
+    try {
+        end_wait_or_throw(me, d, "micro_pipe::put");  // a timeout or an abort unlinks w
+    } catch (...) {
+        release();
+        throw;
+    }
+    const pipe_waiter::outcome result = w.result;
+    release();  // may destroy the pipe: nothing of it is read below
+    if (result != pipe_waiter::outcome::done) throw MicroThreadExit{};
+}
+
+bool pipe_state::get(void* out, const deadline& d) {
+    control_block& me = engine::get("micro_pipe::get").require_running("micro_pipe::get");
+    check_engine(me, "micro_pipe::get");
+    check_deadline(me, d, "micro_pipe::get");
     if (pending_raise(me)) raise_pending(me);
     const try_result r = try_get(out);
     if (r != try_result::would_block) return r == try_result::done;
@@ -206,15 +188,23 @@ bool pipe_state::get(void* out) {
     w.cb = &me;
     w.pipe = this;
     w.value = out;
+    begin_wait(me, get_kind, &w);
+    getters_.push_back(w);
     try {
-        wait_in(getters_, w);
+        end_wait_or_throw(me, d, "micro_pipe::get");
     } catch (...) {
         release();
         throw;
     }
+    if (w.result == pipe_waiter::outcome::done) {
+        release();
+        return true;
+    }
+    // Closed while it waited: end-of-stream, or the error it was closed
+    // with. Read before the reference is dropped (the last one may be ours).
+    std::exception_ptr err = error_;
     release();
-    if (w.result == pipe_waiter::outcome::done) return true;
-    if (error_) std::rethrow_exception(error_);
+    if (err) std::rethrow_exception(err);
     return false;
 }
 
@@ -235,6 +225,21 @@ void pipe_state::close_reader() noexcept {
     }
     wake_all(getters_);
     wake_all(putters_);
+}
+
+void pipe_state::check_invariants() const noexcept {
+#if MT_CHECKED
+    getters_.check_invariants();
+    putters_.check_invariants();
+    MT_ASSERT(getters_.empty() || (!full_ && !closed_), "getters wait on a full or closed pipe");
+    MT_ASSERT(putters_.empty() || (full_ && !closed_), "putters wait on an empty or closed pipe");
+    MT_ASSERT(!reader_closed_ || !full_, "a pipe closed by its reader holds a value");
+    MT_ASSERT(refs_ > 0, "a pipe is used after its last reference was dropped");
+    for (const pipe_waiter* w = getters_.front(); w; w = waiter_queue::next(*w))
+        MT_ASSERT(w->cb->w.phase == wait_phase::armed && !w->is_put, "a queued getter is not in an armed wait");
+    for (const pipe_waiter* w = putters_.front(); w; w = waiter_queue::next(*w))
+        MT_ASSERT(w->cb->w.phase == wait_phase::armed && w->is_put, "a queued putter is not in an armed wait");
+#endif
 }
 
 // ---- stdin/stdout attachment ---------------------------------------------------------------

@@ -3,17 +3,21 @@
 // attachment counts. micro_pipe<T> adds the type; the C API and the Python
 // binding use the same state through boxed values.
 //
-// Invariants:
+// Invariants (check_invariants):
 //   * the slot holds a value iff full_.
 //   * getters_ is non-empty only while the slot is empty and the pipe open;
 //     putters_ is non-empty only while the slot is full and the pipe open.
-//   * every waiter record lives in the frame of a suspended micro-thread and
-//     is in exactly one queue until it is completed or cancelled; a record of
-//     a select is unlinked from every queue the moment one of its cases
-//     completes, so a select performs exactly one operation.
+//   * every waiter record lives in the frame of a suspended micro-thread (or
+//     a select_case it owns) whose wait is armed, and is in exactly one queue
+//     until it is completed or withdrawn; a record of a select is unlinked
+//     from every queue the moment one of its cases completes, so a select
+//     performs exactly one operation.
 //   * once closed_, no value enters the slot again; reader_closed_ => !full_.
+//   * a waiter holds a reference to its pipe while it waits, so the pipe
+//     outlives the wait even when every handle is dropped meanwhile.
 //
-// Threading: the engine's OS thread only.
+// Threading: the OS thread of the engine that first used it (a use from
+// another engine is a usage error).
 #pragma once
 
 #include <cstddef>
@@ -23,7 +27,9 @@
 #include <string_view>
 #include <typeinfo>
 
+#include "core/deadline.hpp"
 #include "core/detail/control_block.hpp"
+#include "core/detail/intrusive_list.hpp"
 
 namespace mt::detail {
 
@@ -37,43 +43,42 @@ struct value_ops {
     void (*destroy)(void* p) noexcept;
 };
 
+// sink_fn — where a get delivers: moves *src into `target` (a select's
+// std::optional<T>, say). nullptr: `target` is raw storage for one value.
+using sink_fn = void (*)(void* target, void* src) noexcept;
+
 // pipe_waiter — a suspended get or put, in the waiter's frame.
 struct pipe_waiter {
     enum class outcome : std::uint8_t {
         waiting,
-        done,    // put: its value went into the slot or to a getter; get: a value is in `value`
+        done,    // put: its value went into the slot or to a getter; get: a value was delivered
         closed,  // the pipe was closed: put raises MicroThreadExit; get sees end-of-stream or the error
     };
     control_block* cb = nullptr;
     pipe_state* pipe = nullptr;
-    pipe_waiter* prev = nullptr;
-    pipe_waiter* next = nullptr;
-    void* value = nullptr;  // put: the value to move from; get: raw storage to move into
+    list_hook<pipe_waiter> hook;
+    void* value = nullptr;    // put: the value to move from; get: where to deliver
+    sink_fn sink = nullptr;   // get: how to deliver (nullptr: raw storage)
     bool is_put = false;
-    bool queued = false;  // in its pipe's queue
     outcome result = outcome::waiting;
-    select_group* group = nullptr;  // the select it belongs to, or nullptr
-    std::size_t index = 0;          // its case in that select
+    select_group* group = nullptr;    // the select it belongs to, or nullptr
+    pipe_waiter* next_case = nullptr;  // the select's next enabled case
+    std::size_t index = 0;             // its case in that select
 };
 
-struct waiter_queue {
-    pipe_waiter* head = nullptr;
-    pipe_waiter* tail = nullptr;
-    void push_back(pipe_waiter& w) noexcept;
-    void remove(pipe_waiter& w) noexcept;
-};
+using waiter_queue = intrusive_list<pipe_waiter, &pipe_waiter::hook>;
 
-// select_group — the cases of one select, completed at most once.
+// select_group — the enabled cases of one select (chained through
+// next_case), completed at most once.
 struct select_group {
-    pipe_waiter* cases = nullptr;
-    std::size_t count = 0;
+    pipe_waiter* first = nullptr;
+    std::size_t count = 0;          // enabled cases
     std::size_t chosen = SIZE_MAX;  // the case that happened; SIZE_MAX: none (timeout, cancel)
-    void* timer = nullptr;          // the timeout's reactor node, or nullptr
     bool linked = false;            // records are in their pipes' queues
     void unlink_all() noexcept;
 };
 
-// What a non-suspending attempt found (select's first pass).
+// What a non-suspending attempt found.
 enum class try_result : std::uint8_t { done, would_block, closed };
 
 class pipe_state {
@@ -90,13 +95,16 @@ public:
 
     // put — moves *value into the pipe (to a waiting getter, which then runs
     // next, or into the slot); suspends while the slot is full. Throws
-    // MicroThreadExit when the pipe is closed (before or while it waits).
-    void put(void* value);
+    // MicroThreadExit when the pipe is closed (before or while it waits),
+    // timeout_error when `d` passes first (the value stays with the caller),
+    // usage_error outside a micro-thread or from another engine.
+    void put(void* value, const deadline& d);
     // get — moves the next value into raw storage `out` and returns true, or
     // returns false at end-of-stream; suspends while the slot is empty and
     // the pipe open. Rethrows the error the pipe was closed with (after what
-    // was left in the slot). MicroThreadExit on abort (no value is lost).
-    bool get(void* out);
+    // was left in the slot). timeout_error when `d` passes first.
+    // MicroThreadExit on abort (no value is lost).
+    bool get(void* out, const deadline& d);
     // close — the writer's end of data, optionally with an error: getters take
     // what is left, then see end-of-stream (or the error); puts raise
     // MicroThreadExit. The first close wins. Never suspends.
@@ -105,14 +113,23 @@ public:
     // raise MicroThreadExit; gets see end-of-stream (or the earlier error).
     void close_reader() noexcept;
 
+    // try_put / try_get — never suspend. try_get: done leaves a value in
+    // `out` (delivered through `sink` if given); closed means end-of-stream,
+    // or rethrows the pipe's error.
     try_result try_put(void* value);
-    try_result try_get(void* out);  // done: a value in out; closed: end-of-stream or rethrows
+    try_result try_get(void* out, sink_fn sink = nullptr);
+    // can_put / can_get — would try_put / try_get not return would_block?
+    bool can_put() const noexcept { return closed_ || !getters_.empty() || !full_; }
+    bool can_get() const noexcept { return full_ || closed_; }
 
     bool closed() const noexcept { return closed_; }
     bool full() const noexcept { return full_; }
     const std::type_info& type() const noexcept { return *ops_.type; }
     const std::string& name() const noexcept { return name_; }
     void append_name(std::string& out) const;
+    // check_engine — binds the pipe to the calling OS thread's engine on
+    // first use; throws usage_error naming `op` from any other engine.
+    void check_engine(const control_block& me, const char* op);
 
     // attachments (stdin/stdout), counted like Unix pipe descriptors
     static const io_ops attachment_ops;
@@ -123,19 +140,21 @@ public:
     void link(pipe_waiter& w) noexcept;
     void unlink(pipe_waiter& w) noexcept;
 
+    void check_invariants() const noexcept;
+
     static const wait_kind get_kind, put_kind;
 
 private:
-    void take_slot(void* out) noexcept;
+    void take_slot(void* out, sink_fn sink) noexcept;
     void refill_from_putter() noexcept;
     void deliver_to(pipe_waiter& getter, void* value) noexcept;
     static void complete(pipe_waiter& w, pipe_waiter::outcome result, bool run_next) noexcept;
     void wake_all(waiter_queue& q) noexcept;
-    void wait_in(waiter_queue& q, pipe_waiter& w);
 
     const value_ops& ops_;
     void* slot_;  // raw storage for one value, owned by the typed state
     std::string name_;
+    const engine* eng_ = nullptr;  // the engine that first used it
     std::uint32_t refs_ = 1;
     bool full_ = false;
     bool closed_ = false;

@@ -1,0 +1,126 @@
+// core/engine_loop.cpp — the root loop: running what is runnable, blocking
+// in the notifier until an event or the next deadline, expiring deadlines,
+// and resolving deadlocks. Also the engine's invariant check.
+#include <string>
+#include <thread>
+
+#include "core/detail/assert.hpp"
+#include "core/detail/control_block.hpp"
+#include "core/detail/overflow.hpp"
+#include "core/engine.hpp"
+#include "core/errors.hpp"
+#include "core/notifier_interface.hpp"
+
+namespace mt {
+
+// expire_timers — every wait whose deadline has passed times out: its
+// registration is withdrawn and it becomes runnable (wait.cpp's time_out).
+void engine::expire_timers() noexcept {
+    if (timers_.empty()) return;
+    const auto now = deadline::clock::now();
+    while (detail::control_block* cb = timers_.top()) {
+        if (cb->w.due > now) break;
+        detail::time_out(*cb);
+    }
+}
+
+// wait_for_events — polls the notifier (blocking until an event or the next
+// deadline when `block`), then expires the deadlines that passed. With no
+// notifier, a blocking wait sleeps until the next deadline.
+void engine::wait_for_events(bool block) {
+    double max_wait = 0;
+    if (block) {
+        if (timers_.empty()) {
+            max_wait = -1;
+        } else {
+            const auto left = timers_.next() - deadline::clock::now();
+            max_wait = left.count() > 0 ? std::chrono::duration<double>(left).count() : 0;
+        }
+    }
+    if (notifier_) notifier_->poll(max_wait);
+    else if (max_wait > 0) std::this_thread::sleep_until(timers_.next());
+    expire_timers();
+}
+
+void engine::loop() {
+    if (current_) throw usage_error("the engine loop was started from inside micro-thread " + detail::describe(*current_));
+    if (!notifier_ && opts_.default_notifier && detail::make_default_notifier)
+        adopt_notifier(detail::make_default_notifier(*this));
+    while (!live_.empty()) {
+        if (run_head_) {
+            switch_from(nullptr);
+            continue;
+        }
+        if (can_progress()) {
+            wait_for_events(true);
+            continue;
+        }
+        resolve_deadlock();
+    }
+}
+
+bool engine::run_once() {
+    if (current_) throw usage_error("run_once() called from inside micro-thread " + detail::describe(*current_));
+    wait_for_events(false);
+    detail::control_block* last = run_tail_;
+    while (run_head_) {
+        const bool was_last = run_head_ == last;
+        switch_from(nullptr);
+        if (was_last) break;
+    }
+    if (!live_.empty() && !can_progress()) resolve_deadlock();
+    return !live_.empty();
+}
+
+// resolve_deadlock — nothing is runnable, no deadline is pending and nothing
+// can fire, yet micro-threads wait. Record the chains, abort every waiter
+// (even in cleanup waits and shields: nothing else could end them) so its
+// destructors run, let them end, then throw.
+void engine::resolve_deadlock() {
+    if (resolving_deadlock_) detail::fatal("deadlock persists after aborting every waiting micro-thread:\n" + dump());
+    std::string report = deadlock_report();
+    resolving_deadlock_ = true;
+    for (auto* cb = live_.back(); cb; cb = decltype(live_)::prev(*cb)) {  // newest first: leaves before joiners
+        if (cb->st != state::waiting) continue;
+        cb->abort_requested = true;
+        detail::withdraw(*cb, true);
+    }
+    while (!live_.empty()) {
+        if (run_head_) switch_from(nullptr);
+        else if (can_progress()) wait_for_events(true);
+        else detail::fatal("deadlock persists after aborting every waiting micro-thread:\n" + dump());
+    }
+    resolving_deadlock_ = false;
+    throw deadlock_error(report);
+}
+
+void engine::check_invariants() const noexcept {
+#if MT_CHECKED
+    MT_ASSERT(detail::tls_engine == this, "an engine is checked on an OS thread it does not belong to");
+    live_.check_invariants();
+    timers_.check_invariants();
+    std::size_t queued = 0;
+    for (const detail::control_block* cb = run_head_; cb; cb = cb->run_next) {
+        MT_ASSERT(cb->st == state::created || cb->st == state::runnable, "the run queue holds a micro-thread that is not runnable");
+        MT_ASSERT(live_.contains(*cb), "the run queue holds a micro-thread that is not live");
+        ++queued;
+        if (!cb->run_next) MT_ASSERT(cb == run_tail_, "the run queue's tail is not its last element");
+    }
+    std::size_t runnable = 0, timed = 0;
+    for (const detail::control_block* cb = live_.front(); cb; cb = decltype(live_)::next(*cb)) {
+        MT_ASSERT(!has_ended(cb->st), "the live list holds an ended micro-thread");
+        MT_ASSERT((cb->st == state::running) == (cb == current_), "running is not the current micro-thread");
+        if (cb->st == state::created || cb->st == state::runnable) ++runnable;
+        if (cb->w.heap_index != detail::no_heap_index) {
+            MT_ASSERT(cb->st == state::waiting || cb->st == state::running, "a micro-thread in the timer heap is not waiting");
+            ++timed;
+        }
+        detail::check_wait_invariants(*cb);
+        cb->d.check_invariants();
+    }
+    MT_ASSERT(queued == runnable, "the run queue and the runnable micro-threads differ");
+    MT_ASSERT(timed == timers_.size(), "the timer heap holds a micro-thread that is not live");
+#endif
+}
+
+}  // namespace mt

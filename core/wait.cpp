@@ -1,0 +1,213 @@
+// core/wait.cpp — the transitions of a micro-thread's internal wait and its
+// deadline. States and invariants: see core/detail/wait.hpp.
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include "core/detail/assert.hpp"
+#include "core/detail/control_block.hpp"
+#include "core/engine.hpp"
+#include "core/errors.hpp"
+
+namespace mt::detail {
+namespace {
+
+using time_point = deadline::clock::time_point;
+
+// settle — armed -> `to`: out of the timer heap, and a suspended waiter
+// becomes runnable (at the front of the run queue for a handoff).
+void settle(control_block& cb, wait_phase to, bool next) noexcept {
+    MT_ASSERT(cb.w.phase == wait_phase::armed, "a wait was settled that is not armed (settled twice?)");
+    if (cb.w.heap_index != no_heap_index) cb.eng->timers().erase(cb);
+    cb.w.phase = to;
+    if (cb.st == state::waiting) {
+        if (next) cb.eng->make_runnable_next(cb);
+        else cb.eng->make_runnable(cb);
+    }
+}
+
+// withdraw_as — the registration is taken back through the kind, then settled.
+void withdraw_as(control_block& cb, wait_phase to) noexcept {
+    if (cb.w.kind->cancel) cb.w.kind->cancel(cb.w.obj, cb);
+    settle(cb, to, false);
+}
+
+void append_seconds(std::string& out, double s) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.3f s", s < 0 ? 0.0 : s);
+    out += buf;
+}
+
+}  // namespace
+
+void begin_wait(control_block& me, const wait_kind& kind, void* obj, bool interruptible) noexcept {
+    MT_ASSERT(me.w.phase == wait_phase::idle, "a micro-thread began a wait while in another");
+    MT_ASSERT(me.st == state::running, "only the running micro-thread may begin a wait");
+    me.w.kind = &kind;
+    me.w.obj = obj;
+    me.w.value = nullptr;
+    me.w.error = nullptr;
+    me.w.interruptible = interruptible;
+    me.w.phase = wait_phase::armed;
+}
+
+wait_end end_wait(control_block& me, const deadline& d) {
+    engine& e = *me.eng;
+    MT_ASSERT(me.w.phase != wait_phase::idle, "end_wait without begin_wait");
+    if (me.w.phase == wait_phase::armed) {
+        if (me.w.interruptible && pending_raise(me)) {
+            withdraw_as(me, wait_phase::cancelled);
+        } else {
+            time_point due = d.when();
+            if (me.shield_depth > 0 && me.shield_due < due) due = me.shield_due;
+            if (due != time_point::max()) {
+                const time_point now = deadline::clock::now();
+                me.w.began = now;
+                if (due <= now) {
+                    withdraw_as(me, wait_phase::timed_out);  // a poll: nothing happened at once
+                } else {
+                    try {
+                        e.timers().reserve_one();
+                    } catch (...) {
+                        withdraw_as(me, wait_phase::cancelled);
+                        me.w.phase = wait_phase::idle;
+                        me.w.kind = nullptr;
+                        throw;
+                    }
+                    me.w.due = due;
+                    e.timers().push(me);
+                }
+            }
+        }
+        if (me.w.phase == wait_phase::armed) {
+            e.suspend_running();
+            MT_ASSERT(me.w.phase != wait_phase::armed, "a micro-thread resumed from a wait nobody settled");
+        }
+    }
+    const wait_phase ph = me.w.phase;
+    std::exception_ptr err = std::move(me.w.error);
+    me.w.phase = wait_phase::idle;
+    me.w.kind = nullptr;
+    me.w.obj = nullptr;
+    switch (ph) {
+        case wait_phase::fired:
+            if (err) std::rethrow_exception(err);
+            return wait_end::fired;
+        case wait_phase::timed_out: return wait_end::timed_out;
+        default:
+            // cancelled: an abort, an interruption, or a deadlock resolution
+            // (which cancels even shielded and cleanup waits).
+            if (pending_raise(me)) raise_pending(me);
+            throw MicroThreadExit{};
+    }
+}
+
+void* end_wait_or_throw(control_block& me, const deadline& d, const char* op) {
+    const wait_kind* kind = me.w.kind;
+    const void* obj = me.w.obj;
+    if (end_wait(me, d) == wait_end::timed_out) throw_timeout(me, op, *kind, obj, d);
+    return me.w.value;
+}
+
+void fire(control_block& cb, void* value) noexcept {
+    cb.w.value = value;
+    cb.w.error = nullptr;
+    settle(cb, wait_phase::fired, false);
+}
+
+void fire_next(control_block& cb, void* value) noexcept {
+    cb.w.value = value;
+    cb.w.error = nullptr;
+    settle(cb, wait_phase::fired, true);
+}
+
+void fire_error(control_block& cb, std::exception_ptr error) noexcept {
+    cb.w.value = nullptr;
+    cb.w.error = std::move(error);
+    settle(cb, wait_phase::fired, false);
+}
+
+void abandon_wait(control_block& me) noexcept {
+    if (me.w.phase == wait_phase::armed && me.w.kind->cancel) me.w.kind->cancel(me.w.obj, me);
+    if (me.w.heap_index != no_heap_index) me.eng->timers().erase(me);
+    me.w.phase = wait_phase::idle;
+    me.w.kind = nullptr;
+    me.w.obj = nullptr;
+    me.w.error = nullptr;
+}
+
+void time_out(control_block& cb) noexcept { withdraw_as(cb, wait_phase::timed_out); }
+
+bool withdraw(control_block& cb, bool force) noexcept {
+    if (cb.w.phase != wait_phase::armed) return false;
+    if (!force && (!cb.w.interruptible || cb.shield_depth > 0)) return false;
+    withdraw_as(cb, wait_phase::cancelled);
+    return true;
+}
+
+void check_deadline(const control_block& me, const deadline& d, const char* op) {
+    if (d.negative()) [[unlikely]] {
+        throw usage_error(std::string(op) + " in micro-thread " + describe(me) +
+                          ": a negative timeout (use a zero timeout to poll)");
+    }
+}
+
+void throw_timeout(const control_block& me, const char* op, const wait_kind& kind, const void* obj,
+                   const deadline& d) {
+    std::string what = std::string(op) + " in micro-thread " + describe(me) + " timed out after ";
+    const bool by_shield = me.shield_depth > 0 && me.shield_due <= d.when();
+    if (!by_shield && d.requested().count() >= 0) {
+        append_seconds(what, std::chrono::duration<double>(d.requested()).count());
+    } else {
+        const auto due = by_shield ? me.shield_due : d.when();
+        append_seconds(what, std::chrono::duration<double>(due - me.w.began).count());
+    }
+    what += " waiting ";
+    kind.describe(obj, what);
+    if (by_shield) what += " (the deadline of its shield)";
+    throw timeout_error(what);
+}
+
+bool pending_raise(const control_block& cb) noexcept {
+    return (cb.abort_requested || cb.interruption) && cb.shield_depth == 0;
+}
+
+void raise_pending(control_block& cb) {
+    if (cb.abort_requested) throw MicroThreadExit{};
+    std::rethrow_exception(std::exchange(cb.interruption, nullptr));
+}
+
+void describe_wait(const control_block& cb, std::string& out) {
+    switch (cb.w.phase) {
+        case wait_phase::armed:
+            out += "waits ";
+            cb.w.kind->describe(cb.w.obj, out);
+            if (cb.w.heap_index != no_heap_index) {
+                const double left = std::chrono::duration<double>(cb.w.due - deadline::clock::now()).count();
+                if (cb.w.kind->ends_at_deadline) {
+                    out += ", ";
+                    append_seconds(out, left);
+                    out += " left";
+                } else {
+                    out += " (timeout in ";
+                    append_seconds(out, left);
+                    out += ')';
+                }
+            }
+            break;
+        case wait_phase::idle: out += "waits"; break;
+        default: out += "woken, not yet resumed"; break;
+    }
+}
+
+void check_wait_invariants(const control_block& cb) noexcept {
+    MT_ASSERT((cb.w.phase == wait_phase::idle) == (cb.w.kind == nullptr), "a wait's kind and phase disagree");
+    MT_ASSERT(cb.st != state::waiting || cb.w.phase == wait_phase::armed, "a waiting micro-thread is not in a wait");
+    MT_ASSERT(cb.w.heap_index == no_heap_index || cb.w.phase == wait_phase::armed,
+              "a settled wait is still in the timer heap");
+    MT_ASSERT(cb.w.phase == wait_phase::idle || cb.w.phase == wait_phase::armed || cb.st == state::runnable ||
+                  cb.st == state::running,
+              "a settled wait's micro-thread is neither runnable nor running");
+}
+
+}  // namespace mt::detail
