@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/detail/stack_mapping.hpp"
 #include "core/detail/sys.hpp"
 
 namespace mt_test {
@@ -53,6 +54,16 @@ public:
     ~stack_arena() { ::munmap(base_, bytes_); }
     stack_arena(const stack_arena&) = delete;
     stack_arena& operator=(const stack_arena&) = delete;
+
+    // guards_work — whether the kernel installs MADV_GUARD_INSTALL markers in
+    // shared memory like the arena's (Linux >= 6.15; 6.13 and 6.14 guard
+    // private anonymous memory only).
+    bool guards_work() noexcept {
+        std::byte* probe = arena() + arena_bytes - page();
+        if (::madvise(probe, page(), mt::detail::madv_guard_install) != 0) return false;
+        ::madvise(probe, page(), mt::detail::madv_guard_remove);
+        return true;
+    }
 
     arena_record& record() noexcept { return *record_; }
     std::byte* copy_of(std::size_t i) noexcept { return base_ + page() + i * copy_bytes; }
