@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
         const long after = peers::rss_bytes();
         peers::report("rss_per_thread_bytes", static_cast<double>(after - before) / static_cast<double>(n));
         const auto& c = mt::engine::current()->stacks().counts();
-        std::fprintf(stderr, "parked: n=%ld spawn+park %.0f ns each, %zu guarded stacks, %zu slabs\n", n,
-                     spawn_ns, c.live_guarded, c.slabs);
+        std::fprintf(stderr, "parked: n=%ld spawn+park %.0f ns each, %zu guarded stacks, %zu slabs, %zu kernel mappings\n",
+                     n, spawn_ns, c.live_guarded, c.slabs, c.mappings);
         const auto t1 = peers::clock::now();
         for (mt::deferred* d : parked) d->callback(nullptr);
         mt::yield();

@@ -61,6 +61,9 @@ using switch_hook = void (*)(void* user, const detail::control_block* from,
 
 struct engine_options {
     std::size_t default_stack_size = detail::default_stack_size;
+    // How stacks get their guard pages, how many kernel mappings they may
+    // use, and whether unguarded canary stacks may be handed out (never by
+    // default): see core/detail/stack_pool.hpp.
     detail::stack_pool_options stacks{};
     // default_notifier — loop() starts the libev notifier (notifier/, when it
     // is linked) if no notifier was set: Ctrl-C reaches main as

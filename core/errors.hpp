@@ -5,7 +5,7 @@
 //   * misuse               -> mt::usage_error, naming the micro-thread and the operation
 //   * a micro-thread ended by an abort, seen by its joiner -> mt::micro_thread_aborted
 //   * nothing can ever run again -> mt::deadlock_error with the wait-for chain
-//   * a stack that cannot be mapped -> mt::stack_allocation_error (a std::system_error)
+//   * a stack (with its guard page) that cannot be mapped -> mt::stack_allocation_error (a std::system_error)
 //   * impossible states and stack overflows -> the process stops with a fixed message
 //   * user exceptions      -> stored as std::exception_ptr, rethrown at join or get
 //
@@ -71,8 +71,11 @@ public:
     using error::error;
 };
 
-// stack_allocation_error — a stack could not be mapped (ENOMEM, map-count
-// exhaustion, a refused mprotect). code() holds the errno.
+// stack_allocation_error — a stack with a guard page could not be had
+// (ENOMEM, the kernel's vm.max_map_count or the pool's mapping budget
+// reached, a refused mprotect or MADV_GUARD_INSTALL). what() names the
+// micro-thread, the stack size and, where it may help, vm.max_map_count;
+// code() holds the errno.
 class stack_allocation_error : public std::system_error {
 public:
     stack_allocation_error(int err, const std::string& what_arg)

@@ -73,7 +73,8 @@ std::string engine::dump() const {
         if (cb.stk) {
             out += "; stack ";
             out += kib(cb.stk.size);
-            out += cb.stk.kind == detail::stack_kind::guarded ? " guarded" : " canary";
+            out += ' ';
+            out += detail::kind_name(cb.stk.kind);
             out += ", high-water ";
             out += kib(detail::stack_pool::high_water(cb.stk));
         }

@@ -162,8 +162,9 @@ private:
 
 // spawn — starts f(args...) in a new micro-thread (queued behind what is
 // runnable; the caller keeps running). Must be called on an OS thread with an
-// engine (inside mt::run). Throws stack_allocation_error when no stack can be
-// mapped. Never suspends.
+// engine (inside mt::run). Throws stack_allocation_error when no stack with a
+// guard page can be mapped (it names vm.max_map_count when the kernel's
+// limit on mappings may be why). Never suspends.
 template <class F, class... A>
 auto spawn(const spawn_options& opts, F&& f, A&&... args) {
     using R = detail::result_of_t<F, A...>;

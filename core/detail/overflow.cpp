@@ -13,6 +13,7 @@
 
 #include "core/detail/assert.hpp"
 #include "core/detail/control_block.hpp"
+#include "core/detail/stack_mapping.hpp"
 #include "core/detail/sys.hpp"
 #include "core/engine.hpp"
 
@@ -64,10 +65,15 @@ void describe_overflow(message& m, const control_block& cb) {
 }
 
 // Is this fault the running micro-thread running off the bottom of its stack?
+// On a guarded stack (in a slab or its own mapping) the fault lands in the
+// page below `lo`, which is the guard: stack-clash probing makes frames touch
+// every page in order, so none skips it. The stack pointer test catches a
+// fault on a push or call whose address the kernel reports elsewhere. On a
+// canary stack a slab's guard may lie far below, so the reach is wider.
 bool is_overflow(const control_block& cb, std::uintptr_t addr, std::uintptr_t sp) {
     if (!cb.stk) return false;
     const auto lo = reinterpret_cast<std::uintptr_t>(cb.stk.lo);
-    const std::uintptr_t reach = 16 * stack_pool::page_size();  // a large frame may skip ahead
+    const std::uintptr_t reach = cb.stk.guarded() ? guard_size() : 16 * stack_pool::page_size();
     const bool addr_below = addr < lo + canary_bytes && addr + reach >= lo;
     const bool sp_below = sp != 0 && sp < lo + 256 && sp + reach >= lo;
     return addr_below || sp_below;
@@ -99,8 +105,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
     if (cb && is_overflow(*cb, addr, sp)) {
         message m;
         describe_overflow(m, *cb);
-        m.add(cb->stk.kind == stack_kind::guarded ? "; hit its guard page at "
-                                                  : "; ran below its stack at ");
+        m.add(cb->stk.guarded() ? "; hit its guard page at " : "; ran below its stack at ");
         m.add(addr, 16);
         m.add(")");
         m.write_out();
