@@ -7,7 +7,7 @@
 // Every answer has "Content-Type: text/plain" and a Content-Length; an answer
 // that ends the connection says "Connection: close". The body of 200 is
 // "Hello, world!\n"; the body of an error is its reason phrase and "\n"
-// ("Bad Request\n").
+// ("Bad Request\n"). A HEAD request gets the same head without the body.
 #pragma once
 
 #include <array>
@@ -99,6 +99,13 @@ inline constexpr auto replies = [] {
 constexpr std::string_view reply(status s, bool close) {
     const detail::reply_text& r = detail::replies[2 * static_cast<std::size_t>(s) + (close ? 1 : 0)];
     return {r.bytes.data(), r.size};
+}
+
+// reply_without_body — reply(s, close) up to the empty line that ends its
+// head: the answer to a HEAD request (its Content-Length still the body's).
+constexpr std::string_view reply_without_body(status s, bool close) {
+    const std::string_view r = reply(s, close);
+    return r.substr(0, r.find("\r\n\r\n") + 4);
 }
 
 }  // namespace http

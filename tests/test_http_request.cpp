@@ -102,6 +102,8 @@ TEST_CASE("every answer's Content-Length is the size of its body") {
     }
     CHECK(http::reply(http::status::ok, false) ==
           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, world!\n");
+    CHECK(http::reply_without_body(http::status::ok, true) ==
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\n");
     CHECK(http::reply(http::status::content_too_large, true) ==
           "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n"
           "Connection: close\r\n\r\nContent Too Large\n");
