@@ -123,6 +123,11 @@ void answer_and_close(int fd, http::status error, input& in) {
     }
 }
 
+// serve_connection — the handler of one connection, in its own micro-thread
+// (mt::serve): answers requests in order until the client closes, asks to
+// close (Connection: close, HTTP/1.0), or sends a request that is refused
+// (then answer_and_close). Throws timeout_error after idle_timeout without a
+// byte, std::system_error on a reset; serve() ends the connection for either.
 void serve_connection(mt::fd conn) {
     const int fd = conn.get();
     input in;
