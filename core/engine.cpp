@@ -3,6 +3,7 @@
 // Invariants: see engine.hpp and control_block.hpp.
 #include "core/engine.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -52,8 +53,13 @@ const char* to_string(state s) noexcept {
     return "?";
 }
 
+namespace {
+std::atomic<std::uint64_t> next_serial{1};
+}
+
 engine::engine(engine_options opts)
-    : opts_(opts), pool_(opts.stacks), unhandled_(default_unhandled) {
+    : opts_(opts), pool_(opts.stacks), serial_(next_serial.fetch_add(1, std::memory_order_relaxed)),
+      unhandled_(default_unhandled) {
     if (tls_engine)
         throw usage_error("an engine already runs on this OS thread (one engine per OS thread)");
     detail::context_init(sw_);

@@ -111,6 +111,10 @@ public:
     static void require_here(const detail::control_block& cb, const char* operation);
 
     std::size_t live() const noexcept { return live_.size(); }
+    // serial — unique to this engine in the process's life (engines made
+    // later at the same address have another): what outlives an engine
+    // (a pipe, a primitive) tells "another engine" from "an engine that ended".
+    std::uint64_t serial() const noexcept { return serial_; }
     detail::stack_pool& stacks() noexcept { return pool_; }
     std::size_t default_stack_size() const noexcept { return opts_.default_stack_size; }
 
@@ -234,6 +238,7 @@ private:
     detail::intrusive_list<detail::control_block, &detail::control_block::live_hook> live_;  // not yet ended, newest last
     detail::timer_heap timers_;                      // deadlines of waits
     std::uint64_t next_id_ = 1;
+    std::uint64_t serial_;  // set at construction
     bool resolving_deadlock_ = false;
     unsigned handoff_streak_ = 0;  // front-insertions since the queue was last served in order
     static constexpr unsigned max_handoff_streak = 32;

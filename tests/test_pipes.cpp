@@ -883,3 +883,12 @@ TEST_CASE("a select with no case and no deadline, with nothing else to run, is r
     CHECK_THROWS_WITH_AS(e.loop(), doctest::Contains("#1 'stuck' waits in select with no enabled case"),
                          mt::deadlock_error);
 }
+
+TEST_CASE("a pipe used after the engine that first used it ended is a usage error naming it") {
+    mt::micro_pipe<int> p("left over");
+    in_engine([&] { p.put(1); });
+    in_engine([&] {
+        CHECK_THROWS_WITH_AS(p.get(), doctest::Contains("micro_pipe::get in micro-thread #1 'main' on pipe 'left over', which belongs to"),
+                             mt::usage_error);
+    });
+}

@@ -69,14 +69,7 @@ pipe_state::~pipe_state() {
 }
 
 void pipe_state::check_engine(const control_block& me, const char* op) {
-    if (eng_ == me.eng) [[likely]]
-        return;
-    if (!eng_) {
-        eng_ = me.eng;
-        return;
-    }
-    throw usage_error(std::string(op) + " in micro-thread " + describe(me) + " on pipe '" + name_ +
-                      "', which belongs to the engine of another OS thread");
+    binding_.check(me, op, "pipe", name_);
 }
 
 // ---- the operations -------------------------------------------------------------------

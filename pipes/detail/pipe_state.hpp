@@ -29,6 +29,7 @@
 
 #include "core/deadline.hpp"
 #include "core/detail/control_block.hpp"
+#include "core/detail/engine_binding.hpp"
 #include "core/detail/intrusive_list.hpp"
 
 namespace mt::detail {
@@ -128,7 +129,8 @@ public:
     const std::string& name() const noexcept { return name_; }
     void append_name(std::string& out) const;
     // check_engine — binds the pipe to the calling OS thread's engine on
-    // first use; throws usage_error naming `op` from any other engine.
+    // first use; throws usage_error naming `op` from any other engine, or
+    // after that engine ended.
     void check_engine(const control_block& me, const char* op);
 
     // attachments (stdin/stdout), counted like Unix pipe descriptors
@@ -154,7 +156,7 @@ private:
     const value_ops& ops_;
     void* slot_;  // raw storage for one value, owned by the typed state
     std::string name_;
-    const engine* eng_ = nullptr;  // the engine that first used it
+    engine_binding binding_;  // the engine that first used it
     std::uint32_t refs_ = 1;
     bool full_ = false;
     bool closed_ = false;
