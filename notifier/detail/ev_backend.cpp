@@ -1,0 +1,156 @@
+// notifier/detail/ev_backend.cpp — the only file of the project that
+// includes <ev.h>. See ev_backend.hpp for the contract.
+#include "notifier/detail/ev_backend.hpp"
+
+#include <ev.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace mt::detail {
+namespace {
+
+// open_fds / find_epoll_fd — libev does not publish its backend fd, so the
+// backend notes the fds open before and after making its loop and keeps the
+// new one that is an epoll instance. libev's signal and async wake-ups go
+// through an eventfd registered in that epoll set, so the fd becomes readable
+// for every kind of event.
+std::vector<int> open_fds() {
+    std::vector<int> fds;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        const int own = ::dirfd(d);  // the listing's own fd is not "open before"
+        while (dirent* ent = ::readdir(d))
+            if (ent->d_name[0] != '.' && std::atoi(ent->d_name) != own) fds.push_back(std::atoi(ent->d_name));
+        ::closedir(d);
+    }
+    return fds;
+}
+
+int find_epoll_fd(const std::vector<int>& before) {
+    for (int fd : open_fds()) {
+        bool old = false;
+        for (int b : before) old = old || b == fd;
+        if (old) continue;
+        char link[64] = {};
+        const std::string path = "/proc/self/fd/" + std::to_string(fd);
+        if (::readlink(path.c_str(), link, sizeof link - 1) > 0 && std::strstr(link, "eventpoll")) return fd;
+    }
+    return -1;
+}
+
+}  // namespace
+
+struct ev_backend::impl {
+    backend_events& events;
+    struct ev_loop* loop = nullptr;
+    // By fd number, grown on demand; each pair is allocated once and never
+    // moves (libev keeps pointers to started watchers).
+    std::vector<std::unique_ptr<std::array<ev_io, 2>>> ios;
+    std::array<ev_signal, NSIG> signals{};
+    std::array<bool, NSIG> signal_on{};
+    ev_async async;
+    ev_timer bound;  // bounds a blocking run
+    int epoll_fd = -1;
+
+    explicit impl(backend_events& e) : events(e) {}
+
+    static impl& of(struct ev_loop* l) noexcept { return *static_cast<impl*>(ev_userdata(l)); }
+
+    static void on_io(struct ev_loop* l, ev_io* w, int revents) noexcept {
+        impl& self = of(l);
+        const int dir = (w->events & EV_WRITE) ? 1 : 0;
+        self.events.on_fd(w->fd, dir, (revents & EV_ERROR) != 0);
+    }
+    static void on_signal(struct ev_loop* l, ev_signal* w, int) noexcept { of(l).events.on_signal(w->signum); }
+    static void on_async(struct ev_loop* l, ev_async*, int) noexcept { of(l).events.on_wakeup(); }
+    static void on_release(struct ev_loop* l) noexcept { of(l).events.before_block(); }
+    static void on_acquire(struct ev_loop* l) noexcept { of(l).events.after_block(); }
+};
+
+ev_backend::ev_backend(backend_events& events) : impl_(std::make_unique<impl>(events)) {
+    const std::vector<int> before = open_fds();
+    impl& m = *impl_;
+    m.loop = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOSIGMASK));
+    if (!m.loop) m.loop = ev_loop_new(static_cast<unsigned>(EVFLAG_AUTO) | static_cast<unsigned>(EVFLAG_NOSIGMASK));
+    if (!m.loop) throw std::system_error(errno ? errno : ENOMEM, std::generic_category(), "ev_loop_new");
+    if (::ev_backend(m.loop) == EVBACKEND_EPOLL) m.epoll_fd = find_epoll_fd(before);
+    ev_set_userdata(m.loop, &m);
+    ev_set_loop_release_cb(m.loop, impl::on_release, impl::on_acquire);
+    ev_async_init(&m.async, impl::on_async);
+    ev_async_start(m.loop, &m.async);
+    ev_timer_init(&m.bound, [](struct ev_loop*, ev_timer*, int) noexcept {}, 0., 0.);
+}
+
+ev_backend::~ev_backend() {
+    impl& m = *impl_;
+    for (auto& pair : m.ios)
+        if (pair)
+            for (ev_io& w : *pair) ev_io_stop(m.loop, &w);
+    for (std::size_t s = 0; s < m.signals.size(); ++s)
+        if (m.signal_on[s]) ev_signal_stop(m.loop, &m.signals[s]);
+    ev_async_stop(m.loop, &m.async);
+    ev_timer_stop(m.loop, &m.bound);
+    ev_loop_destroy(m.loop);
+}
+
+void ev_backend::watch(int fd, int dir) {
+    impl& m = *impl_;
+    const auto i = static_cast<std::size_t>(fd);
+    if (i >= m.ios.size()) m.ios.resize(i + 1 > 2 * m.ios.size() ? i + 1 : 2 * m.ios.size());
+    if (!m.ios[i]) {
+        m.ios[i] = std::make_unique<std::array<ev_io, 2>>();
+        for (int d = 0; d < 2; ++d) ev_io_init(&(*m.ios[i])[d], impl::on_io, fd, d ? EV_WRITE : EV_READ);
+    }
+    ev_io& w = (*m.ios[i])[dir];
+    if (ev_is_active(&w)) return;
+    ev_io_set(&w, fd, dir ? EV_WRITE : EV_READ);  // marks the fd as possibly new to libev
+    ev_io_start(m.loop, &w);
+}
+
+void ev_backend::unwatch(int fd, int dir) noexcept {
+    impl& m = *impl_;
+    const auto i = static_cast<std::size_t>(fd);
+    if (fd >= 0 && i < m.ios.size() && m.ios[i]) ev_io_stop(m.loop, &(*m.ios[i])[dir]);
+}
+
+bool ev_backend::watching(int fd, int dir) const noexcept {
+    const impl& m = *impl_;
+    const auto i = static_cast<std::size_t>(fd);
+    return fd >= 0 && i < m.ios.size() && m.ios[i] && ev_is_active(&(*m.ios[i])[dir]);
+}
+
+void ev_backend::watch_signal(int signo) {
+    impl& m = *impl_;
+    const auto s = static_cast<std::size_t>(signo);
+    if (m.signal_on[s]) return;
+    ev_signal_init(&m.signals[s], impl::on_signal, signo);
+    ev_signal_start(m.loop, &m.signals[s]);
+    m.signal_on[s] = true;
+}
+
+void ev_backend::wake() noexcept { ev_async_send(impl_->loop, &impl_->async); }
+
+void ev_backend::run(double max_wait) {
+    impl& m = *impl_;
+    if (max_wait > 0) {
+        ev_now_update(m.loop);
+        ev_timer_set(&m.bound, max_wait, 0.);
+        ev_timer_start(m.loop, &m.bound);
+        ev_run(m.loop, EVRUN_ONCE);
+        ev_timer_stop(m.loop, &m.bound);
+    } else {
+        ev_run(m.loop, max_wait < 0 ? EVRUN_ONCE : EVRUN_NOWAIT);
+    }
+}
+
+int ev_backend::kernel_fd() const noexcept { return impl_->epoll_fd; }
+
+}  // namespace mt::detail

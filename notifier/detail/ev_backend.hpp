@@ -1,0 +1,72 @@
+// notifier/detail/ev_backend.hpp — the libev loop as the reactor sees it:
+// interest in an fd's directions, one watcher per caught signal, a wake-up
+// any OS thread may send, and a run bounded by a time. The implementation
+// (ev_backend.cpp) is the only file of the project that includes <ev.h>;
+// nothing here names libev, so the reactor's concepts live in files of their
+// own (node_pool, fd_table, signal_table, mailbox) without it.
+//
+// Invariants:
+//   * watching(fd, dir) <=> libev's watcher for that fd and direction is
+//     started; started watchers are only ever on fds that are open (the
+//     reactor checks an fd before the first watch and unwatches it before
+//     close_fd closes it).
+//   * a signal, once watched, stays watched until the backend is destroyed
+//     (libev would reset it to SIG_DFL when its last watcher stopped).
+//
+// Threading: the loop's OS thread only, but for wake(), which any OS thread
+// may call while the backend lives.
+#pragma once
+
+#include <memory>
+
+namespace mt::detail {
+
+// backend_events — what the backend reports, from inside run(). The
+// callbacks settle waits; they never switch and never throw.
+class backend_events {
+public:
+    virtual void on_fd(int fd, int dir, bool error) noexcept = 0;  // dir: 0 read, 1 write
+    virtual void on_signal(int signo) noexcept = 0;
+    virtual void on_wakeup() noexcept = 0;
+    virtual void before_block() noexcept = 0;  // around the kernel's blocking wait
+    virtual void after_block() noexcept = 0;
+
+protected:
+    ~backend_events() = default;
+};
+
+class ev_backend {
+public:
+    // ev_backend — a new libev loop (epoll where it can). Throws
+    // std::system_error when libev cannot make one.
+    explicit ev_backend(backend_events& events);
+    ~ev_backend();
+    ev_backend(const ev_backend&) = delete;
+    ev_backend& operator=(const ev_backend&) = delete;
+
+    // watch — starts the watcher of fd's direction, telling libev the number
+    // may belong to a new file (so its next reify re-registers it with the
+    // kernel: an fd closed through close_fd and reused is watched again).
+    void watch(int fd, int dir);
+    void unwatch(int fd, int dir) noexcept;
+    bool watching(int fd, int dir) const noexcept;
+
+    // watch_signal — catches signo from now until the backend ends.
+    void watch_signal(int signo);
+
+    // wake — makes a running or blocked run() return soon. Any OS thread.
+    void wake() noexcept;
+
+    // run — processes ready events; max_wait < 0 blocks until one comes, 0
+    // does not block, > 0 blocks at most that many seconds.
+    void run(double max_wait);
+
+    // kernel_fd — libev's epoll fd (readable when events are pending), or -1.
+    int kernel_fd() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace mt::detail

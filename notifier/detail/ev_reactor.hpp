@@ -1,0 +1,97 @@
+// notifier/detail/ev_reactor.hpp — the reactor: the waits of notifier/
+// made of its concepts, each in a file of its own —
+//   ev_backend    the libev loop (the only user of <ev.h>)
+//   node_pool     one record per pending wait, generations for wake-ups
+//   fd_table      who waits for which fd and direction, the read hint
+//   signal_table  which signals this reactor owns, who waits for each
+//   mailbox       wake-ups from other OS threads
+// and here: beginning, settling and cancelling each kind of wait, the poll,
+// Ctrl-C, and the child waits (child_wait.cpp).
+//
+// Invariants (check_invariants):
+//   * every pending wait owns one node and is in exactly one place: its fd
+//     entry's list (fd, child on a pidfd), its signal's list, or nowhere (a
+//     wake-up from another OS thread); settling or cancelling it unlinks it
+//     and gives the node back in the same step.
+//   * counts() counts the pending waits; can_fire() is true iff one is
+//     pending. Deadlines are core's: the reactor bounds a blocking poll by
+//     what the engine asks.
+//
+// The loop: the engine calls poll(max_wait) on the root when nothing is
+// runnable, and a running micro-thread calls poll(0) every 64 switches.
+// Backend callbacks only settle waits; they never switch and never throw.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "notifier/detail/ev_backend.hpp"
+#include "notifier/detail/fd_table.hpp"
+#include "notifier/detail/mailbox.hpp"
+#include "notifier/detail/node_pool.hpp"
+#include "notifier/detail/reactor.hpp"
+#include "notifier/detail/signal_table.hpp"
+
+namespace mt::detail {
+
+class ev_reactor final : public reactor, private backend_events {
+public:
+    explicit ev_reactor(engine& e);
+    ~ev_reactor() override;
+
+    bool can_fire() const noexcept override { return pool_.counts().active() > 0; }
+    void poll(double max_wait) override;
+
+    void wait_fd(control_block& me, int fd, bool write, const deadline& d, const char* op) override;
+    int wait_signal(control_block& me, int signo, const deadline& d) override;
+    int wait_child(control_block& me, pid_t pid, const deadline& d) override;
+    wait_node* arm_remote(control_block& me, bool user, std::uint64_t& generation,
+                          std::shared_ptr<remote_mailbox>& box) override;
+
+    int host_fd() override;
+    void prepare_host_wait() override { backend_.run(0); }
+    void set_block_hooks(block_hook before, block_hook after, void* user) noexcept override {
+        before_ = before;
+        after_ = after;
+        hook_user_ = user;
+    }
+    bool take_drained(int fd) noexcept override;
+    void set_drained(int fd) noexcept override;
+    std::size_t forget_fd(int fd) noexcept override;
+    reactor_counts counts() const noexcept override { return pool_.counts(); }
+    void check_invariants() const noexcept;
+
+    // give_back — ends a wait's registration: unlinks its node, frees it.
+    // Idempotent (a node already free is left alone).
+    void give_back(wait_node* n) noexcept;
+
+private:
+    wait_node* begin(node_kind kind, const wait_kind& wk, control_block& me);
+    void watch_fd(wait_node* n, int fd, bool write);
+    void fire(wait_node* n, void* value) noexcept;
+    void fire_error(wait_node* n, std::exception_ptr e) noexcept;
+    std::size_t fail_waiters(int fd, int dir, const char* why) noexcept;
+    int wait_child_polling(control_block& me, pid_t pid, const deadline& d);
+    void deliver_sigint() noexcept;
+
+    // backend_events
+    void on_fd(int fd, int dir, bool error) noexcept override;
+    void on_signal(int signo) noexcept override;
+    void on_wakeup() noexcept override;
+    void before_block() noexcept override;
+    void after_block() noexcept override;
+
+    engine& eng_;
+    signal_table signals_;  // before backend_: restores dispositions after the backend stopped its watchers
+    ev_backend backend_;
+    node_pool pool_;
+    fd_table fds_;
+    std::shared_ptr<remote_mailbox> mailbox_;
+    std::vector<remote_fire_t> remote_batch_;  // the loop's thread only
+    bool sigint_pending_ = false;
+    block_hook before_ = nullptr;
+    block_hook after_ = nullptr;
+    void* hook_user_ = nullptr;
+};
+
+}  // namespace mt::detail

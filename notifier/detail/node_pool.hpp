@@ -1,0 +1,69 @@
+// notifier/detail/node_pool.hpp — the records of the reactor's pending
+// waits: one node per wait, taken from chunks that are never freed before
+// the reactor, so a wait allocates nothing once warm.
+//
+// Invariants (check_invariants):
+//   * a node is free (in free_, kind == free) or owned by exactly one pending
+//     wait; counts_ counts the owned nodes by kind.
+//   * a node's generation changes every time it is given back, so a wake-up
+//     from another OS thread naming (node, generation) of a wait that ended
+//     finds another generation and is dropped.
+//
+// Threading: the reactor's OS thread only (other OS threads only carry
+// (node, generation) pairs into the mailbox; they never dereference them).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/detail/intrusive_list.hpp"
+#include "notifier/detail/reactor.hpp"
+
+namespace mt::detail {
+
+struct control_block;
+
+enum class node_kind : std::uint8_t { free, fd, signal, child, remote, user_remote };
+
+struct wait_node {
+    control_block* waiter = nullptr;  // while pending
+    node_kind kind = node_kind::free;
+    bool write = false;  // fd waits: the direction
+    int fd = -1;         // fd waits; a child wait's pidfd
+    int signo = 0;
+    pid_t pid = 0;
+    std::uint64_t generation = 0;
+    list_hook<wait_node> hook;  // the free list, or the list it waits in (an fd's, a signal's)
+};
+
+using node_list = intrusive_list<wait_node, &wait_node::hook>;
+
+class node_pool {
+public:
+    node_pool() = default;
+    node_pool(const node_pool&) = delete;
+    node_pool& operator=(const node_pool&) = delete;
+
+    // take — a node for a new wait of `me`. Throws std::bad_alloc when a new
+    // chunk cannot be allocated.
+    wait_node* take(node_kind kind, control_block* me);
+    // give_back — the node's wait ended (it must be unlinked from any list).
+    // Returns false, doing nothing, when the node is already free.
+    bool give_back(wait_node* n) noexcept;
+
+    const reactor_counts& counts() const noexcept { return counts_; }
+    void check_invariants() const noexcept;
+
+private:
+    std::size_t& count_of(node_kind k) noexcept;
+
+    std::vector<std::unique_ptr<wait_node[]>> chunks_;
+    node_list free_;
+    reactor_counts counts_;
+};
+
+}  // namespace mt::detail
