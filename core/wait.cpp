@@ -1,6 +1,7 @@
 // core/wait.cpp — the transitions of a micro-thread's internal wait and its
 // deadline. States and invariants: see core/detail/wait.hpp.
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <utility>
 
@@ -173,7 +174,18 @@ bool pending_raise(const control_block& cb) noexcept {
 }
 
 void raise_pending(control_block& cb) {
-    if (cb.abort_requested) throw MicroThreadExit{};
+    if (cb.abort_requested) {
+        if (std::uncaught_exceptions() > 0) [[unlikely]] {
+            // A suspension in a destructor run by unwinding (this
+            // micro-thread's own count): the throw below leaves a noexcept
+            // destructor, and std::terminate follows. Say why first.
+            std::fprintf(stderr,
+                         "microthreading: micro-thread %s suspended while unwinding from its abort; "
+                         "MicroThreadExit is raised again (a destructor that must wait belongs in an mt::shield)\n",
+                         describe(cb).c_str());
+        }
+        throw MicroThreadExit{};
+    }
     std::rethrow_exception(std::exchange(cb.interruption, nullptr));
 }
 

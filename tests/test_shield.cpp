@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <optional>
 #include <string>
 
@@ -143,4 +144,24 @@ TEST_CASE("nested shields: the inner one cannot extend the outer one's deadline"
 
 TEST_CASE("a shield with a negative timeout is a usage error") {
     in_engine([] { CHECK_THROWS_AS(mt::shield(-1ms), mt::usage_error); });
+}
+
+TEST_CASE("a destructor that suspends while unwinding from an abort, outside a shield, ends the program saying why") {
+    auto out = mt_test::run_in_child([] {
+        mt::run([] {
+            struct waits_in_destructor {
+                ~waits_in_destructor() { mt::sleep_d(1ms); }  // no shield: MicroThreadExit leaves a noexcept destructor
+            };
+            auto h = mt::spawn(mt::spawn_options{"careless"}, [] {
+                waits_in_destructor w;
+                mt::sleep_d(10s);
+            });
+            mt::yield();
+            h.abort();
+            mt::sleep_d(1s);
+        });
+    });
+    CHECK(out.signal == SIGABRT);
+    CHECK(out.err.find("micro-thread #2 'careless' suspended while unwinding from its abort") != std::string::npos);
+    CHECK(out.err.find("mt::shield") != std::string::npos);
 }
