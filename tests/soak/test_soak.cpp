@@ -60,6 +60,7 @@ void soak_http(int connections) {
     }
     mt_test::server s("http_server");
     check_wrk_clean(wrk_run(s.url(), connections, 3));  // warm-up: pools, stacks, buffers reach their size
+    ::usleep(500'000);                                     // and its connections close
     const long rss0 = mt_test::memory_kib(s.pid, "VmRSS:");
     const int fds0 = mt_test::open_fds_of(s.pid);
     const std::string report = wrk_run(s.url(), connections, soak_seconds());
