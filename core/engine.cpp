@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -63,6 +64,7 @@ engine::engine(engine_options opts)
     if (tls_engine)
         throw usage_error("an engine already runs on this OS thread (one engine per OS thread)");
     detail::context_init(sw_);
+    if (opts_.embedder_state_size) root_state_ = std::calloc(1, opts_.embedder_state_size);
     tls_engine = this;
 }
 
@@ -78,6 +80,7 @@ engine::~engine() {
     }
     owned_notifier_.reset();
     notifier_ = nullptr;
+    std::free(root_state_);
     tls_engine = nullptr;
 }
 
@@ -227,6 +230,16 @@ void engine::admit(detail::control_block& cb, std::string_view name, std::size_t
     if (n) std::memcpy(cb.name, name.data(), n);
     cb.name[n] = '\0';
     cb.stk = pool_.acquire(stack_size ? stack_size : opts_.default_stack_size, cb);
+    if (opts_.embedder_state_size) {
+        try {
+            cb.embedder_state = detail::block_allocate(opts_.embedder_state_size);
+        } catch (...) {
+            pool_.release(cb.stk);
+            cb.stk = {};
+            throw;
+        }
+        std::memset(cb.embedder_state, 0, opts_.embedder_state_size);
+    }
     if (in) in.ops->attach(in.obj, cb, detail::io_role::in);
     cb.io[0] = in;
     if (out) out.ops->attach(out.obj, cb, detail::io_role::out);
@@ -308,7 +321,14 @@ void engine::detach_io(detail::control_block& cb, bool ended) noexcept {
 }
 
 void engine::maybe_free(detail::control_block& cb) noexcept {
-    if (cb.handles == 0 && has_ended(cb.st)) delete &cb;
+    if (cb.handles == 0 && has_ended(cb.st)) {
+        if (cb.embedder_state) detail::block_free(cb.embedder_state, opts_.embedder_state_size);
+        delete &cb;
+    }
+}
+
+void* engine::embedder_state(const detail::control_block* cb) const noexcept {
+    return cb ? cb->embedder_state : root_state_;
 }
 
 void engine::release_handle(detail::control_block& cb) noexcept {

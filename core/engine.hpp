@@ -65,6 +65,12 @@ struct engine_options {
     // use, and whether unguarded canary stacks may be handed out (never by
     // default): see core/detail/stack_pool.hpp.
     detail::stack_pool_options stacks{};
+    // embedder_state_size — bytes of state every micro-thread carries for an
+    // embedder (an interpreter's per-thread state), zeroed, allocated with
+    // its control block from the same per-thread free lists; the root has
+    // one too. engine::embedder_state() finds it; the switch hook gets the
+    // blocks it switches between. 0: none.
+    std::size_t embedder_state_size = 0;
     // default_notifier — loop() starts the libev notifier (notifier/, when it
     // is linked) if no notifier was set: Ctrl-C reaches main as
     // interrupted_error and SIGPIPE is ignored from the start. Off: the
@@ -166,13 +172,28 @@ public:
         hook_ = hook;
         hook_user_ = user;
     }
+    // embedder_state — the embedder's state block of `cb` (nullptr: the
+    // root's); nullptr when embedder_state_size is 0.
+    void* embedder_state(const detail::control_block* cb) const noexcept;
+    // set_block_hooks — see notifier_interface::set_block_hooks; also called
+    // around the engine's own sleep when it has no notifier.
+    void set_block_hooks(notifier_interface::block_hook before, notifier_interface::block_hook after,
+                         void* user) noexcept {
+        block_before_ = before;
+        block_after_ = after;
+        block_user_ = user;
+        if (notifier_) notifier_->set_block_hooks(before, after, user);
+    }
     // set_notifier — a notifier the caller keeps alive (a host's own loop).
-    void set_notifier(notifier_interface* n) noexcept { notifier_ = n; }
+    void set_notifier(notifier_interface* n) noexcept {
+        notifier_ = n;
+        if (n && block_before_) n->set_block_hooks(block_before_, block_after_, block_user_);
+    }
     // adopt_notifier — a notifier the engine owns and destroys after the
     // last micro-thread (notifier/ makes its libev one on first use).
     void adopt_notifier(std::unique_ptr<notifier_interface> n) noexcept {
         owned_notifier_ = std::move(n);
-        notifier_ = owned_notifier_.get();
+        set_notifier(owned_notifier_.get());
     }
     notifier_interface* notifier() const noexcept { return notifier_; }
 
@@ -247,6 +268,10 @@ private:
     unhandled_handler unhandled_;
     switch_hook hook_ = nullptr;
     void* hook_user_ = nullptr;
+    void* root_state_ = nullptr;  // the root's embedder state block
+    notifier_interface::block_hook block_before_ = nullptr;
+    notifier_interface::block_hook block_after_ = nullptr;
+    void* block_user_ = nullptr;
     notifier_interface* notifier_ = nullptr;
     std::unique_ptr<notifier_interface> owned_notifier_;
     detail::control_block* main_ = nullptr;  // cleared when it ends

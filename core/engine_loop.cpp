@@ -37,8 +37,13 @@ void engine::wait_for_events(bool block) {
             max_wait = left.count() > 0 ? std::chrono::duration<double>(left).count() : 0;
         }
     }
-    if (notifier_) notifier_->poll(max_wait);
-    else if (max_wait > 0) std::this_thread::sleep_until(timers_.next());
+    if (notifier_) {
+        notifier_->poll(max_wait);
+    } else if (max_wait > 0) {
+        if (block_before_) block_before_(block_user_);
+        std::this_thread::sleep_until(timers_.next());
+        if (block_after_) block_after_(block_user_);
+    }
     expire_timers();
 }
 

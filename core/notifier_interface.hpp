@@ -34,6 +34,15 @@ public:
     // kind — identifies an implementation without RTTI (compared by
     // address; dynamic_cast compared type names with strcmp on every wait).
     virtual const void* kind() const noexcept { return nullptr; }
+
+    // set_block_hooks — `before` and `after` are to be called just before and
+    // just after the notifier blocks in the kernel (an interpreter releases
+    // and retakes its lock there). The engine passes its hooks on whenever a
+    // notifier is set; one that never blocks may ignore them.
+    using block_hook = void (*)(void* user);
+    virtual void set_block_hooks(block_hook before, block_hook after, void* user) noexcept {
+        (void)before, (void)after, (void)user;
+    }
 };
 
 namespace detail {

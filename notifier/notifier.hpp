@@ -112,8 +112,10 @@ int notifier_fd();
 // pending.
 int notifier_timeout_ms();
 
-// set_block_hooks — called just before and just after the reactor blocks
-// in the kernel (an interpreter releases and retakes its lock there).
+// set_block_hooks — called just before and just after the engine blocks
+// waiting for events (in the reactor's kernel wait, or in its own sleep when
+// it has no notifier): an interpreter releases and retakes its lock there.
+// Same as engine::set_block_hooks.
 void set_block_hooks(void (*before)(void*), void (*after)(void*), void* user);
 
 }  // namespace mt

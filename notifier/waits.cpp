@@ -99,7 +99,7 @@ int notifier_timeout_ms() {
 }
 
 void set_block_hooks(void (*before)(void*), void (*after)(void*), void* user) {
-    detail::reactor::of(engine::get("set_block_hooks")).set_block_hooks(before, after, user);
+    engine::get("set_block_hooks").set_block_hooks(before, after, user);
 }
 
 }  // namespace mt

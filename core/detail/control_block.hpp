@@ -122,7 +122,7 @@ struct control_block {
     end_listener* listeners = nullptr;
     scope_base* owner_scope = nullptr;  // the scope that spawned it, if any
     io_attachment io[2];                // [in] stdin, [out] stdout: pipes, if attached
-    void* embedder_state = nullptr;  // reserved for an embedder (SPEC section 7)
+    void* embedder_state = nullptr;  // the embedder's block (engine_options::embedder_state_size), or nullptr
 };
 
 // name_of — the micro-thread's name; an unnamed one is "micro-thread-<id>"

@@ -87,8 +87,7 @@ public:
 
     // Around the blocking wait: an interpreter releases its lock in `before`
     // and takes it back in `after`.
-    using block_hook = void (*)(void* user);
-    virtual void set_block_hooks(block_hook before, block_hook after, void* user) noexcept = 0;
+    // (set_block_hooks: see notifier_interface; the engine passes its hooks on.)
 
     // drained hint — set by a read that took less than it asked for (the
     // socket was emptied), so the next read of that fd waits for readiness
