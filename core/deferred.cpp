@@ -99,8 +99,8 @@ void deferred::cancel() noexcept {
     to_idle();
 }
 
-void deferred::push(const char* name, callback_fn fn, void* state) {
-    const entry e{name, fn, state};
+void deferred::push(const char* name, callback_fn fn, void* state, void (*dispose)(void*) noexcept) {
+    const entry e{name, fn, state, dispose};
     if (insert_at_ == no_insert) {
         queue_.push_back(e);
     } else {
@@ -110,6 +110,8 @@ void deferred::push(const char* name, callback_fn fn, void* state) {
 }
 
 void deferred::reset_queue() noexcept {
+    for (std::size_t i = cursor_; i < queue_.size(); ++i)
+        if (queue_[i].dispose) queue_[i].dispose(queue_[i].state);  // discarded without running
     queue_.clear();  // keeps its capacity: the next wait allocates nothing
     cursor_ = 0;
     insert_at_ = no_insert;

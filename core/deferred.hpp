@@ -101,7 +101,11 @@ public:
 
     // push — adds a continuation to the callback queue (see above). Never
     // suspends. Allocates only when the queue outgrows its capacity.
-    void push(const char* name, callback_fn fn, void* state);
+    // `dispose`, if given, is called with `state` when the entry is discarded
+    // without running (an earlier callback threw, the wait was aborted or
+    // failed): a C caller's or an interpreter's state is never leaked. An
+    // entry that runs owns its state from then on.
+    void push(const char* name, callback_fn fn, void* state, void (*dispose)(void*) noexcept = nullptr);
 
     // cancel — disarms: armed -> idle, the registration taken back. Does
     // nothing in idle or fired. Never throws.
@@ -127,6 +131,7 @@ private:
         const char* name;
         callback_fn fn;
         void* state;
+        void (*dispose)(void*) noexcept;
     };
     static constexpr std::size_t no_insert = SIZE_MAX;
 

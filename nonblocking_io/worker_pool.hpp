@@ -127,7 +127,10 @@ auto submit_work_until(worker_pool& pool, deadline d, F&& f, A&&... args) {
         state->abandoned.store(true, std::memory_order_release);
         throw;
     }
-    if (state->error) std::rethrow_exception(state->error);
+    // Moved out: the job (and its copy of the state) may be destroyed later on
+    // the worker thread, and what the result or the error owns must be
+    // released here, on the engine's thread.
+    if (state->error) std::rethrow_exception(std::exchange(state->error, nullptr));
     if constexpr (!std::is_void_v<R>) return std::move(*state->value);
 }
 

@@ -1,0 +1,158 @@
+// capi/errors.cpp — the last error of each OS thread, the guard's mapping of
+// exceptions to statuses, and back. See capi/detail/guard.hpp.
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <system_error>
+
+#include "capi/detail/guard.hpp"
+
+namespace mt::capi {
+namespace {
+
+struct last_error {
+    mt_status kind = MT_OK;
+    std::string message;
+    int err = 0;
+    std::exception_ptr exception;  // what it was, for throw_status and mt_take_error
+};
+thread_local last_error last;
+
+// pending — what the running C function set with mt_set_error.
+struct pending_failure {
+    bool set = false;
+    foreign_object obj;
+    std::string message;
+};
+thread_local pending_failure pending;
+
+mt_status record(mt_status kind, const char* message, int err = 0) noexcept {
+    last.kind = kind;
+    last.err = err;
+    last.exception = std::current_exception();
+    try {
+        last.message = message;
+    } catch (...) {
+        last.message.clear();
+    }
+    return kind;
+}
+
+}  // namespace
+
+mt_status status_of_current() noexcept {
+    try {
+        throw;
+    } catch (const MicroThreadExit&) {
+        return record(MT_EXIT, "MicroThreadExit: the micro-thread was aborted (or put to a closed pipe)");
+    } catch (const foreign_error& e) {
+        return record(MT_FAILED, e.what());
+    } catch (const micro_thread_aborted& e) {
+        return record(MT_ABORTED, e.what());
+    } catch (const timeout_error& e) {
+        return record(MT_TIMEOUT, e.what());
+    } catch (const deadlock_error& e) {
+        return record(MT_DEADLOCK, e.what());
+    } catch (const interrupted_error& e) {
+        return record(MT_INTERRUPTED, e.what());
+    } catch (const usage_error& e) {
+        return record(MT_USAGE, e.what());
+    } catch (const stack_allocation_error& e) {
+        return record(MT_NOMEM, e.what(), e.code().value());
+    } catch (const std::bad_alloc&) {
+        return record(MT_NOMEM, "out of memory");
+    } catch (const std::system_error& e) {
+        return record(MT_SYSTEM, e.what(), e.code().value());
+    } catch (const std::exception& e) {
+        return record(MT_FAILED, e.what());
+    } catch (...) {
+        return record(MT_FAILED, "an exception that is not a std::exception");
+    }
+}
+
+void record_usage(const std::string& message) noexcept {
+    try {
+        throw usage_error(message);
+    } catch (...) {
+        status_of_current();
+    }
+}
+
+void throw_status(mt_status s, const char* who) {
+    if (s == MT_EXIT) throw MicroThreadExit{};
+    if (s == MT_FAILED && pending.set) {
+        pending.set = false;
+        foreign_object obj = std::move(pending.obj);
+        throw foreign_error(std::move(obj), std::move(pending.message));
+    }
+    if (last.kind == s && last.exception) std::rethrow_exception(last.exception);
+    throw usage_error(std::string(who) + " returned " + mt_status_name(s) +
+                      (s == MT_FAILED ? " without mt_set_error" : " with no error of that kind to pass on"));
+}
+
+}  // namespace mt::capi
+
+using mt::capi::last;
+using mt::capi::pending;
+
+extern "C" {
+
+const char* mt_status_name(mt_status s) {
+    switch (s) {
+        case MT_OK: return "MT_OK";
+        case MT_END: return "MT_END";
+        case MT_WOULD_BLOCK: return "MT_WOULD_BLOCK";
+        case MT_TIMEOUT: return "MT_TIMEOUT";
+        case MT_EXIT: return "MT_EXIT";
+        case MT_ABORTED: return "MT_ABORTED";
+        case MT_FAILED: return "MT_FAILED";
+        case MT_USAGE: return "MT_USAGE";
+        case MT_DEADLOCK: return "MT_DEADLOCK";
+        case MT_INTERRUPTED: return "MT_INTERRUPTED";
+        case MT_SYSTEM: return "MT_SYSTEM";
+        case MT_NOMEM: return "MT_NOMEM";
+    }
+    return "MT_(unknown)";
+}
+
+mt_status mt_last_error_kind(void) { return last.kind; }
+const char* mt_last_error_message(void) { return last.message.c_str(); }
+int mt_last_errno(void) { return last.kind == MT_SYSTEM || last.kind == MT_NOMEM ? last.err : 0; }
+
+mt_status mt_take_error(void** obj, const mt_type** type) {
+    if (!obj || !type) return MT_USAGE;
+    *obj = nullptr;
+    *type = nullptr;
+    if (last.kind != MT_FAILED || !last.exception) {
+        mt::capi::record_usage("mt_take_error: the last call did not fail with MT_FAILED");
+        return MT_USAGE;
+    }
+    try {
+        std::rethrow_exception(last.exception);
+    } catch (const mt::capi::foreign_error& e) {
+        *obj = e.object().hand_out();
+        *type = e.object().type();
+    } catch (...) {
+        // a C++ exception, not an object: the message says what it was
+    }
+    last.exception = nullptr;
+    last.kind = MT_OK;
+    return MT_OK;
+}
+
+void mt_set_error(void* obj, const mt_type* type, const char* message) {
+    pending.set = true;
+    pending.obj = mt::capi::foreign_object::adopt(obj, type);
+    try {
+        pending.message = message ? message : "error";
+    } catch (...) {
+        pending.message.clear();
+    }
+}
+
+void mt_free(void* p) { std::free(p); }
+
+int mt_version(void) { return MT_VERSION_NUMBER; }
+
+}  // extern "C"

@@ -1,0 +1,285 @@
+/* core/microthreading.h — the C API of microthreading: the wall through which
+ * an interpreter (or any C program) embeds the engine.
+ *
+ * Compiles as C11 and as C++. Every function returns a status (or a value
+ * whose absence is NULL / -1) and never lets a C++ exception cross it: one
+ * guard per entry point turns each kind of error into a status, and
+ * mt_last_error_kind() / mt_last_error_message() / mt_last_errno() say more
+ * (valid on the calling OS thread until its next call into the API).
+ *
+ * Lifetimes: objects made here (mt_thread, mt_pipe, mt_mutex, ...) are
+ * reference counted by the C caller (mt_*_retain / mt_*_release) and belong
+ * to the engine of the OS thread that made them; a use from another engine,
+ * or after that engine ended, is MT_USAGE.
+ *
+ * Values and errors that cross the API are the caller's objects: a pointer
+ * plus an mt_type that says how to retain and release it (an interpreter
+ * passes its objects with their reference counts). A pipe or a join hands
+ * the receiver one reference; a value left unclaimed (in a pipe's slot when
+ * the reader closes, a result nobody joins) is released by the engine.
+ *
+ * Timeouts are int64_t nanoseconds: MT_FOREVER (-1) for none, 0 to poll;
+ * any other negative value is MT_USAGE.
+ *
+ * MT_EXIT is the C form of MicroThreadExit: the calling micro-thread was
+ * aborted (or put to a closed pipe). It must unwind: release what it holds
+ * and return MT_EXIT from its mt_func. Every later suspending call returns
+ * MT_EXIT again (aborts are sticky).
+ *
+ * Threading: the engine's OS thread, except mt_remote_* tokens and
+ * mt_version, which any OS thread may use. */
+#ifndef MICROTHREADING_H
+#define MICROTHREADING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT_VERSION_MAJOR 0
+#define MT_VERSION_MINOR 2
+#define MT_VERSION_PATCH 0
+#define MT_VERSION_NUMBER (MT_VERSION_MAJOR * 10000 + MT_VERSION_MINOR * 100 + MT_VERSION_PATCH)
+
+/* mt_version — MT_VERSION_NUMBER of the library linked (compare with the header's). */
+int mt_version(void);
+
+#define MT_FOREVER ((int64_t)-1)
+
+typedef enum mt_status {
+    MT_OK = 0,
+    MT_END = 1,             /* end-of-stream (a pipe or queue get): not an error */
+    MT_WOULD_BLOCK = 2,     /* a try_ form could not complete at once */
+    MT_TIMEOUT = -1,        /* the deadline passed first */
+    MT_EXIT = -2,           /* MicroThreadExit: unwind and return MT_EXIT (see above) */
+    MT_ABORTED = -3,        /* the joined micro-thread was aborted */
+    MT_FAILED = -4,         /* an error object or a foreign exception: mt_take_error() */
+    MT_USAGE = -5,          /* the API was used against its contract */
+    MT_DEADLOCK = -6,       /* nothing can ever run again (or a lock cycle) */
+    MT_INTERRUPTED = -7,    /* Ctrl-C, raised in the main micro-thread */
+    MT_SYSTEM = -8,         /* the kernel refused: mt_last_errno() */
+    MT_NOMEM = -9           /* out of memory (or a stack could not be mapped) */
+} mt_status;
+
+/* mt_status_name — "MT_OK", "MT_TIMEOUT", ... (static storage). */
+const char* mt_status_name(mt_status s);
+
+/* ---- the last error of this OS thread ---------------------------------------------- */
+
+/* mt_last_error_kind — the status of the last failed call (MT_OK if none). */
+mt_status mt_last_error_kind(void);
+/* mt_last_error_message — its text, naming the micro-thread and the operation. */
+const char* mt_last_error_message(void);
+/* mt_last_errno — the errno of the last MT_SYSTEM (0 otherwise). */
+int mt_last_errno(void);
+
+/* ---- objects that cross the API ------------------------------------------------------ */
+
+typedef struct mt_type {
+    void (*retain)(void* obj);   /* one more reference; may be NULL for objects without counts */
+    void (*release)(void* obj);  /* drops one; may be NULL */
+} mt_type;
+
+/* mt_take_error — after MT_FAILED: the error object (one reference for the
+ * caller, with its type) and its message, and forgets them. *obj is NULL
+ * when the failure was not an error object (a C++ exception: the message
+ * says what it was). Returns MT_OK, or MT_USAGE when there is none. */
+mt_status mt_take_error(void** obj, const mt_type** type);
+
+/* mt_set_error — what the calling mt_func / callback / work function fails
+ * with when it returns MT_FAILED: `obj` (the engine takes one reference)
+ * with `type`, and `message` (copied; the failure's text, e.g. str(exc)). */
+void mt_set_error(void* obj, const mt_type* type, const char* message);
+
+/* mt_free — frees a string the API returned (mt_dump). */
+void mt_free(void* p);
+
+/* ---- engines and the host loop ------------------------------------------------------- */
+
+typedef struct mt_engine_options {
+    size_t default_stack_size;   /* 0: the engine's default (64 KiB) */
+    size_t state_size;           /* bytes of embedder state per micro-thread (and the root), zeroed; 0: none */
+    int default_notifier;        /* nonzero: start the libev notifier with the engine (Ctrl-C, SIGPIPE) */
+} mt_engine_options;
+
+/* mt_engine_options_init — the defaults: default stack, no state, notifier on. */
+void mt_engine_options_init(mt_engine_options* o);
+
+typedef struct mt_engine mt_engine;
+
+/* mt_engine_new — an engine on the calling OS thread (one per OS thread).
+ * NULL on failure (mt_last_error_*). */
+mt_engine* mt_engine_new(const mt_engine_options* options);
+/* mt_engine_free — ends it: micro-threads still alive are aborted and run
+ * to their ends first. From the root only. */
+void mt_engine_free(mt_engine* e);
+/* mt_engine_loop — runs micro-threads until every one has ended (root only).
+ * MT_DEADLOCK (with the chains in the message) when they are stuck. */
+mt_status mt_engine_loop(mt_engine* e);
+/* mt_engine_run_once — for a host loop: polls without blocking, runs each
+ * runnable micro-thread once; *alive is nonzero while micro-threads live. */
+mt_status mt_engine_run_once(mt_engine* e, int* alive);
+/* mt_notifier_fd — an fd that becomes readable when the engine has events. */
+int mt_notifier_fd(mt_engine* e);
+/* mt_notifier_timeout_ms — how long the host may block in poll() on it: 0
+ * when micro-threads are runnable, -1 when only an event can wake it, else
+ * the time to the next deadline. Hands new watchers to the kernel first. */
+int mt_notifier_timeout_ms(mt_engine* e);
+
+/* ---- micro-threads -------------------------------------------------------------------- */
+
+typedef struct mt_thread mt_thread;
+typedef struct mt_pipe mt_pipe;
+
+/* mt_func — a micro-thread's body. Returns MT_OK with *result (one
+ * reference of result_type's object, or NULL), MT_FAILED after
+ * mt_set_error, or MT_EXIT when an API call returned it. */
+typedef mt_status (*mt_func)(void* arg, void** result);
+
+typedef struct mt_spawn_options {
+    const char* name;       /* shown in errors, dumps and deadlock reports; NULL: unnamed */
+    size_t stack_size;      /* 0: the engine's default */
+    mt_pipe* stdin_pipe;    /* attached as its stdin (death rules of SPEC section 5), or NULL */
+    mt_pipe* stdout_pipe;   /* attached as its stdout, or NULL */
+    const mt_type* result_type;  /* how to release a result nobody joins; NULL: results are not objects */
+} mt_spawn_options;
+
+void mt_spawn_options_init(mt_spawn_options* o);
+
+/* mt_spawn — starts fn(arg) in a new micro-thread (queued; never suspends).
+ * Returns a handle (one reference), or NULL (mt_last_error_*). */
+mt_thread* mt_spawn(const mt_spawn_options* options, mt_func fn, void* arg);
+void mt_thread_retain(mt_thread* t);
+void mt_thread_release(mt_thread* t);
+
+/* mt_join — suspends until t has ended; MT_OK with *result (one reference,
+ * handed out once: a second join gets NULL), MT_FAILED (its error:
+ * mt_take_error), MT_ABORTED, MT_TIMEOUT, MT_EXIT, MT_USAGE (joining
+ * yourself, outside a micro-thread). */
+mt_status mt_join(mt_thread* t, int64_t timeout_ns, void** result);
+/* mt_thread_result — the outcome of an ended micro-thread without
+ * suspending (the root may ask): as mt_join, or MT_USAGE when it has not
+ * ended. */
+mt_status mt_thread_result(mt_thread* t, void** result);
+/* mt_abort — raises MicroThreadExit in t at its suspension point (MT_EXIT
+ * at once when t is the caller). Nothing when it has ended. */
+mt_status mt_abort(mt_thread* t);
+/* mt_yield — lets every other runnable micro-thread run once. */
+mt_status mt_yield(void);
+
+typedef struct mt_info {
+    uint64_t id;        /* 0: the root */
+    const char* name;   /* valid until the next call into the API */
+    int state;          /* 0 created, 1 runnable, 2 running, 3 waiting, 4 finished, 5 failed, 6 aborted */
+} mt_info;
+
+/* mt_current — the running micro-thread (id 0, "root", on the root). */
+mt_status mt_current(mt_info* info);
+/* mt_thread_info — a handle's micro-thread. */
+mt_status mt_thread_info(mt_thread* t, mt_info* info);
+/* mt_current_thread — a new reference to the running micro-thread, or NULL on the root. */
+mt_thread* mt_current_thread(void);
+/* mt_dump — every live micro-thread, one per line (free with mt_free), or NULL. */
+char* mt_dump(void);
+/* mt_state — the embedder state block of the running micro-thread (the
+ * root's on the root), or NULL when state_size is 0. */
+void* mt_state(void);
+/* mt_thread_state — the state block of t's micro-thread. */
+void* mt_thread_state(mt_thread* t);
+
+/* ---- the deferred (SPEC section 3) -------------------------------------------------------- */
+
+/* mt_deferred_arm — arms the running micro-thread's deferred. */
+mt_status mt_deferred_arm(void);
+/* mt_deferred_callback / mt_deferred_errback — fire t's deferred (NULL: the
+ * caller's) with a value, or with an error object (one reference taken). */
+mt_status mt_deferred_callback(mt_thread* t, void* value);
+mt_status mt_deferred_errback(mt_thread* t, void* error, const mt_type* type, const char* message);
+/* mt_deferred_wait — suspends until the caller's deferred fires; runs its
+ * callback queue; MT_OK with *value, MT_FAILED, MT_TIMEOUT (it stays armed),
+ * MT_EXIT, MT_USAGE (nothing armed it). */
+mt_status mt_deferred_wait(int64_t timeout_ns, void** value);
+/* mt_deferred_cancel — disarms the caller's deferred. */
+mt_status mt_deferred_cancel(void);
+
+/* mt_callback — a continuation of the PEP's callback queue: gets the
+ * previous result, returns MT_OK with *out, or MT_FAILED (mt_set_error),
+ * which discards the rest of the queue. */
+typedef mt_status (*mt_callback)(void* value, void* state, void** out);
+/* mt_deferred_push — adds a continuation to the caller's deferred.
+ * `dispose` (may be NULL) is called with `state` if the continuation is
+ * discarded without running (an earlier one failed, the wait was aborted). */
+mt_status mt_deferred_push(const char* name, mt_callback fn, void* state, void (*dispose)(void* state));
+
+/* ---- pipes (SPEC section 5): the untyped pipe, values are objects ------------------------- */
+
+/* mt_pipe_new — an open, empty pipe (one reference), or NULL. */
+mt_pipe* mt_pipe_new(const char* name);
+void mt_pipe_retain(mt_pipe* p);
+void mt_pipe_release(mt_pipe* p);
+/* mt_pipe_put — moves one reference of `value` into the pipe (MT_OK); on any
+ * other status the caller still owns it. MT_EXIT when the pipe is closed. */
+mt_status mt_pipe_put(mt_pipe* p, void* value, const mt_type* type, int64_t timeout_ns);
+/* mt_pipe_get — MT_OK with *value (one reference) and *type, MT_END at
+ * end-of-stream, MT_FAILED when it was closed with an error, MT_TIMEOUT, MT_EXIT. */
+mt_status mt_pipe_get(mt_pipe* p, int64_t timeout_ns, void** value, const mt_type** type);
+/* mt_pipe_try_put / mt_pipe_try_get — never suspend: MT_WOULD_BLOCK. */
+mt_status mt_pipe_try_put(mt_pipe* p, void* value, const mt_type* type);
+mt_status mt_pipe_try_get(mt_pipe* p, void** value, const mt_type** type);
+/* mt_pipe_close — end of data; mt_pipe_close_error — with an error object
+ * (one reference taken) that every later get fails with. */
+mt_status mt_pipe_close(mt_pipe* p);
+mt_status mt_pipe_close_error(mt_pipe* p, void* error, const mt_type* type, const char* message);
+/* mt_pipe_close_reader — no more wanted: a value left in the slot is released. */
+mt_status mt_pipe_close_reader(mt_pipe* p);
+/* mt_pipe_closed — 1 if closed, 0 if open, -1 on error. */
+int mt_pipe_closed(mt_pipe* p);
+/* mt_stdin / mt_stdout — new references to the running micro-thread's
+ * attached pipes, or NULL when none is attached. */
+mt_pipe* mt_stdin(void);
+mt_pipe* mt_stdout(void);
+
+/* ---- waiting for the outside world --------------------------------------------------------- */
+
+/* mt_wait_fd — until fd is readable (write == 0) or writable. MT_SYSTEM
+ * (EBADF) for a closed fd. */
+mt_status mt_wait_fd(int fd, int write, int64_t timeout_ns);
+/* mt_close_fd — closes fd after ending every wait on it (those get EBADF). */
+int mt_close_fd(int fd);
+/* mt_sleep — suspends the caller for ns nanoseconds (0: yields). */
+mt_status mt_sleep(int64_t ns);
+/* mt_wait_signal — until POSIX signal signo arrives. */
+mt_status mt_wait_signal(int signo, int64_t timeout_ns);
+/* mt_wait_child — until child pid exits; *status gets its waitpid() status. */
+mt_status mt_wait_child(int pid, int64_t timeout_ns, int* status);
+
+/* mt_work — a function for the worker pool: runs on a worker OS thread
+ * (it must not call the engine's functions); MT_OK with *result, or
+ * MT_FAILED after mt_set_error (on that thread). */
+typedef mt_status (*mt_work)(void* arg, void** result);
+/* mt_submit — runs fn(arg) on the worker pool and suspends the caller until
+ * it is done. If the caller is aborted or times out before the job started,
+ * the job is dropped unrun. */
+mt_status mt_submit(mt_work fn, void* arg, int64_t timeout_ns, void** result);
+
+/* ---- hooks for an embedder (SPEC section 7) -------------------------------------------------- */
+
+/* mt_switch_hook — called on every switch, before the switch: `from` and
+ * `to` are the state blocks of the micro-threads left and entered (the
+ * root's block for the root). An interpreter saves its per-thread state into
+ * from_state and restores to_state's. Must not call the API. */
+typedef void (*mt_switch_hook)(void* user, void* from_state, void* to_state);
+mt_status mt_set_switch_hook(mt_engine* e, mt_switch_hook hook, void* user);
+
+/* mt_block_hook — called just before and just after the engine blocks
+ * waiting for events (an interpreter releases and retakes its lock). */
+typedef void (*mt_block_hook)(void* user);
+mt_status mt_set_block_hooks(mt_engine* e, mt_block_hook before, mt_block_hook after, void* user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MICROTHREADING_H */

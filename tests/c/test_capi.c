@@ -1,0 +1,593 @@
+/* tests/c/test_capi.c — the C API driven from C (compiled as C11): every
+ * entry point, the objects it hands over counted, its errors named.
+ *
+ * Each test runs in a child process (a crash costs one test) inside a fresh
+ * engine; the summary line has the form doctest prints, so ./test.sh counts
+ * it the same way. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/microthreading.h"
+
+/* ---- a tiny harness -------------------------------------------------------------------- */
+
+static int failures;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s: %s)\n", __FILE__, \
+                    __LINE__, #cond, mt_status_name(mt_last_error_kind()),            \
+                    mt_last_error_message());                                         \
+            ++failures;                                                              \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_STATUS(expr, want) CHECK((expr) == (want))
+#define MS(n) ((int64_t)(n) * 1000000)
+
+/* ---- a counted object, as an interpreter's would be ------------------------------------ */
+
+typedef struct counted {
+    int refs;
+    int value;
+} counted;
+
+static int live_objects;
+
+static counted* counted_new(int value) {
+    counted* c = malloc(sizeof *c);
+    c->refs = 1;
+    c->value = value;
+    ++live_objects;
+    return c;
+}
+static void counted_retain(void* p) { ++((counted*)p)->refs; }
+static void counted_release(void* p) {
+    counted* c = p;
+    if (--c->refs == 0) {
+        --live_objects;
+        free(c);
+    }
+}
+static const mt_type counted_type = {counted_retain, counted_release};
+
+/* run_main — runs fn as the main micro-thread of a fresh engine and returns
+ * the loop's status. */
+static mt_status run_main(mt_func fn, void* arg) {
+    mt_engine* e = mt_engine_new(NULL);
+    CHECK(e != NULL);
+    mt_spawn_options o;
+    mt_spawn_options_init(&o);
+    o.name = "main";
+    mt_thread* t = mt_spawn(&o, fn, arg);
+    CHECK(t != NULL);
+    mt_status s = mt_engine_loop(e);
+    if (s == MT_OK) s = mt_thread_result(t, NULL);
+    mt_thread_release(t);
+    mt_engine_free(e);
+    return s;
+}
+
+/* ---- micro-threads ---------------------------------------------------------------------- */
+
+static mt_status returns_object(void* arg, void** result) {
+    *result = counted_new((int)(intptr_t)arg);
+    return MT_OK;
+}
+
+static mt_status fails_with_object(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    counted* err = counted_new(99);
+    mt_set_error(err, &counted_type, "it failed on purpose");
+    return MT_FAILED;
+}
+
+static mt_status sleeps_forever(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_status s = mt_sleep(MS(60000));
+    CHECK(s == MT_EXIT);
+    return s; /* unwinds as MicroThreadExit */
+}
+
+static mt_status test_spawn_join(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_spawn_options o;
+    mt_spawn_options_init(&o);
+    o.name = "worker";
+    o.result_type = &counted_type;
+    mt_thread* t = mt_spawn(&o, returns_object, (void*)(intptr_t)7);
+    CHECK(t != NULL);
+    mt_info info;
+    CHECK_STATUS(mt_thread_info(t, &info), MT_OK);
+    CHECK(strcmp(info.name, "worker") == 0);
+    void* r = NULL;
+    CHECK_STATUS(mt_join(t, MT_FOREVER, &r), MT_OK);
+    CHECK(r != NULL && ((counted*)r)->value == 7);
+    void* again = NULL;
+    CHECK_STATUS(mt_join(t, MT_FOREVER, &again), MT_OK); /* a new reference each time */
+    CHECK(again == r);
+    counted_release(r);
+    counted_release(again);
+    mt_thread_release(t);
+
+    /* a failure carries its error object to the joiner */
+    mt_thread* f = mt_spawn(NULL, fails_with_object, NULL);
+    CHECK_STATUS(mt_join(f, MT_FOREVER, NULL), MT_FAILED);
+    CHECK(strstr(mt_last_error_message(), "it failed on purpose") != NULL);
+    void* err = NULL;
+    const mt_type* type = NULL;
+    CHECK_STATUS(mt_take_error(&err, &type), MT_OK);
+    CHECK(type == &counted_type && err != NULL && ((counted*)err)->value == 99);
+    counted_release(err);
+    mt_thread_release(f);
+
+    /* join with a deadline; abort; aborted */
+    mt_thread* s = mt_spawn(NULL, sleeps_forever, NULL);
+    CHECK_STATUS(mt_join(s, MS(5), NULL), MT_TIMEOUT);
+    CHECK(strstr(mt_last_error_message(), "timed out after 0.005 s") != NULL);
+    CHECK_STATUS(mt_abort(s), MT_OK);
+    CHECK_STATUS(mt_join(s, MT_FOREVER, NULL), MT_ABORTED);
+    mt_thread_release(s);
+
+    /* joining yourself; negative timeouts */
+    mt_thread* me = mt_current_thread();
+    CHECK(me != NULL);
+    CHECK_STATUS(mt_join(me, MT_FOREVER, NULL), MT_USAGE);
+    CHECK(strstr(mt_last_error_message(), "joining yourself") != NULL);
+    CHECK_STATUS(mt_join(me, -5, NULL), MT_USAGE);
+    mt_thread_release(me);
+    return MT_OK;
+}
+
+static mt_status aborts_itself(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_thread* me = mt_current_thread();
+    mt_status s = mt_abort(me);
+    mt_thread_release(me);
+    CHECK(s == MT_EXIT);
+    CHECK(mt_yield() == MT_EXIT); /* sticky */
+    return MT_EXIT;
+}
+
+static mt_status test_abort_self(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_thread* t = mt_spawn(NULL, aborts_itself, NULL);
+    CHECK_STATUS(mt_join(t, MT_FOREVER, NULL), MT_ABORTED);
+    mt_thread_release(t);
+    return MT_OK;
+}
+
+static int order[8];
+static int order_len;
+
+static mt_status records(void* arg, void** result) {
+    (void)result;
+    for (int i = 0; i < 2; ++i) {
+        order[order_len++] = (int)(intptr_t)arg;
+        CHECK_STATUS(mt_yield(), MT_OK);
+    }
+    return MT_OK;
+}
+
+static mt_status test_yield_order(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_thread* a = mt_spawn(NULL, records, (void*)1);
+    mt_thread* b = mt_spawn(NULL, records, (void*)2);
+    CHECK_STATUS(mt_join(a, MT_FOREVER, NULL), MT_OK);
+    CHECK_STATUS(mt_join(b, MT_FOREVER, NULL), MT_OK);
+    CHECK(order_len == 4 && order[0] == 1 && order[1] == 2 && order[2] == 1 && order[3] == 2);
+    mt_thread_release(a);
+    mt_thread_release(b);
+    char* d = mt_dump();
+    CHECK(d != NULL && strstr(d, "'main' running") != NULL);
+    mt_free(d);
+    mt_info info;
+    CHECK_STATUS(mt_current(&info), MT_OK);
+    CHECK(info.id == 1 && strcmp(info.name, "main") == 0 && info.state == 2);
+    return MT_OK;
+}
+
+/* ---- the deferred and its callback queue -------------------------------------------------- */
+
+static char trail[64];
+
+static mt_status cont(void* value, void* state, void** out) {
+    strcat(trail, (const char*)state);
+    *out = (void*)((intptr_t)value + 1);
+    return MT_OK;
+}
+
+static mt_status fires(void* arg, void** result) {
+    (void)result;
+    CHECK_STATUS(mt_deferred_callback((mt_thread*)arg, (void*)10), MT_OK);
+    return MT_OK;
+}
+
+static int disposed;
+static void count_dispose(void* state) {
+    (void)state;
+    ++disposed;
+}
+
+static mt_status failing_cont(void* value, void* state, void** out) {
+    (void)value;
+    (void)state;
+    (void)out;
+    mt_set_error(NULL, NULL, "a callback failed");
+    return MT_FAILED;
+}
+
+static mt_status test_deferred(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    void* v = NULL;
+    CHECK_STATUS(mt_deferred_wait(MT_FOREVER, &v), MT_USAGE); /* nothing armed it */
+    CHECK_STATUS(mt_deferred_arm(), MT_OK);
+    CHECK_STATUS(mt_deferred_push("D'", cont, "D", NULL), MT_OK);
+    CHECK_STATUS(mt_deferred_push("C'", cont, "C", NULL), MT_OK);
+    CHECK_STATUS(mt_deferred_push("B'", cont, "B", NULL), MT_OK);
+    CHECK_STATUS(mt_deferred_push("A'", cont, "A", NULL), MT_OK);
+    mt_thread* me = mt_current_thread();
+    mt_thread* firer = mt_spawn(NULL, fires, me);
+    CHECK_STATUS(mt_deferred_wait(MT_FOREVER, &v), MT_OK);
+    CHECK((intptr_t)v == 14);
+    CHECK(strcmp(trail, "DCBA") == 0);
+    CHECK_STATUS(mt_join(firer, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(firer);
+
+    /* a failing callback discards the rest (disposed), and wait fails */
+    CHECK_STATUS(mt_deferred_arm(), MT_OK);
+    CHECK_STATUS(mt_deferred_push("bad", failing_cont, NULL, count_dispose), MT_OK);
+    CHECK_STATUS(mt_deferred_push("never", cont, "X", count_dispose), MT_OK);
+    CHECK_STATUS(mt_deferred_callback(NULL, NULL), MT_OK);
+    CHECK_STATUS(mt_deferred_wait(MT_FOREVER, &v), MT_FAILED);
+    CHECK(strstr(mt_last_error_message(), "a callback failed") != NULL);
+    CHECK(disposed == 1);
+
+    /* errback with an object; a timed-out wait keeps it armed; cancel */
+    CHECK_STATUS(mt_deferred_arm(), MT_OK);
+    CHECK_STATUS(mt_deferred_wait(MS(2), &v), MT_TIMEOUT);
+    CHECK_STATUS(mt_deferred_errback(me, counted_new(5), &counted_type, "bad news"), MT_OK);
+    CHECK_STATUS(mt_deferred_wait(MT_FOREVER, &v), MT_FAILED);
+    void* err = NULL;
+    const mt_type* type = NULL;
+    CHECK_STATUS(mt_take_error(&err, &type), MT_OK);
+    CHECK(err && ((counted*)err)->value == 5);
+    counted_release(err);
+    CHECK_STATUS(mt_deferred_callback(NULL, NULL), MT_USAGE); /* nobody armed it */
+    CHECK_STATUS(mt_deferred_arm(), MT_OK);
+    CHECK_STATUS(mt_deferred_cancel(), MT_OK);
+    mt_thread_release(me);
+    return MT_OK;
+}
+
+/* ---- pipes --------------------------------------------------------------------------------- */
+
+static mt_status producer(void* arg, void** result) {
+    (void)result;
+    mt_pipe* p = arg;
+    for (int i = 1; i <= 3; ++i) {
+        counted* c = counted_new(i);
+        mt_status s = mt_pipe_put(p, c, &counted_type, MT_FOREVER);
+        if (s != MT_OK) {
+            counted_release(c); /* not delivered: still ours */
+            return s;
+        }
+    }
+    return mt_pipe_close(p);
+}
+
+static mt_status stage_doubler(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_pipe* in = mt_stdin();
+    mt_pipe* out = mt_stdout();
+    CHECK(in != NULL && out != NULL);
+    void* v;
+    const mt_type* t;
+    mt_status s;
+    while ((s = mt_pipe_get(in, MT_FOREVER, &v, &t)) == MT_OK) {
+        ((counted*)v)->value *= 2;
+        s = mt_pipe_put(out, v, t, MT_FOREVER);
+        if (s != MT_OK) {
+            counted_release(v);
+            break;
+        }
+    }
+    mt_pipe_release(in);
+    mt_pipe_release(out);
+    return s == MT_END ? MT_OK : s;
+}
+
+static mt_status test_pipes(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_pipe* p = mt_pipe_new("numbers");
+    mt_thread* prod = mt_spawn(NULL, producer, p);
+    int sum = 0;
+    void* v;
+    const mt_type* t;
+    mt_status s;
+    while ((s = mt_pipe_get(p, MT_FOREVER, &v, &t)) == MT_OK) {
+        CHECK(t == &counted_type);
+        sum += ((counted*)v)->value;
+        counted_release(v);
+    }
+    CHECK(s == MT_END);
+    CHECK(sum == 6);
+    CHECK(mt_pipe_closed(p) == 1);
+    CHECK_STATUS(mt_join(prod, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(prod);
+    mt_pipe_release(p);
+
+    /* timeouts, try forms, close with an error, close_reader releases the slot */
+    mt_pipe* q = mt_pipe_new("q");
+    CHECK_STATUS(mt_pipe_get(q, MS(2), &v, &t), MT_TIMEOUT);
+    CHECK_STATUS(mt_pipe_try_get(q, &v, &t), MT_WOULD_BLOCK);
+    counted* one = counted_new(1);
+    CHECK_STATUS(mt_pipe_try_put(q, one, &counted_type), MT_OK);
+    counted* two = counted_new(2);
+    CHECK_STATUS(mt_pipe_try_put(q, two, &counted_type), MT_WOULD_BLOCK); /* still ours */
+    CHECK_STATUS(mt_pipe_put(q, two, &counted_type, MS(2)), MT_TIMEOUT);   /* still ours */
+    counted_release(two);
+    CHECK_STATUS(mt_pipe_close_reader(q), MT_OK); /* releases `one` in the slot */
+    CHECK(live_objects == 0);
+    counted* three = counted_new(3);
+    CHECK_STATUS(mt_pipe_put(q, three, &counted_type, MT_FOREVER), MT_EXIT); /* closed: still ours */
+    counted_release(three);
+    mt_pipe_release(q);
+
+    mt_pipe* r = mt_pipe_new("r");
+    CHECK_STATUS(mt_pipe_close_error(r, counted_new(42), &counted_type, "producer failed"), MT_OK);
+    CHECK_STATUS(mt_pipe_get(r, MT_FOREVER, &v, &t), MT_FAILED);
+    void* err;
+    const mt_type* et;
+    CHECK_STATUS(mt_take_error(&err, &et), MT_OK);
+    CHECK(err && ((counted*)err)->value == 42);
+    counted_release(err);
+    mt_pipe_release(r);
+
+    /* stdin/stdout attachment: a stage between two pipes */
+    mt_pipe* in = mt_pipe_new("in");
+    mt_pipe* out = mt_pipe_new("out");
+    mt_spawn_options o;
+    mt_spawn_options_init(&o);
+    o.name = "doubler";
+    o.stdin_pipe = in;
+    o.stdout_pipe = out;
+    mt_thread* stage = mt_spawn(&o, stage_doubler, NULL);
+    mt_thread* feed = mt_spawn(NULL, producer, in);
+    sum = 0;
+    while ((s = mt_pipe_get(out, MT_FOREVER, &v, &t)) == MT_OK) {
+        sum += ((counted*)v)->value;
+        counted_release(v);
+    }
+    CHECK(s == MT_END); /* the stage ended: its stdout closed */
+    CHECK(sum == 12);
+    CHECK_STATUS(mt_join(stage, MT_FOREVER, NULL), MT_OK);
+    CHECK_STATUS(mt_join(feed, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(stage);
+    mt_thread_release(feed);
+    mt_pipe_release(in);
+    mt_pipe_release(out);
+    CHECK(mt_stdin() == NULL);
+    CHECK(live_objects == 0);
+    return MT_OK;
+}
+
+/* ---- the outside world -------------------------------------------------------------------- */
+
+static mt_status work_double(void* arg, void** result) {
+    *result = (void*)((intptr_t)arg * 2);
+    return MT_OK;
+}
+
+static mt_status work_fails(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_set_error(counted_new(13), &counted_type, "the job failed");
+    return MT_FAILED;
+}
+
+static mt_status test_outside_world(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    int sp[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) == 0);
+    CHECK_STATUS(mt_wait_fd(sp[0], 0, MS(2)), MT_TIMEOUT);
+    CHECK_STATUS(mt_wait_fd(sp[0], 1, MT_FOREVER), MT_OK);
+    CHECK(write(sp[1], "x", 1) == 1);
+    CHECK_STATUS(mt_wait_fd(sp[0], 0, MT_FOREVER), MT_OK);
+    CHECK(mt_close_fd(sp[0]) == 0);
+    CHECK(mt_close_fd(sp[1]) == 0);
+    CHECK_STATUS(mt_wait_fd(sp[0], 0, MT_FOREVER), MT_SYSTEM);
+    CHECK(mt_last_errno() == EBADF);
+
+    CHECK_STATUS(mt_sleep(MS(1)), MT_OK);
+    CHECK_STATUS(mt_sleep(-1), MT_USAGE);
+    CHECK_STATUS(mt_wait_signal(SIGUSR1, MS(1)), MT_TIMEOUT);
+
+    pid_t pid = fork();
+    if (pid == 0) _exit(3);
+    int status = 0;
+    CHECK_STATUS(mt_wait_child(pid, MT_FOREVER, &status), MT_OK);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+
+    void* r = NULL;
+    CHECK_STATUS(mt_submit(work_double, (void*)21, MT_FOREVER, &r), MT_OK);
+    CHECK((intptr_t)r == 42);
+    CHECK_STATUS(mt_submit(work_fails, NULL, MT_FOREVER, &r), MT_FAILED);
+    void* err;
+    const mt_type* et;
+    CHECK_STATUS(mt_take_error(&err, &et), MT_OK);
+    CHECK(err && ((counted*)err)->value == 13);
+    counted_release(err);
+    CHECK(live_objects == 0);
+    return MT_OK;
+}
+
+/* ---- embedding: state blocks, hooks, the host loop ------------------------------------------ */
+
+typedef struct py_like_state {
+    int owner;  /* set by its micro-thread */
+    int entered;
+} py_like_state;
+
+static int switches;
+
+static void on_switch(void* user, void* from, void* to) {
+    (void)user;
+    (void)from;
+    ++((py_like_state*)to)->entered;
+    ++switches;
+}
+
+static int blocked_before, blocked_after;
+static void before(void* u) {
+    (void)u;
+    ++blocked_before;
+}
+static void after(void* u) {
+    (void)u;
+    ++blocked_after;
+}
+
+static mt_status state_owner(void* arg, void** result) {
+    (void)result;
+    py_like_state* s = mt_state();
+    CHECK(s != NULL && s->owner == 0);
+    s->owner = (int)(intptr_t)arg;
+    CHECK_STATUS(mt_sleep(MS(2)), MT_OK);
+    CHECK(((py_like_state*)mt_state())->owner == (int)(intptr_t)arg);
+    CHECK(((py_like_state*)mt_state())->entered >= 2);
+    return MT_OK;
+}
+
+static int test_embedding(void) {
+    mt_engine_options eo;
+    mt_engine_options_init(&eo);
+    eo.state_size = sizeof(py_like_state);
+    mt_engine* e = mt_engine_new(&eo);
+    CHECK(mt_engine_new(&eo) == NULL); /* one engine per OS thread */
+    CHECK(mt_last_error_kind() == MT_USAGE);
+    CHECK_STATUS(mt_set_switch_hook(e, on_switch, NULL), MT_OK);
+    CHECK_STATUS(mt_set_block_hooks(e, before, after, NULL), MT_OK);
+    mt_thread* a = mt_spawn(NULL, state_owner, (void*)1);
+    mt_thread* b = mt_spawn(NULL, state_owner, (void*)2);
+    CHECK(mt_thread_state(a) != mt_thread_state(b));
+    /* a host loop: run_once, then poll the notifier's fd for its timeout */
+    int alive = 1, rounds = 0;
+    while (alive) {
+        CHECK_STATUS(mt_engine_run_once(e, &alive), MT_OK);
+        if (!alive) break;
+        struct pollfd pfd = {mt_notifier_fd(e), POLLIN, 0};
+        const int timeout = mt_notifier_timeout_ms(e);
+        CHECK(timeout >= 0 && timeout <= 3);
+        poll(&pfd, 1, timeout);
+        if (++rounds > 1000) break;
+    }
+    CHECK(switches >= 4);
+    CHECK(((py_like_state*)mt_thread_state(a))->owner == 1);
+    CHECK_STATUS(mt_thread_result(a, NULL), MT_OK);
+    CHECK_STATUS(mt_join(a, 0, NULL), MT_USAGE); /* joining is for micro-threads */
+    mt_thread_release(a);
+    mt_thread_release(b);
+    CHECK_STATUS(mt_sleep(1), MT_USAGE); /* outside a micro-thread */
+    CHECK(strstr(mt_last_error_message(), "outside a micro-thread") != NULL);
+    mt_engine_free(e);
+    CHECK_STATUS(mt_yield(), MT_USAGE); /* no engine */
+    return 0;
+}
+
+static mt_status deadlocked(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_pipe* p = mt_pipe_new("never written");
+    void* v;
+    const mt_type* t;
+    mt_status s = mt_pipe_get(p, MT_FOREVER, &v, &t);
+    mt_pipe_release(p);
+    return s;
+}
+
+static int test_deadlock(void) {
+    mt_status s = run_main(deadlocked, NULL);
+    CHECK(s == MT_DEADLOCK);
+    CHECK(strstr(mt_last_error_message(), "#1 'main' waits to get from pipe 'never written'") != NULL);
+    return 0;
+}
+
+static int test_misuse(void) {
+    CHECK_STATUS(mt_join(NULL, MT_FOREVER, NULL), MT_USAGE);
+    CHECK_STATUS(mt_pipe_put(NULL, NULL, NULL, 0), MT_USAGE);
+    CHECK(mt_pipe_closed(NULL) == -1);
+    void* o;
+    const mt_type* t;
+    CHECK_STATUS(mt_take_error(&o, &t), MT_USAGE);
+    CHECK(mt_version() == MT_VERSION_NUMBER);
+    CHECK(strcmp(mt_status_name(MT_TIMEOUT), "MT_TIMEOUT") == 0);
+    return 0;
+}
+
+/* ---- the runner ------------------------------------------------------------------------------ */
+
+typedef struct test_case {
+    const char* name;
+    mt_func in_engine; /* run as main of a fresh engine, or */
+    int (*plain)(void);
+} test_case;
+
+static const test_case tests[] = {
+    {"spawn, join with results and errors as objects, join timeout, abort", test_spawn_join, NULL},
+    {"a micro-thread that aborts itself gets MT_EXIT, sticky", test_abort_self, NULL},
+    {"yield alternates; current, dump", test_yield_order, NULL},
+    {"the deferred: callback queue, errback objects, timeouts, disposal", test_deferred, NULL},
+    {"pipes: objects counted, timeouts, try forms, close with an error, stdin/stdout", test_pipes, NULL},
+    {"fd waits, sleep, signals, children, the worker pool", test_outside_world, NULL},
+    {"embedding: state blocks, switch and block hooks, a host loop", NULL, test_embedding},
+    {"a deadlock is MT_DEADLOCK with the chain", NULL, test_deadlock},
+    {"misuse is MT_USAGE, never a crash", NULL, test_misuse},
+};
+
+int main(void) {
+    const int n = (int)(sizeof tests / sizeof tests[0]);
+    int passed = 0, failed = 0;
+    for (int i = 0; i < n; ++i) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            failures = 0;
+            if (tests[i].in_engine) {
+                mt_status s = run_main(tests[i].in_engine, NULL);
+                CHECK(s == MT_OK);
+            } else {
+                tests[i].plain();
+            }
+            CHECK(live_objects == 0);
+            _exit(failures ? 1 : 0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        const int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        printf("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
+        if (!ok && WIFSIGNALED(status)) printf("     (killed by signal %d)\n", WTERMSIG(status));
+        ok ? ++passed : ++failed;
+    }
+    printf("[doctest] test cases: %d | %d passed | %d failed | 0 skipped\n", n, passed, failed);
+    return failed ? 1 : 0;
+}
