@@ -6,6 +6,7 @@
 #include "core/engine.hpp"
 #include "core/errors.hpp"
 #include "core/micro_thread.hpp"
+#include "core/queue.hpp"
 #include "core/scope.hpp"
 #include "core/shield.hpp"
 #include "core/sleep.hpp"
