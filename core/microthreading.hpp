@@ -1,6 +1,7 @@
 // core/microthreading.hpp — the engine core in one include.
 #pragma once
 
+#include "core/actor.hpp"
 #include "core/deadline.hpp"
 #include "core/deferred.hpp"
 #include "core/engine.hpp"
