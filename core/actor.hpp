@@ -133,7 +133,8 @@ public:
     // arrived before it, and returns its result or rethrows its exception.
     // Suspends the caller until then. `d` bounds only the time the call
     // waits in line (see the rule at the top): timeout_error then, and fn
-    // never runs. Throws actor_stopped when the actor has stopped or ends
+    // never runs (a zero timeout therefore always times out: a call is
+    // never served without its caller suspending). Throws actor_stopped when the actor has stopped or ends
     // before serving the call; usage_error from the actor's own
     // micro-thread, outside a micro-thread or from another engine;
     // MicroThreadExit when the caller is aborted while its call is queued.
