@@ -3,7 +3,7 @@
 
 Run with Debian's python (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7]
-        [--only yield,spawn_join,parked,pingpong,socket] [--taskset CPU] [--markdown FILE]
+        [--only yield,spawn_join,parked,pingpong,queue,socket] [--taskset CPU] [--markdown FILE]
 
 Each contestant is an executable printing "<metric> <value>" lines on stdout.
 Ours live in <build-dir>/bench/ (mt_yield, ...), the C++ peers in
@@ -97,6 +97,20 @@ OPERATIONS = [
         C('Boost.Fiber', 'peers/peer_fiber_pingpong', 'handoff_ns'),
         C('Go', 'go/pingpong', 'handoff_ns', env=GO_ENV),
     ], targets={'Go': 0.5}),
+    # mt::queue of capacity 64 against Go's make(chan int, 64) and
+    # Boost.Fiber's buffered_channel(64) (a power of 2 is required; it holds
+    # 63 values). Round trip: two queues, A -> B -> A. Stream: N values from a
+    # producer to a consumer through one queue. Target: <= 0.5x both.
+    dict(name='queue(64) roundtrip', group='queue', contestants=[
+        C('ours', 'mt_queue', 'queue_roundtrip_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_queue', 'queue_roundtrip_ns'),
+        C('Go', 'go/queue', 'queue_roundtrip_ns', env=GO_ENV),
+    ], targets={'Go': 0.5, 'Boost.Fiber': 0.5}),
+    dict(name='queue(64) stream', group='queue', contestants=[
+        C('ours', 'mt_queue', 'queue_stream_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_queue', 'queue_stream_ns'),
+        C('Go', 'go/queue', 'queue_stream_ns', env=GO_ENV),
+    ], targets={'Go': 0.5, 'Boost.Fiber': 0.5}),
     # 1-byte ping-pong over a non-blocking AF_UNIX socketpair, both parties
     # in one OS thread on a reactor. Targets: >= 0.85x raw libev's round
     # trips/s, >= 1.2x Go's, >= 3x gevent's.

@@ -4,6 +4,7 @@
 //   * OS errors            -> std::system_error (errno + what was being done)
 //   * misuse               -> mt::usage_error, naming the micro-thread and the operation
 //   * a micro-thread ended by an abort, seen by its joiner -> mt::micro_thread_aborted
+//   * a call to an actor that has stopped (or whose micro-thread was aborted) -> mt::actor_stopped
 //   * nothing can ever run again -> mt::deadlock_error with the wait-for chain
 //   * a stack (with its guard page) that cannot be mapped -> mt::stack_allocation_error (a std::system_error)
 //   * impossible states and stack overflows -> the process stops with a fixed message
@@ -45,6 +46,14 @@ public:
 // micro_thread_aborted — thrown by wait() on a handle whose micro-thread was
 // ended by MicroThreadExit. A killed child does not silently kill its parent.
 class micro_thread_aborted : public error {
+public:
+    using error::error;
+};
+
+// actor_stopped — a call to an mt::actor that cannot be served: the actor
+// was stopped, or its micro-thread was aborted (before or while serving the
+// call). what() names the actor, the caller and why.
+class actor_stopped : public error {
 public:
     using error::error;
 };

@@ -49,6 +49,7 @@ void begin_wait(control_block& me, const wait_kind& kind, void* obj, bool interr
     me.w.value = nullptr;
     me.w.error = nullptr;
     me.w.interruptible = interruptible;
+    me.w.pinned = false;
     me.w.phase = wait_phase::armed;
 }
 
@@ -90,6 +91,7 @@ wait_end end_wait(control_block& me, const deadline& d) {
     me.w.phase = wait_phase::idle;
     me.w.kind = nullptr;
     me.w.obj = nullptr;
+    me.w.pinned = false;
     switch (ph) {
         case wait_phase::fired:
             if (err) std::rethrow_exception(err);
@@ -137,10 +139,20 @@ void abandon_wait(control_block& me) noexcept {
     me.w.error = nullptr;
 }
 
-void time_out(control_block& cb) noexcept { withdraw_as(cb, wait_phase::timed_out); }
+void time_out(control_block& cb) noexcept {
+    MT_ASSERT(!cb.w.pinned, "a pinned wait timed out");
+    withdraw_as(cb, wait_phase::timed_out);
+}
+
+void pin_wait(control_block& cb) noexcept {
+    MT_ASSERT(cb.w.phase == wait_phase::armed, "pin_wait on a wait that is not armed");
+    MT_ASSERT(cb.eng && cb.eng->running() != &cb, "a micro-thread pinned its own wait");
+    if (cb.w.heap_index != no_heap_index) cb.eng->timers().erase(cb);
+    cb.w.pinned = true;
+}
 
 bool withdraw(control_block& cb, bool force) noexcept {
-    if (cb.w.phase != wait_phase::armed) return false;
+    if (cb.w.phase != wait_phase::armed || cb.w.pinned) return false;
     if (!force && (!cb.w.interruptible || cb.shield_depth > 0)) return false;
     withdraw_as(cb, wait_phase::cancelled);
     return true;
@@ -217,6 +229,9 @@ void check_wait_invariants(const control_block& cb) noexcept {
     MT_ASSERT(cb.st != state::waiting || cb.w.phase == wait_phase::armed, "a waiting micro-thread is not in a wait");
     MT_ASSERT(cb.w.heap_index == no_heap_index || cb.w.phase == wait_phase::armed,
               "a settled wait is still in the timer heap");
+    MT_ASSERT(!cb.w.pinned || ((cb.w.phase == wait_phase::armed || cb.w.phase == wait_phase::fired) &&
+                               cb.w.heap_index == no_heap_index),
+              "a pinned wait is settled otherwise than by a fire, or still has a deadline");
     MT_ASSERT(cb.w.phase == wait_phase::idle || cb.w.phase == wait_phase::armed || cb.st == state::runnable ||
                   cb.st == state::running,
               "a settled wait's micro-thread is neither runnable nor running");

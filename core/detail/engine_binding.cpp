@@ -25,4 +25,21 @@ void engine_binding::fail(const control_block& me, const char* op, const char* k
                                     : ", which belongs to the engine of another OS thread"));
 }
 
+void engine_binding::check_here(const char* op, const char* kind, std::string_view name) {
+    const engine& e = engine::get(op);
+    if (const control_block* me = e.running()) {
+        check(*me, op, kind, name);
+        return;
+    }
+    if (eng == nullptr) {
+        eng = &e;
+        serial = e.serial();
+        return;
+    }
+    if (eng == &e && serial == e.serial()) return;
+    throw usage_error(std::string(op) + " on the engine's root context on " + kind + " '" + std::string(name) + "'" +
+                      (eng == &e ? ", which belongs to an engine that has ended"
+                                 : ", which belongs to the engine of another OS thread"));
+}
+
 }  // namespace mt::detail

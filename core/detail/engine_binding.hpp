@@ -33,6 +33,12 @@ struct engine_binding {
             fail(me, op, kind, name);
     }
 
+    // check_here — check for an operation that never suspends and may also
+    // run on the engine's root context (a host's callback): binds to, or
+    // compares with, the calling OS thread's engine. Throws usage_error as
+    // check does, or when this OS thread has no engine.
+    void check_here(const char* op, const char* kind, std::string_view name);
+
 private:
     void bind(const control_block& me) noexcept;
     bool matches(const control_block& me) const noexcept;

@@ -28,6 +28,7 @@
 //   * heap_index != no_heap_index <=> phase == armed and the wait has a
 //     deadline, and then the engine's timer heap holds it at that index.
 //   * a settled wait (fired, timed_out, cancelled) is runnable or running.
+//   * pinned => phase is armed or fired, and the wait is not in the timer heap.
 //
 // The user's deferred (core/deferred.hpp) is a layer above: its wait() is an
 // internal wait of kind deferred_wait, and a user's fire that arrives while
@@ -90,6 +91,7 @@ struct wait_state {
     std::uint32_t heap_index = no_heap_index;  // in the engine's timer heap (engine only)
     wait_phase phase = wait_phase::idle;
     bool interruptible = true;  // an abort or Ctrl-C withdraws it (false: cleanup waits)
+    bool pinned = false;        // pin_wait: only a fire ends it (no deadline, no abort, no deadlock resolution)
 };
 
 enum class wait_end : std::uint8_t { fired, timed_out };
@@ -116,9 +118,21 @@ void fire_next(control_block& cb, void* value) noexcept;
 void fire_error(control_block& cb, std::exception_ptr error) noexcept;
 
 // withdraw — the engine's abort path: the wait of `cb` (armed, interruptible
-// or `force`) is cancelled through its kind and `cb` becomes runnable.
-// Returns false (and does nothing) when `cb` is not in such a wait.
+// or `force`, and never pinned) is cancelled through its kind and `cb`
+// becomes runnable. Returns false (and does nothing) when `cb` is not in
+// such a wait.
 bool withdraw(control_block& cb, bool force) noexcept;
+
+// pin_wait — from now on only a fire ends `cb`'s armed wait: its deadline
+// (and its shield's) is dropped, and neither an abort, a Ctrl-C nor a
+// deadlock resolution withdraws it; an abort or interruption that arrives
+// meanwhile stays pending and is raised at the waiter's next suspension.
+// For a waker that has begun to work on a record in the waiter's frame and
+// needs that frame to stay put until it fires (an actor serving a call).
+// The caller owes the waiter a fire; it must come even when the waker is
+// itself aborted. Called by the waker, never by `cb` itself; never
+// suspends, never throws. Precondition: cb's wait is armed.
+void pin_wait(control_block& cb) noexcept;
 
 // end_wait_or_throw — end_wait, but a deadline that passes throws
 // timeout_error (what, who, how long, named after `op`). Returns the value

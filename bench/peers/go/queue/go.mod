@@ -1,0 +1,3 @@
+module peers/queue
+
+go 1.19
