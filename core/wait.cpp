@@ -61,11 +61,18 @@ wait_end end_wait(control_block& me, const deadline& d) {
             withdraw_as(me, wait_phase::cancelled);
         } else {
             time_point due = d.when();
-            if (me.shield_depth > 0 && me.shield_due < due) due = me.shield_due;
+            const bool shielded = me.shield_depth > 0 && me.shield_due < due;
+            if (shielded) due = me.shield_due;
             if (due != time_point::max()) {
-                const time_point now = deadline::clock::now();
+                // A positive duration was turned into a point in time when
+                // the deadline was made, a moment ago: it needs no clock read
+                // here (if it passed meanwhile, the next expiry ends the wait).
+                // A zero duration polls; a point in time may have passed.
+                const auto requested = d.requested();
+                const bool fresh = !shielded && requested.count() > 0;
+                const time_point now = fresh ? due - requested : deadline::clock::now();
                 me.w.began = now;
-                if (due <= now) {
+                if (!fresh && (requested.count() == 0 || due <= now)) {
                     withdraw_as(me, wait_phase::timed_out);  // a poll: nothing happened at once
                 } else {
                     try {
