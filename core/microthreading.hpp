@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "core/micro_thread.hpp"
 #include "core/scope.hpp"
+#include "core/semaphore.hpp"
 #include "core/shield.hpp"
 #include "core/sleep.hpp"
 #include "core/state.hpp"
