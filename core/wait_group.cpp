@@ -58,7 +58,7 @@ void countdown::change(std::ptrdiff_t delta, const char* op, bool latch) {
             misuse(me, op,
                    "counting down " + std::to_string(-delta) + " would take it below zero (" +
                        std::to_string(count_) + " left)");
-    } else if (delta < 0 && -delta > count_) {
+    } else if (delta < -count_) {  // (count_ >= 0: -count_ cannot overflow, -delta could)
         misuse(me, op,
                "the counter would go negative (" + std::to_string(count_) + " " + std::to_string(delta) + " = " +
                    std::to_string(count_ + delta) + "): more done() than add() counted");

@@ -510,3 +510,27 @@ TEST_CASE("a deadlock on a semaphore names it in the chain") {
     CHECK(report.find("#1 'main' waits to join #2 'w', which waits for semaphore 'never' (0 free)") !=
           std::string::npos);
 }
+
+TEST_CASE("release and try_acquire work on the engine's root, as a host's loop calls them") {
+    mt::semaphore s(0, "from-host");
+    {
+        mt::engine e;
+        bool got = false;
+        auto h = mt::spawn([&] {
+            s.acquire(10s);  // a deadline pending: the engine is not deadlocked while the host runs
+            got = true;
+        });
+        e.run_once();  // h now waits
+        CHECK(h.state() == mt::state::waiting);
+        CHECK_FALSE(s.try_acquire());
+        s.release();  // on the root: hands the permit to h
+        e.loop();
+        CHECK(got);
+        h.result();
+    }
+    mt::engine later;
+    CHECK_THROWS_WITH_AS(s.release(),
+                         "semaphore::release on the engine's root on semaphore 'from-host', which belongs to an engine "
+                         "that has ended",
+                         mt::usage_error);
+}
