@@ -48,7 +48,13 @@ void begin_wait(control_block& me, const wait_kind& kind, void* obj, bool interr
     me.w.value = nullptr;
     me.w.error = nullptr;
     me.w.interruptible = interruptible;
+    me.w.shield_bounded = true;
     me.w.phase = wait_phase::armed;
+}
+
+void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* obj) noexcept {
+    begin_wait(me, kind, obj, false);
+    me.w.shield_bounded = false;
 }
 
 wait_end end_wait(control_block& me, const deadline& d) {
@@ -59,7 +65,7 @@ wait_end end_wait(control_block& me, const deadline& d) {
             withdraw_as(me, wait_phase::cancelled);
         } else {
             time_point due = d.when();
-            if (me.shield_depth > 0 && me.shield_due < due) due = me.shield_due;
+            if (me.shield_depth > 0 && me.w.shield_bounded && me.shield_due < due) due = me.shield_due;
             if (due != time_point::max()) {
                 const time_point now = deadline::clock::now();
                 me.w.began = now;

@@ -33,8 +33,24 @@ struct engine_binding {
             fail(me, op, kind, name);
     }
 
+    // check_root — check() for a call that needs no micro-thread (a
+    // condition's notify from the engine's root context, say): `e` is the
+    // calling OS thread's engine. The error says "on the engine's root".
+    void check_root(const engine& e, const char* op, const char* kind, std::string_view name) {
+        if (eng == nullptr) [[unlikely]] {
+            bind(e);
+            return;
+        }
+        if (!matches(e)) [[unlikely]]
+            fail(e, nullptr, op, kind, name);
+    }
+
 private:
     void bind(const control_block& me) noexcept;
+    void bind(const engine& e) noexcept;
+    bool matches(const engine& e) const noexcept;
+    [[noreturn]] void fail(const engine& e, const control_block* me, const char* op, const char* kind,
+                           std::string_view name) const;
     bool matches(const control_block& me) const noexcept;
     [[noreturn]] void fail(const control_block& me, const char* op, const char* kind, std::string_view name) const;
 };
