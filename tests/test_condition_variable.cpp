@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/microthreading.hpp"
+#include "pipes/micro_pipe.hpp"
 #include "tests/alloc_counter.hpp"
 #include "tests/engine_fixture.hpp"
 
@@ -315,6 +316,39 @@ TEST_CASE("a re-lock that would close a lock cycle fails the other lock wait in 
               "to re-lock mutex 'm' held by #3 'h' (a re-lock after a condition wait cannot fail, so this lock "
               "wait fails instead)");
     });
+}
+
+TEST_CASE("a re-lock stuck behind a holder that waits forever is in the deadlock report and ends without the mutex") {
+    std::string report;
+    bool lk_released = false;
+    try {
+        mt::run([&] {
+            mt::mutex m("m");
+            mt::condition_variable cv("cv");
+            mt::micro_pipe<int> p("p");
+            auto w = mt::spawn(mt::spawn_options{"w"}, [&] {
+                std::unique_lock lk(m);
+                try {
+                    cv.wait(lk);
+                } catch (const mt::MicroThreadExit&) {
+                    lk_released = !lk.owns_lock() && lk.mutex() == nullptr;  // its destructor must not unlock
+                    throw;
+                }
+            });
+            auto h = mt::spawn(mt::spawn_options{"h"}, [&] {
+                std::lock_guard g(m);
+                cv.notify_one();
+                p.get();  // nobody ever puts
+            });
+            w.wait();
+        });
+        FAIL("no deadlock");
+    } catch (const mt::deadlock_error& e) {
+        report = e.what();
+    }
+    CHECK(contains(report, "#1 'main' waits to join #2 'w', which waits to re-lock mutex 'm' after a condition wait, "
+                           "held by #3 'h', which waits to get from pipe 'p'"));
+    CHECK(lk_released);
 }
 
 // ---- misuse --------------------------------------------------------------------------------

@@ -53,9 +53,10 @@ namespace mt::detail {
 class lock_core;
 
 // name_buffer — a primitive's name, kept like a micro-thread's (47
-// characters); empty means "unnamed" in messages.
+// characters); empty means "unnamed" in messages. Not initialized until
+// assigned (a waiter's record carries two it rarely uses).
 struct name_buffer {
-    char text[max_name + 1] = {};
+    char text[max_name + 1];
     void assign(std::string_view s) noexcept;
     std::string_view view() const noexcept { return text[0] ? std::string_view(text) : std::string_view("unnamed"); }
 };
@@ -63,7 +64,7 @@ struct name_buffer {
 // ref_snapshot — "#3 'writer'", kept by value for messages built after the
 // micro-thread may have ended.
 struct ref_snapshot {
-    std::uint64_t id = 0;  // 0: nobody
+    std::uint64_t id;  // 0: nobody; set by take()
     name_buffer name;
     void take(const control_block* cb) noexcept;
     void append(std::string& out) const;
@@ -76,8 +77,9 @@ struct lock_waiter {
     lock_core* lock = nullptr;     // the lock; nullptr once withdrawn (then `seen` describes it)
     bool relock = false;           // re-locking after a condition wait (cannot be aborted)
     // Taken when the wait is withdrawn (timeout, abort, cycle, destruction):
-    // a timeout's message is built after the lock may be gone.
-    const char* seen_kind = nullptr;
+    // a timeout's message is built after the lock may be gone. Left
+    // uninitialized until then: a wait writes nothing it does not need.
+    const char* seen_kind;
     name_buffer seen_name;
     ref_snapshot seen_holder;
 };
@@ -203,7 +205,7 @@ private:
     const char* kind_;
     engine_binding binding_;  // the engine that first used it
     intrusive_list<lock_waiter, &lock_waiter::hook> waiters_;  // FIFO; only while held
-    name_buffer name_;
+    name_buffer name_;        // set by the constructor
 };
 
 // lock_wait_holder — when `cb` is in a lock wait, the holder of the lock it
