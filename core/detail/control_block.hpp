@@ -117,7 +117,7 @@ struct control_block {
     deadline::clock::time_point shield_due = deadline::clock::time_point::max();  // the innermost shield's deadline
     deferred d{*this};
     intrusive_list<control_block, &control_block::wait_hook> joiners;  // micro-threads joining this one
-    held_list held;  // the locks it holds (held_lock.hpp); written by the locks, emptied when it ends
+    held_stack held;  // the locks it holds, newest first (held_lock.hpp); written by the locks, emptied when it ends
 
     // --- memory
     stack stk;         // empty once it went back to the pool

@@ -19,19 +19,19 @@ void name_buffer::assign(std::string_view s) noexcept {
     const std::size_t n = s.size() < max_name ? s.size() : max_name;
     if (n) std::memcpy(text, s.data(), n);
     text[n] = '\0';
+    len = static_cast<std::uint8_t>(n);
 }
 
 void ref_snapshot::take(const control_block* cb) noexcept {
     id = cb ? cb->id : 0;
-    name.text[0] = '\0';
-    if (cb) std::memcpy(name.text, cb->name, sizeof name.text);
+    name.assign(cb ? std::string_view(cb->name, ::strnlen(cb->name, max_name)) : std::string_view());
 }
 
 void ref_snapshot::append(std::string& out) const {
     out += '#';
     out += std::to_string(id);
     out += " '";
-    if (name.text[0]) out += name.text;
+    if (name.len) out += name.view();
     else out += "micro-thread-" + std::to_string(id);  // as name_of() says it
     out += '\'';
 }
@@ -152,7 +152,7 @@ void lock_core::fail_waiter(lock_waiter& w, std::exception_ptr e) noexcept {
     fire_error(cb, std::move(e));
 }
 
-// pass_on — the last hold was let go (the lock is in no held list): the
+// pass_on — the last hold was let go (the lock is in no held stack): the
 // first waiter becomes the holder and runs next, or the lock is free.
 void lock_core::pass_on() noexcept {
     if (lock_waiter* w = waiters_.pop_front()) {
@@ -166,48 +166,59 @@ void lock_core::pass_on() noexcept {
 
 // ---- the operations ----------------------------------------------------------------------
 
-bool lock_core::acquire(const deadline& d, const char* op, bool timed_try) {
+[[gnu::flatten]] bool lock_core::acquire(const deadline& d, const char* op, bool timed_try) {
     control_block& me = engine::get(op).require_running(op);
-    binding_.check(me, op, kind_, name_.view());
-    check_deadline(me, d, op);
+    check_binding(me, op);
+    if (d.negative()) [[unlikely]]
+        check_deadline(me, d, op);
     if (holder_ == nullptr) {
         take(me);
         return true;
     }
-    if (holder_ == &me) {
-        if (recursive_) {
-            if (count_ == UINT32_MAX) [[unlikely]] {
-                std::string what = std::string(op) + " in micro-thread " + describe(me) + ": ";
-                append_name(what);
-                throw usage_error(what + " is already held 4294967295 times");
-            }
-            ++count_;
-            return true;
-        }
+    if (holder_ == &me) [[unlikely]]
+        return lock_held_by_caller(me, op, timed_try);
+    // The cycle walk starts only when the holder itself waits for a lock
+    // (rare): usually it is running or runnable.
+    if (holder_->w.kind == &wait_kind_ && closes_cycle(me, *this)) [[unlikely]] {
         if (timed_try) return false;
-        std::string what = std::string(op) + " in micro-thread " + describe(me) + ": deadlock: ";
-        append_ref(what, me);
-        what += " would wait for ";
-        append_name(what);
-        what += " held by itself (a mutex is not recursive: the wait would never end)";
-        throw deadlock_error(what);
+        throw_cycle(me, op);
     }
-    if (closes_cycle(me, *this)) {
-        if (timed_try) return false;
-        throw deadlock_error(std::string(op) + " in micro-thread " + describe(me) +
-                             ": deadlock: " + cycle_message(me, *this));
-    }
-    if (pending_raise(me)) raise_pending(me);
     lock_waiter w;
     w.cb = &me;
     w.lock = this;
     begin_wait(me, wait_kind_, &w);
     waiters_.push_back(w);
-    // Once the wait fired we hold the lock: nothing below may throw, or
+    // A pending abort or interruption withdraws the wait in end_wait, before
+    // it suspends. Once the wait fired we hold the lock: nothing below may throw, or
     // the caller's guard (not yet made) would never unlock it.
     if (timed_try) return end_wait(me, d) == wait_end::fired;
     end_wait_or_throw(me, d, op);
     return true;
+}
+
+// lock_held_by_caller — the caller locks what it holds: a recursive lock
+// counts; a mutex would wait for itself (the cycle of one).
+bool lock_core::lock_held_by_caller(control_block& me, const char* op, bool timed_try) {
+    if (recursive_) {
+        if (count_ == UINT32_MAX) [[unlikely]] {
+            std::string what = std::string(op) + " in micro-thread " + describe(me) + ": ";
+            append_name(what);
+            throw usage_error(what + " is already held 4294967295 times");
+        }
+        ++count_;
+        return true;
+    }
+    if (timed_try) return false;
+    std::string what = std::string(op) + " in micro-thread " + describe(me) + ": deadlock: ";
+    append_ref(what, me);
+    what += " would wait for ";
+    append_name(what);
+    what += " held by itself (a mutex is not recursive: the wait would never end)";
+    throw deadlock_error(what);
+}
+
+void lock_core::throw_cycle(const control_block& me, const char* op) const {
+    throw deadlock_error(std::string(op) + " in micro-thread " + describe(me) + ": deadlock: " + cycle_message(me, *this));
 }
 
 void lock_core::lock(const deadline& d, const char* op) { acquire(d, op, false); }
@@ -216,7 +227,7 @@ bool lock_core::try_lock_until(const deadline& d, const char* op) { return acqui
 
 bool lock_core::try_lock(const char* op) {
     control_block& me = engine::get(op).require_running(op);
-    binding_.check(me, op, kind_, name_.view());
+    check_binding(me, op);
     if (holder_ == nullptr) {
         take(me);
         return true;
@@ -229,29 +240,32 @@ bool lock_core::try_lock(const char* op) {
 }
 
 void lock_core::unlock(const char* op) {
-    engine& e = engine::get(op);
-    control_block* me = e.running();
+    control_block* me = engine::get(op).running();
+    // holder_ == me implies the binding: only this engine's micro-threads hold it.
+    if (me == nullptr || holder_ != me) [[unlikely]]
+        throw_bad_unlock(me, op);
+    if (--count_ > 0) return;
+    me->held.remove(*this);
+    pass_on();
+}
+
+void lock_core::throw_bad_unlock(control_block* me, const char* op) {
     if (me == nullptr) {
         std::string what = std::string(op) + " called outside a micro-thread (on the engine's root), on ";
         append_name(what);
         throw usage_error(what + ": only its holder may unlock it");
     }
     binding_.check(*me, op, kind_, name_.view());
-    if (holder_ != me) [[unlikely]] {
-        std::string what = std::string(op) + " in micro-thread " + describe(*me) + " on ";
-        append_name(what);
-        if (holder_) {
-            what += ", which is held by ";
-            append_ref(what, *holder_);
-            what += " (only its holder may unlock it)";
-        } else {
-            what += ", which is not locked";
-        }
-        throw usage_error(what);
+    std::string what = std::string(op) + " in micro-thread " + describe(*me) + " on ";
+    append_name(what);
+    if (holder_) {
+        what += ", which is held by ";
+        append_ref(what, *holder_);
+        what += " (only its holder may unlock it)";
+    } else {
+        what += ", which is not locked";
     }
-    if (--count_ > 0) return;
-    me->held.remove(*this);
-    pass_on();
+    throw usage_error(what);
 }
 
 void lock_core::release_for_wait(control_block& me) noexcept {
@@ -280,7 +294,7 @@ void lock_core::relock(control_block& me) {
 // ---- what a micro-thread holds ------------------------------------------------------------
 
 void release_held_locks(control_block& cb) noexcept {
-    while (held_lock* h = cb.held.pop_front()) {
+    while (held_lock* h = cb.held.pop()) {
         auto& l = static_cast<lock_core&>(*h);
         std::string line;
         try {
@@ -303,7 +317,7 @@ void release_held_locks(control_block& cb) noexcept {
 }
 
 void append_held_locks(std::string& out, const control_block& cb) {
-    for (const held_lock* h = cb.held.front(); h; h = held_list::next(*h)) {
+    for (const held_lock* h = cb.held.front(); h; h = held_stack::next(*h)) {
         if (h != cb.held.front()) out += ", ";
         const auto& l = static_cast<const lock_core&>(*h);
         l.append_name(out);
@@ -313,10 +327,9 @@ void append_held_locks(std::string& out, const control_block& cb) {
 
 void check_held_locks(const control_block& cb) noexcept {
 #if MT_CHECKED
-    cb.held.check_invariants();
-    for (const held_lock* h = cb.held.front(); h; h = held_list::next(*h)) {
+    for (const held_lock* h = cb.held.front(); h; h = held_stack::next(*h)) {
         const auto& l = static_cast<const lock_core&>(*h);
-        MT_ASSERT(l.holder_ == &cb && l.count_ > 0, "a micro-thread's held list names a lock it does not hold");
+        MT_ASSERT(l.holder_ == &cb && l.count_ > 0, "a micro-thread's held stack names a lock it does not hold");
         l.check_invariants();
     }
 #else
@@ -332,7 +345,7 @@ void lock_core::check_invariants() const noexcept {
     MT_ASSERT(waiters_.empty() || holder_ != nullptr, "micro-threads wait for a free lock");
     if (holder_) {
         MT_ASSERT(!has_ended(holder_->st), "a lock is held by a micro-thread that has ended");
-        MT_ASSERT(holder_->held.contains(*this), "a lock is not in its holder's held list");
+        MT_ASSERT(holder_->held.contains(*this), "a lock is not in its holder's held stack");
         MT_ASSERT(binding_.eng == holder_->eng, "a lock is held by a micro-thread of another engine");
     }
     for (const lock_waiter* w = waiters_.front(); w; w = decltype(waiters_)::next(*w)) {

@@ -22,11 +22,12 @@
 // waiters, and a waiter is served after at most the waiters ahead of it.
 //
 // Invariants (check_invariants):
-//   * holder_ == nullptr <=> count_ == 0 <=> the lock is in no held list.
+//   * holder_ == nullptr <=> count_ == 0 <=> the lock is in no held stack.
 //   * waiters_ non-empty => holder_ != nullptr (a release never leaves a
 //     waiter behind a free lock).
 //   * holder_ != nullptr => holder_ has not ended, belongs to the engine the
-//     lock is bound to, and the lock is in holder_->held exactly once.
+//     lock is bound to, and the lock is in holder_->held (its held stack)
+//     exactly once.
 //   * every record in waiters_ lives in the frame of a micro-thread whose
 //     wait is armed with lock_core::wait_kind on that record, and names this
 //     lock; !recursive_ => count_ <= 1.
@@ -57,8 +58,9 @@ class lock_core;
 // assigned (a waiter's record carries two it rarely uses).
 struct name_buffer {
     char text[max_name + 1];
+    std::uint8_t len;  // of text (kept: view() is on the slow paths of every wait)
     void assign(std::string_view s) noexcept;
-    std::string_view view() const noexcept { return text[0] ? std::string_view(text) : std::string_view("unnamed"); }
+    std::string_view view() const noexcept { return len ? std::string_view(text, len) : std::string_view("unnamed"); }
 };
 
 // ref_snapshot — "#3 'writer'", kept by value for messages built after the
@@ -91,7 +93,7 @@ public:
     lock_core(const char* kind, bool recursive, std::string_view name) noexcept;
     // ~lock_core — waiting micro-threads get a usage_error naming the lock
     // (their lock() throws it); a held lock is taken out of its holder's
-    // held list (the holder must not unlock it afterwards). Never throws.
+    // held stack (the holder must not unlock it afterwards). Never throws.
     ~lock_core();
     lock_core(const lock_core&) = delete;
     lock_core& operator=(const lock_core&) = delete;
@@ -192,9 +194,20 @@ private:
     void take(control_block& me) noexcept {
         holder_ = &me;
         count_ = 1;
-        me.held.push_back(*this);
+        me.held.push(*this);
     }
     bool acquire(const deadline& d, const char* op, bool timed_try);
+    // check_binding — engine_binding::check, with the usual case (bound to
+    // me's engine) decided inline.
+    void check_binding(const control_block& me, const char* op) {
+        if (binding_.serial != me.eng->serial()) [[unlikely]]
+            binding_.check(me, op, kind_, name_.view());
+    }
+    // The rare cases, out of line (their message building would otherwise
+    // weigh on every contended lock and unlock).
+    [[gnu::noinline]] bool lock_held_by_caller(control_block& me, const char* op, bool timed_try);
+    [[noreturn, gnu::noinline, gnu::cold]] void throw_cycle(const control_block& me, const char* op) const;
+    [[noreturn, gnu::noinline, gnu::cold]] void throw_bad_unlock(control_block* me, const char* op);
     void pass_on() noexcept;
     void withdraw(lock_waiter& w) noexcept;
     static void cancel_waiter(void* obj, control_block& waiter) noexcept;
