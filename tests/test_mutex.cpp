@@ -497,6 +497,12 @@ TEST_CASE("a recursive_mutex counts its holder's locks and is free after as many
         CHECK(r.try_lock());
         CHECK(r.try_lock_for(1ms));
         CHECK(r.recursion() == 3);
+        auto timer = mt::spawn([&] {
+            CHECK_FALSE(r.try_lock());
+            CHECK_FALSE(r.try_lock_for(5ms));
+            CHECK_THROWS_AS(r.lock(5ms), mt::timeout_error);
+        });
+        timer.wait();
         auto other = mt::spawn([&] {
             std::lock_guard g(r);
             other_got = true;
@@ -619,6 +625,21 @@ TEST_CASE("destroying a mutex while micro-threads wait makes their lock throw a 
         w.wait();
         CHECK(what == "mutex 'doomed' was destroyed while micro-thread #2 'w' waited to lock it (held by #1 'main')");
         CHECK_FALSE(contains(mt::dump(), "holds"));
+    });
+}
+
+TEST_CASE("destroying a locked mutex nobody waits for is allowed: its holder just stops holding it") {
+    in_engine([] {
+        {
+            mt::mutex m("local");
+            mt::recursive_mutex r("local r");
+            m.lock();
+            r.lock();
+            r.lock();
+            CHECK(contains(mt::dump(), "holds recursive_mutex 'local r' (x2), mutex 'local'"));
+        }
+        CHECK_FALSE(contains(mt::dump(), "holds"));
+        mt::engine::current()->check_invariants();
     });
 }
 
