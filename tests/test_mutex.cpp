@@ -487,6 +487,22 @@ TEST_CASE("a mutex deadlock that is not a lock cycle is reported by run() with t
                            "waits to get from pipe 'p'"));
 }
 
+TEST_CASE("a holder that joins its waiter is a deadlock through a join, reported by run() as a cycle") {
+    std::string report;
+    try {
+        mt::run([] {
+            mt::mutex m("m");
+            std::lock_guard g(m);
+            auto w = mt::spawn(mt::spawn_options{"w"}, [&] { std::lock_guard gw(m); });
+            w.wait();  // not a lock wait: no deadlock_error at once
+        });
+        FAIL("no deadlock");
+    } catch (const mt::deadlock_error& e) {
+        report = e.what();
+    }
+    CHECK(contains(report, "#1 'main' waits to join #2 'w', which waits for mutex 'm', held by #1 'main' (a cycle)"));
+}
+
 // ---- recursive_mutex ----------------------------------------------------------------------
 
 TEST_CASE("a recursive_mutex counts its holder's locks and is free after as many unlocks") {
