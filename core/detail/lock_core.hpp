@@ -166,8 +166,9 @@ public:
     // until it has it, and neither an abort, an interruption nor a shield's
     // deadline ends that wait. If it would close a cycle of lock waits, the
     // first ordinary lock wait in the cycle fails with deadlock_error
-    // instead (a re-lock cannot fail). Throws MicroThreadExit only when a
-    // deadlock resolution ends the wait: then the lock is NOT held.
+    // instead (a re-lock cannot fail). Throws only when a deadlock
+    // resolution ends the wait (MicroThreadExit) or the lock is destroyed
+    // meanwhile (usage_error): then the lock is NOT held.
     void relock(control_block& me);
 
     // fail_waiter — the lock wait of record `w` (linked here) is withdrawn
