@@ -69,10 +69,13 @@ TEST_CASE("notify_all wakes every waiter in arrival order, each holding the mute
                 --inside;
             }));
         mt::yield();
+        cv.check_invariants();
         {
             std::lock_guard g(m);  // notify while holding: they queue for the mutex
             cv.notify_all();
             CHECK(cv.waiters() == 0);
+            cv.check_invariants();
+            m.check_invariants();
         }
         for (auto& h : hs) h.wait();
         CHECK_FALSE(overlap);
