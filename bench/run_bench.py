@@ -3,7 +3,7 @@
 
 Run with Debian's python (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7]
-        [--only yield,spawn_join,parked,pingpong,queue,semaphore,mutex,socket] [--taskset CPU] [--markdown FILE]
+        [--only yield,spawn_join,parked,pingpong,waits,queue,semaphore,mutex,socket] [--taskset CPU] [--markdown FILE]
 
 Each contestant is an executable printing "<metric> <value>" lines on stdout.
 Ours live in <build-dir>/bench/ (mt_yield, ...), the C++ peers in
@@ -98,6 +98,16 @@ OPERATIONS = [
         C('Boost.Fiber', 'peers/peer_fiber_pingpong', 'handoff_ns'),
         C('Go', 'go/pingpong', 'handoff_ns', env=GO_ENV),
     ], targets={'Go': 0.5}),
+    # What a deadline costs: the pipe round trip with a 10 s deadline on every
+    # put and get (that never passes) against the same without; target: the
+    # timed one <= 2x. And a select over 4 pipes that are all ready.
+    dict(name='timed round trip', group='waits', contestants=[
+        C('ours (timed)', 'mt_waits', 'roundtrip_timed_ns', ours=True),
+        C('ours (untimed)', 'mt_waits', 'roundtrip_untimed_ns'),
+    ], targets={'ours (untimed)': 2.0}),
+    dict(name='select over 4 ready pipes', group='waits', contestants=[
+        C('ours', 'mt_waits', 'select4_ready_ns', ours=True),
+    ], targets={}),
     # mt::queue of capacity 64 against Go's make(chan int, 64) and
     # Boost.Fiber's buffered_channel(64) (a power of 2 is required; it holds
     # 63 values). Round trip: two queues, A -> B -> A. Stream: N values from a
