@@ -47,9 +47,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/deadline.hpp"
-#include "core/detail/actor_core.hpp"
-#include "core/errors.hpp"
+#include "deadline.hpp"
+#include "detail/actor_core.hpp"
+#include "errors.hpp"
 
 namespace mt {
 

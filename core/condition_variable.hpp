@@ -54,11 +54,11 @@
 #include <mutex>
 #include <string_view>
 
-#include "core/deadline.hpp"
-#include "core/detail/engine_binding.hpp"
-#include "core/detail/intrusive_list.hpp"
-#include "core/detail/lock_core.hpp"
-#include "core/mutex.hpp"
+#include "deadline.hpp"
+#include "detail/engine_binding.hpp"
+#include "detail/intrusive_list.hpp"
+#include "detail/lock_core.hpp"
+#include "mutex.hpp"
 
 namespace mt {
 

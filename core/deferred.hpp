@@ -56,8 +56,8 @@
 #include <string>
 #include <vector>
 
-#include "core/deadline.hpp"
-#include "core/detail/wait.hpp"
+#include "deadline.hpp"
+#include "detail/wait.hpp"
 
 namespace mt {
 

@@ -24,13 +24,13 @@
 #include <string>
 #include <string_view>
 
-#include "core/detail/context.hpp"
-#include "core/detail/control_block.hpp"
-#include "core/detail/overflow.hpp"
-#include "core/detail/stack_pool.hpp"
-#include "core/detail/timer_heap.hpp"
-#include "core/notifier_interface.hpp"
-#include "core/state.hpp"
+#include "detail/context.hpp"
+#include "detail/control_block.hpp"
+#include "detail/overflow.hpp"
+#include "detail/stack_pool.hpp"
+#include "detail/timer_heap.hpp"
+#include "notifier_interface.hpp"
+#include "state.hpp"
 
 #if defined(__PIC__) && !defined(MT_TLS_MODEL)
 // The engine pointer is read on every yield: initial-exec keeps it one

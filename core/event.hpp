@@ -27,8 +27,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/deadline.hpp"
-#include "core/detail/sync_object.hpp"
+#include "deadline.hpp"
+#include "detail/sync_object.hpp"
 
 namespace mt {
 

@@ -19,10 +19,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/detail/control_block.hpp"
-#include "core/engine.hpp"
-#include "core/errors.hpp"
-#include "core/state.hpp"
+#include "detail/control_block.hpp"
+#include "engine.hpp"
+#include "errors.hpp"
+#include "state.hpp"
 
 namespace mt {
 

@@ -49,9 +49,9 @@
 #include <string_view>
 #include <type_traits>
 
-#include "core/deadline.hpp"
-#include "core/detail/lock_core.hpp"
-#include "core/state.hpp"
+#include "deadline.hpp"
+#include "detail/lock_core.hpp"
+#include "state.hpp"
 
 namespace mt {
 

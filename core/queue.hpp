@@ -56,9 +56,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/deadline.hpp"
-#include "core/detail/queue_state.hpp"
-#include "core/errors.hpp"
+#include "deadline.hpp"
+#include "detail/queue_state.hpp"
+#include "errors.hpp"
 
 namespace mt {
 

@@ -22,7 +22,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/mutex.hpp"
+#include "mutex.hpp"
 
 namespace mt {
 

@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/micro_thread.hpp"
+#include "micro_thread.hpp"
 
 namespace mt {
 

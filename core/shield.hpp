@@ -30,7 +30,7 @@
 
 #include <cstdint>
 
-#include "core/deadline.hpp"
+#include "deadline.hpp"
 
 namespace mt {
 

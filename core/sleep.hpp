@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "core/deadline.hpp"
+#include "deadline.hpp"
 
 namespace mt {
 

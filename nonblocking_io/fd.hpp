@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "notifier/notifier.hpp"
+#include "../notifier/notifier.hpp"
 
 namespace mt {
 

@@ -18,8 +18,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/errors.hpp"
-#include "notifier/notifier.hpp"
+#include "../core/errors.hpp"
+#include "../notifier/notifier.hpp"
 
 namespace mt {
 

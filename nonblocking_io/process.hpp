@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "nonblocking_io/fd.hpp"
-#include "pipes/micro_pipe.hpp"
+#include "../core/errors.hpp"
+#include "fd.hpp"
+#include "../pipes/micro_pipe.hpp"
 
 namespace mt {
 

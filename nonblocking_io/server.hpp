@@ -8,7 +8,7 @@
 #include <functional>
 #include <string_view>
 
-#include "nonblocking_io/fd.hpp"
+#include "fd.hpp"
 
 namespace mt {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "nonblocking_io/fd.hpp"
-#include "notifier/notifier.hpp"
+#include "fd.hpp"
+#include "../notifier/notifier.hpp"
 
 namespace mt {
 

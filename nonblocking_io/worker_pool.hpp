@@ -27,9 +27,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/deadline.hpp"
-#include "core/micro_thread.hpp"
-#include "notifier/notifier.hpp"
+#include "../core/deadline.hpp"
+#include "../core/micro_thread.hpp"
+#include "../notifier/notifier.hpp"
 
 namespace mt {
 

@@ -18,8 +18,8 @@
 #include <memory>
 #include <optional>
 
-#include "core/deadline.hpp"
-#include "core/sleep.hpp"
+#include "../core/deadline.hpp"
+#include "../core/sleep.hpp"
 
 namespace mt {
 

@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "pipes/micro_pipe.hpp"
+#include "micro_pipe.hpp"
 
 namespace mt {
 

@@ -34,11 +34,11 @@
 #include <typeinfo>
 #include <utility>
 
-#include "core/deadline.hpp"
-#include "core/detail/control_block.hpp"
-#include "core/engine.hpp"
-#include "core/errors.hpp"
-#include "pipes/detail/pipe_state.hpp"
+#include "../core/deadline.hpp"
+#include "../core/detail/control_block.hpp"
+#include "../core/engine.hpp"
+#include "../core/errors.hpp"
+#include "detail/pipe_state.hpp"
 
 namespace mt {
 

@@ -22,8 +22,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/scope.hpp"
-#include "pipes/micro_pipe.hpp"
+#include "../core/scope.hpp"
+#include "micro_pipe.hpp"
 
 namespace mt {
 

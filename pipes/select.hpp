@@ -37,8 +37,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/deadline.hpp"
-#include "pipes/micro_pipe.hpp"
+#include "../core/deadline.hpp"
+#include "micro_pipe.hpp"
 
 namespace mt {
 

@@ -46,10 +46,10 @@
 #include <string>
 #include <string_view>
 
-#include "core/deadline.hpp"
-#include "core/detail/control_block.hpp"
-#include "core/detail/engine_binding.hpp"
-#include "core/detail/intrusive_list.hpp"
+#include "../deadline.hpp"
+#include "control_block.hpp"
+#include "engine_binding.hpp"
+#include "intrusive_list.hpp"
 
 namespace mt::detail {
 

@@ -18,14 +18,14 @@
 #include <exception>
 #include <string>
 
-#include "core/deferred.hpp"
-#include "core/detail/block_alloc.hpp"
-#include "core/detail/context.hpp"
-#include "core/detail/held_lock.hpp"
-#include "core/detail/intrusive_list.hpp"
-#include "core/detail/stack_pool.hpp"
-#include "core/detail/wait.hpp"
-#include "core/state.hpp"
+#include "../deferred.hpp"
+#include "block_alloc.hpp"
+#include "context.hpp"
+#include "held_lock.hpp"
+#include "intrusive_list.hpp"
+#include "stack_pool.hpp"
+#include "wait.hpp"
+#include "../state.hpp"
 
 namespace mt {
 class engine;

@@ -12,7 +12,7 @@
 
 #include <string>
 
-#include "core/detail/assert.hpp"
+#include "assert.hpp"
 
 namespace mt::detail {
 

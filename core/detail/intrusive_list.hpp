@@ -17,7 +17,7 @@
 
 #include <cstddef>
 
-#include "core/detail/assert.hpp"
+#include "assert.hpp"
 
 namespace mt::detail {
 

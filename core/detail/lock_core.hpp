@@ -41,13 +41,13 @@
 #include <string>
 #include <string_view>
 
-#include "core/deadline.hpp"
-#include "core/detail/control_block.hpp"
-#include "core/detail/engine_binding.hpp"
-#include "core/detail/held_lock.hpp"
-#include "core/detail/intrusive_list.hpp"
-#include "core/engine.hpp"
-#include "core/state.hpp"
+#include "../deadline.hpp"
+#include "control_block.hpp"
+#include "engine_binding.hpp"
+#include "held_lock.hpp"
+#include "intrusive_list.hpp"
+#include "../engine.hpp"
+#include "../state.hpp"
 
 namespace mt::detail {
 

@@ -28,10 +28,10 @@
 #include <string>
 #include <string_view>
 
-#include "core/deadline.hpp"
-#include "core/detail/engine_binding.hpp"
-#include "core/detail/intrusive_list.hpp"
-#include "core/detail/wait.hpp"
+#include "../deadline.hpp"
+#include "engine_binding.hpp"
+#include "intrusive_list.hpp"
+#include "wait.hpp"
 
 namespace mt::detail {
 

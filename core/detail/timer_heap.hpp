@@ -22,7 +22,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "core/deadline.hpp"
+#include "../deadline.hpp"
 
 namespace mt::detail {
 

@@ -44,7 +44,7 @@
 #include <exception>
 #include <string>
 
-#include "core/deadline.hpp"
+#include "../deadline.hpp"
 
 namespace mt::detail {
 

@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "core/deadline.hpp"
-#include "core/detail/control_block.hpp"
-#include "notifier/notifier.hpp"
+#include "../../core/deadline.hpp"
+#include "../../core/detail/control_block.hpp"
+#include "../../notifier/notifier.hpp"
 
 namespace mt::detail {
 

@@ -25,12 +25,12 @@
 #include <memory>
 #include <vector>
 
-#include "notifier/detail/ev_backend.hpp"
-#include "notifier/detail/fd_table.hpp"
-#include "notifier/detail/mailbox.hpp"
-#include "notifier/detail/node_pool.hpp"
-#include "notifier/detail/reactor.hpp"
-#include "notifier/detail/signal_table.hpp"
+#include "ev_backend.hpp"
+#include "fd_table.hpp"
+#include "mailbox.hpp"
+#include "node_pool.hpp"
+#include "reactor.hpp"
+#include "signal_table.hpp"
 
 namespace mt::detail {
 

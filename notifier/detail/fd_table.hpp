@@ -16,7 +16,7 @@
 #include <memory>
 #include <vector>
 
-#include "notifier/detail/node_pool.hpp"
+#include "node_pool.hpp"
 
 namespace mt::detail {
 

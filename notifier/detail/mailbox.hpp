@@ -16,7 +16,7 @@
 #include <mutex>
 #include <vector>
 
-#include "notifier/detail/ev_backend.hpp"
+#include "ev_backend.hpp"
 
 namespace mt::detail {
 

@@ -20,8 +20,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/detail/intrusive_list.hpp"
-#include "notifier/detail/reactor.hpp"
+#include "../../core/detail/intrusive_list.hpp"
+#include "reactor.hpp"
 
 namespace mt::detail {
 

@@ -18,9 +18,9 @@
 #include <exception>
 #include <memory>
 
-#include "core/deadline.hpp"
-#include "core/engine.hpp"
-#include "core/notifier_interface.hpp"
+#include "../../core/deadline.hpp"
+#include "../../core/engine.hpp"
+#include "../../core/notifier_interface.hpp"
 
 namespace mt::detail {
 

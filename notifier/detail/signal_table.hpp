@@ -21,7 +21,7 @@
 
 #include <array>
 
-#include "notifier/detail/node_pool.hpp"
+#include "node_pool.hpp"
 
 namespace mt::detail {
 

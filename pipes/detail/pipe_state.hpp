@@ -27,10 +27,10 @@
 #include <string_view>
 #include <typeinfo>
 
-#include "core/deadline.hpp"
-#include "core/detail/control_block.hpp"
-#include "core/detail/engine_binding.hpp"
-#include "core/detail/intrusive_list.hpp"
+#include "../../core/deadline.hpp"
+#include "../../core/detail/control_block.hpp"
+#include "../../core/detail/engine_binding.hpp"
+#include "../../core/detail/intrusive_list.hpp"
 
 namespace mt::detail {
 
