@@ -363,6 +363,7 @@ void model::perform(mworker& a, const op& o) {
                 sc.children.push_back(c);
                 ++sc.running;
                 ++live_;
+                live_ids_.insert(c);
                 runq_.push_back(c);
             }
             a.w.scope = s;
@@ -464,6 +465,7 @@ bool model::perform_shared(int actor, const op& o) {
                 ++sc.running;
             }
             ++live_;
+            live_ids_.insert(c.id);
             runq_.push_back(c.id);
             if (o.flags & f_abort_at_once) c.abort_req = true;
             log(actor, "spawned " + wname);

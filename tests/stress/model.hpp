@@ -153,6 +153,7 @@ public:
     const mpipe* pipe(int id) const;
     const std::map<int, mpipe>& pipes() const { return pipes_; }
     int live() const { return live_; }
+    const std::set<int>& live_ids() const { return live_ids_; }
     bool has_frozen() const;
     // accessible — the worker's control block is still there to reach
     // (a handle holds it, or it has not ended).
@@ -212,7 +213,8 @@ private:
     int running_ = -1;
     int live_ = 0;
     int next_scope_ = 1;
-    std::set<int> frozen_;  // workers in a wait with a short deadline
+    std::set<int> frozen_;    // workers in a wait with a short deadline
+    std::set<int> live_ids_;  // workers that have not ended
     const observed* obs_ = nullptr;
     const op* cmd_ = nullptr;  // the operation the woken actor performs
 };

@@ -103,6 +103,7 @@ void model::end_worker(mworker& x, mend how, long v) {
     if (how == mend::finished) x.result = v;
     if (how == mend::failed) x.err = v;
     --live_;
+    live_ids_.erase(x.id);
     touched.push_back(x.id);
     if (x.in >= 0) {
         mpipe& p = pipes_.at(x.in);

@@ -54,8 +54,6 @@ std::string what_of(std::exception_ptr e) {
 
 namespace {
 
-void note(worker_rec* r, std::string e) { r->log.push_back(std::move(e)); }
-
 // attempt — runs f; any exception but MicroThreadExit is logged as
 // "<label> -> <what>".
 template <class F>
@@ -403,11 +401,11 @@ void world::perform_shared(worker_rec* a, const op& c) {
                 child->cb = &child->h.get_deferred().owner();
                 if (c.flags & f_abort_at_once) child->h.abort();
             }
-            a->log.push_back("spawned " + wname);
+            note(a, "spawned " + wname);
             return;
         }
         case opk::abort: {
-            a->log.push_back("abort " + wname);
+            note(a, "abort " + wname);
             worker_rec* t = rec(c.target);
             if (t->h) t->h.abort();
             else t->cb->eng->abort(*t->cb);
@@ -419,16 +417,21 @@ void world::perform_shared(worker_rec* a, const op& c) {
             attempt(a, "fire " + wname, [&] {
                 if (c.flags & f_error) d.errback(std::make_exception_ptr(test_error(c.value)));
                 else d.callback(reinterpret_cast<void*>(static_cast<std::intptr_t>(c.value)));
-                a->log.push_back("fire " + wname + " -> ok");
+                note(a, "fire " + wname + " -> ok");
             });
             return;
         }
-        case opk::drop_handle: rec(c.target)->h = {}; return;
+        case opk::drop_handle: {
+            worker_rec* t = rec(c.target);
+            if (t->h.done()) t->exited = true;  // (it may never have started: remember that it ended)
+            t->h = {};
+            return;
+        }
         case opk::try_put: {
             token t(a->id, a->seq++, &led);
             const std::string label = "try_put " + pname + " " + got_name(t);
             const bool ok = pipes.at(c.pipe).try_put(t);  // MicroThreadExit when closed
-            a->log.push_back(label + (ok ? " -> ok" : " -> full"));
+            note(a, label + (ok ? " -> ok" : " -> full"));
             return;
         }
         case opk::try_get:
@@ -436,23 +439,23 @@ void world::perform_shared(worker_rec* a, const op& c) {
                 auto& p = pipes.at(c.pipe);
                 auto v = p.try_get();
                 if (v) {
-                    a->log.push_back("try_get " + pname + " -> " + got_name(*v));
+                    note(a, "try_get " + pname + " -> " + got_name(*v));
                     led.on_delivered(c.pipe, *v);
                 } else {
-                    a->log.push_back("try_get " + pname + (p.closed() ? " -> eos" : " -> none"));
+                    note(a, "try_get " + pname + (p.closed() ? " -> eos" : " -> none"));
                 }
             });
             return;
         case opk::close:
-            a->log.push_back("close " + pname);
+            note(a, "close " + pname);
             pipes.at(c.pipe).close();
             return;
         case opk::close_err:
-            a->log.push_back("close " + pname + " " + err_name(c.value));
+            note(a, "close " + pname + " " + err_name(c.value));
             pipes.at(c.pipe).close(std::make_exception_ptr(test_error(c.value)));
             return;
         case opk::close_reader:
-            a->log.push_back("close_reader " + pname);
+            note(a, "close_reader " + pname);
             pipes.at(c.pipe).close_reader();
             return;
         default: return;

@@ -60,7 +60,7 @@ struct worker_rec {
     world* w = nullptr;
     mt::detail::control_block* cb = nullptr;  // valid while it has not ended or h holds it
     mt::micro_thread<long> h;                 // empty: detached, a start_in_parallel child, or dropped
-    bool started = false, exited = false;
+    bool started = false, exited = false;  // exited: known to have ended
     bool in_mailbox = false;  // idle, waiting for its next command
     bool catches_exit = false, caught_once = false;
     bool failing = false;  // an exception is on its way to the top of the body
@@ -77,6 +77,7 @@ struct world {
     std::map<int, std::unique_ptr<worker_rec>> recs;
     std::map<int, mt::micro_pipe<token>> pipes;
     std::vector<std::pair<int, long>> unhandled;  // this step
+    std::vector<worker_rec*> dirty;               // records that logged this step
 
     world();
     worker_rec* rec(int id) { return id == 0 ? &driver : recs.at(id).get(); }
@@ -86,6 +87,12 @@ struct world {
     // perform_shared — what the driver does itself (and puppets likewise).
     void perform_shared(worker_rec* actor, const op& o);
 };
+
+// note — a worker (or the driver) logs an event.
+inline void note(worker_rec* r, std::string e) {
+    if (r->log.empty()) r->w->dirty.push_back(r);
+    r->log.push_back(std::move(e));
+}
 
 // puppet_main — the body of every puppet micro-thread.
 long puppet_main(worker_rec* r);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <map>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -84,6 +86,16 @@ public:
             step(static_cast<int>(i), t_.ops[i]);
         }
         finish();
+        if (std::getenv("MT_STRESS_STATS")) print_stats();
+    }
+
+    // print_stats — how many of each operation ran, and how many workers.
+    void print_stats() {
+        std::map<std::string, int> n;
+        for (const op& o : t_.ops) ++n[describe(o).substr(describe(o).find(": ") + 2, 6)];
+        std::printf("stress run: %zu operations, %zu workers:", t_.ops.size(), m_.workers().size() - 1);
+        for (const auto& [k, v] : n) std::printf(" [%s]=%d", k.c_str(), v);
+        std::printf("\n");
     }
 
     world& w() { return w_; }
@@ -133,10 +145,8 @@ private:
     }
 
     void clear_logs() {
-        w_.driver.log.clear();
-        for (int id : m_.touched)
-            if (id > 0) w_.rec(id)->log.clear();
-        for (auto& [id, r] : w_.recs) r->log.clear();  // (cheap: most are empty)
+        for (worker_rec* r : w_.dirty) r->log.clear();
+        w_.dirty.clear();
         w_.led.destroyed.clear();
         w_.unhandled.clear();
     }
@@ -155,13 +165,18 @@ private:
                 bad << "  w" << id << " logged " << join_events(seen) << "\n     the model says " << join_events(want)
                     << "\n";
         };
-        compare_log(0);
-        for (auto& [id, r] : w_.recs)
-            if (!r->log.empty() || m_.logs.count(id)) compare_log(id);
-        // who is idle, blocked or ended, and the engine's view of it
-        for (const auto& [id, x] : m_.workers()) {
+        std::set<int> logged;
+        for (const auto& [id, evs] : m_.logs) logged.insert(id);
+        for (const worker_rec* r : w_.dirty) logged.insert(r->id);
+        for (int id : logged) compare_log(id);
+        // who is idle, blocked or ended, and the engine's view of it: the
+        // workers the model says have not ended, or that this step touched
+        std::set<int> ids(m_.live_ids().begin(), m_.live_ids().end());
+        ids.insert(m_.touched.begin(), m_.touched.end());
+        ids.insert(logged.begin(), logged.end());
+        for (int id : ids) {
             if (id == 0) continue;
-            if (x.st == ms::ended && verified_.count(id) && !x.has_handle) continue;
+            const mworker& x = m_.workers().at(id);
             auto it = w_.recs.find(id);
             if (it == w_.recs.end()) {
                 bad << "  w" << id << " has no puppet\n";
@@ -185,7 +200,6 @@ private:
                         << (armed ? "armed" : fired ? "fired" : "idle") << " with " << x.dq.size() - x.cursor << "\n";
             }
             if (r.seq != x.seq) bad << "  w" << id << " made " << r.seq << " values; the model says " << x.seq << "\n";
-            if (x.st == ms::ended && ended) verified_.insert(id);
         }
         // pipes
         for (const auto& [id, p] : m_.pipes()) {
@@ -275,7 +289,6 @@ private:
     real_log obs_;
     clock_type::time_point bound_{};
     std::deque<op> end_ops_;
-    std::set<int> verified_;
 
 public:
     int expected_live_at_end() const { return m_.live(); }
