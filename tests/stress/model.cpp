@@ -94,6 +94,7 @@ bool model::valid(const op& o) const {
             if ((o.flags & f_detached) && (o.flags & (f_in_scope | f_abort_at_once))) return false;
             return true;
         case opk::ret: return a->scopes.empty();
+        case opk::open_scope: return a->scopes.size() < max_scope_depth;
         case opk::abort: return target_ok() && accessible(o.target);
         case opk::join: return target_ok() && worker(o.target)->has_handle;
         case opk::scope_wait:

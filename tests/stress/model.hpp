@@ -130,6 +130,10 @@ struct mpipe {
     int writers = 0, readers = 0;
 };
 
+// max_scope_depth — scopes a worker may have open at once (each costs its
+// puppet a command loop's frames).
+inline constexpr std::size_t max_scope_depth = 5;
+
 class model {
 public:
     model();

@@ -311,6 +311,10 @@ void run(trace& t, choices* c, const profile* p, const run_options& opts) {
     {
         mt::engine_options eo;
         eo.default_notifier = opts.notifier;
+        // A puppet's frames are large in an unoptimised sanitizer build
+        // (every string has redzones) and nest per open scope: 64 KiB
+        // overflowed at six levels under clang's ASan.
+        eo.default_stack_size = 256 * 1024;
         mt::engine e(eo);
         auto d = std::make_unique<driver>(t, c, p, opts, e);
         auto main = mt::spawn(mt::spawn_options{"driver"}, [&] { d->main(); });
