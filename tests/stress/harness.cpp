@@ -162,7 +162,7 @@ std::string report(const std::string& head, const trace& minimal, const std::str
     std::istringstream in(again.other);
     for (std::string line; std::getline(in, line);) r << line << "\n";
     r << "it fails with: " << again.what(false);
-    if (!saved.empty()) r << "replay it: MT_STRESS_TRACE=" << saved << " core_tests -tc='*stress*replay*'\n";
+    if (!saved.empty()) r << "replay it: MT_STRESS_TRACE=" << saved << " core_tests -tc='stress:*'\n";
     return r.str();
 }
 
