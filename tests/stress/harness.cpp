@@ -61,7 +61,9 @@ unsigned child_seconds() {
 child_result in_child(const std::function<void()>& body) {
     if (std::getenv("MT_STRESS_NO_FORK")) {  // for a debugger: run here, let a failure stop the process
         body();
-        return child_result{0};
+        child_result ok;
+        ok.exit_code = 0;
+        return ok;
     }
     int p[2];
     if (::pipe(p) != 0) std::abort();

@@ -159,6 +159,7 @@ public:
     int live() const { return live_; }
     const std::set<int>& live_ids() const { return live_ids_; }
     bool has_frozen() const;
+    const std::set<int>& frozen() const { return frozen_; }  // workers in a wait with a short deadline
     // accessible — the worker's control block is still there to reach
     // (a handle holds it, or it has not ended).
     bool accessible(int id) const;

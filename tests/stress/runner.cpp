@@ -114,8 +114,17 @@ private:
 
     void execute(const op& o) {
         if (o.k == opk::tick) {
-            const auto until = std::max(bound_, clock_type::now()) + std::chrono::microseconds(100);
-            mt::sleep_until(mt::deadline::at(until));
+            // The driver's sleep lets the root expire the deadlines that
+            // passed. If the thread was preempted between reading the clock
+            // and the wait, the sleep's own deadline has passed too and it
+            // times out without suspending: then nothing expired. So it
+            // sleeps again until no wait with a short deadline is left.
+            for (int round = 0; round < 1000; ++round) {
+                const auto until = std::max(bound_, clock_type::now()) + std::chrono::microseconds(100);
+                mt::sleep_until(mt::deadline::at(until));
+                quiesce();
+                if (!short_waits_left()) break;
+            }
         } else if (o.actor == 0) {
             w_.perform_shared(&w_.driver, o);
         } else {
@@ -124,6 +133,16 @@ private:
         quiesce();
         if (o.d == dl::shortish || (o.k == opk::sleep && o.us > 0))
             bound_ = std::max(bound_, clock_type::now() + std::chrono::microseconds(o.us));
+    }
+
+    // short_waits_left — a worker the model has in a wait with a short
+    // deadline is still blocked in the run.
+    bool short_waits_left() {
+        for (int id : m_.frozen()) {
+            auto it = w_.recs.find(id);
+            if (it != w_.recs.end() && it->second->started && !it->second->exited && !it->second->in_mailbox) return true;
+        }
+        return false;
     }
 
     void step(int i, const op& o) {
@@ -310,7 +329,7 @@ void run(trace& t, choices* c, const profile* p, const run_options& opts) {
     std::string deadlock_text;
     {
         mt::engine_options eo;
-        eo.default_notifier = opts.notifier;
+        eo.default_notifier = opts.notifier && !std::getenv("MT_STRESS_NO_NOTIFIER");
         // A puppet's frames are large in an unoptimised sanitizer build
         // (every string has redzones) and nest per open scope: 64 KiB
         // overflowed at six levels under clang's ASan.
