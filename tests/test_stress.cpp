@@ -59,14 +59,14 @@ void run_profile(const char* profile, long fixed_seeds) {
 
 }  // namespace
 
-TEST_CASE("stress: every operation agrees with the model, step by step (mixed operations)") { run_profile("mixed", 16); }
+TEST_CASE("stress: every operation agrees with the model, step by step (mixed operations)") { run_profile("mixed", 32); }
 
-TEST_CASE("stress: pipes, stdin/stdout chains and select agree with the model, step by step") { run_profile("pipes", 8); }
+TEST_CASE("stress: pipes, stdin/stdout chains and select agree with the model, step by step") { run_profile("pipes", 16); }
 
 TEST_CASE("stress: spawns, joins, aborts, scopes and start_in_parallel agree with the model, step by step") {
-    run_profile("scopes", 8);
+    run_profile("scopes", 16);
 }
 
-TEST_CASE("stress: deferreds and the PEP callback queue agree with the model, step by step") { run_profile("deferred", 8); }
+TEST_CASE("stress: deferreds and the PEP callback queue agree with the model, step by step") { run_profile("deferred", 16); }
 
-TEST_CASE("stress: select over many pipes agrees with the model, step by step") { run_profile("select", 6); }
+TEST_CASE("stress: select over many pipes agrees with the model, step by step") { run_profile("select", 12); }
