@@ -29,7 +29,8 @@ namespace {
 //  arm push fire dwait dcancel yield sleep drop_handle tick
 const profile profiles[] = {
     {"mixed", {2, 14, 5, 3, 4, 6, 3, 3, 3, 2, 8, 8, 3, 3, 2, 2, 2, 4, 4, 6, 3, 3, 4, 3, 1, 2, 2, 1, 2}},
-    {"pipes", {3, 10, 3, 2, 3, 2, 1, 1, 1, 0, 12, 12, 4, 4, 3, 2, 2, 8, 8, 10, 0, 0, 0, 0, 0, 2, 1, 0, 2}},
+    // few pipes: several getters and putters queue on each (FIFO order shows)
+    {"pipes", {3, 10, 3, 2, 3, 2, 1, 1, 1, 0, 12, 12, 4, 4, 3, 2, 2, 8, 8, 10, 0, 0, 0, 0, 0, 2, 1, 0, 2}, 1500, 40, 3},
     {"scopes", {1, 16, 6, 5, 6, 8, 6, 5, 5, 5, 2, 2, 0, 0, 1, 1, 0, 1, 2, 1, 1, 1, 2, 1, 0, 2, 2, 2, 2}},
     {"deferred", {1, 8, 4, 1, 3, 2, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 10, 10, 12, 10, 2, 2, 1, 0, 2}},
     {"select", {3, 8, 3, 1, 3, 1, 0, 0, 0, 0, 8, 8, 2, 2, 3, 2, 2, 2, 2, 20, 0, 0, 0, 0, 0, 1, 1, 0, 2}},
@@ -64,11 +65,19 @@ int generator::pick_target(bool need_handle) {
 }
 
 int generator::pick_pipe() {
-    const auto& ps = m_.pipes();
-    if (ps.empty()) return -1;
-    auto it = ps.begin();
-    std::advance(it, c_.below(static_cast<std::uint32_t>(ps.size())));
-    return it->first;
+    std::vector<int> open, any;
+    for (const auto& [id, p] : m_.pipes()) {
+        any.push_back(id);
+        if (!p.closed) open.push_back(id);
+    }
+    const auto& from = (!open.empty() && chance(80)) || any.empty() ? open : any;
+    return from.empty() ? -1 : from[c_.below(static_cast<std::uint32_t>(from.size()))];
+}
+
+int generator::open_pipes() const {
+    int n = 0;
+    for (const auto& [id, p] : m_.pipes()) n += !p.closed;
+    return n;
 }
 
 dl generator::pick_deadline(op& o) {
@@ -193,7 +202,7 @@ std::optional<op> generator::next() {
     }
     for (int attempt = 0; attempt < 30; ++attempt) {
         opk k;
-        if (m_.pipes().size() < 2 && attempt == 0) {
+        if (open_pipes() < 2 && attempt == 0) {
             k = opk::new_pipe;
         } else if (live < p_.max_live && (idle == 0 || (idle < 3 && chance(30))) && attempt < 2) {
             k = opk::spawn;
@@ -206,7 +215,7 @@ std::optional<op> generator::next() {
             k = static_cast<opk>(i);
         }
         if ((k == opk::spawn || k == opk::parallel) && live >= p_.max_live) continue;
-        if (k == opk::new_pipe && static_cast<int>(m_.pipes().size()) >= p_.max_pipes) continue;
+        if (k == opk::new_pipe && open_pipes() >= p_.max_pipes) continue;
         op o = make(k);
         if (!m_.valid(o)) continue;
         if (k == opk::spawn) ++next_worker_;

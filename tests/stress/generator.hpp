@@ -50,7 +50,7 @@ struct profile {
     int weight[static_cast<int>(opk::count_)];
     int steps = 1500;
     int max_live = 40;
-    int max_pipes = 6;
+    int max_pipes = 6;  // open pipes (closed ones stay, and are still used now and then)
     int max_short_us = 2000;  // short deadlines and sleeps: 200 us .. this
 };
 
@@ -70,6 +70,7 @@ private:
     int pick_idle();
     int pick_target(bool need_handle);
     int pick_pipe();
+    int open_pipes() const;
     dl pick_deadline(op& o);
     bool chance(int percent) { return static_cast<int>(c_.below(100)) < percent; }
 
