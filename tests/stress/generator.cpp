@@ -49,7 +49,7 @@ const profile& mixed_profile() { return profiles[0]; }
 int generator::pick_idle() {
     std::vector<int> idle;
     for (const auto& [id, w] : m_.workers())
-        if (id > 0 && w.st == ms::idle) idle.push_back(id);
+        if (id > 0 && w.st == ms::idle && !m_.woke_early(id)) idle.push_back(id);
     return idle.empty() ? -1 : idle[c_.below(static_cast<std::uint32_t>(idle.size()))];
 }
 
@@ -197,7 +197,7 @@ std::optional<op> generator::next() {
     int idle = 0, live = 0;
     for (const auto& [id, w] : m_.workers()) {
         if (id == 0) continue;
-        if (w.st == ms::idle) ++idle;
+        if (w.st == ms::idle && !m_.woke_early(id)) ++idle;
         if (w.st != ms::ended) ++live;
     }
     for (int attempt = 0; attempt < 30; ++attempt) {

@@ -208,6 +208,7 @@ void model::apply_observed_timeouts(const observed& obs, bool at_front) {
             if (at_front && pos != 0) continue;
             const auto& seen = obs.events(id);
             if (pos < seen.size() && seen[pos] == timeout_event(x)) {
+                early_.insert(id);
                 time_out(id);
                 drain();
                 again = true;
@@ -220,6 +221,7 @@ void model::finish_timeouts(const observed& obs) {
     apply_observed_timeouts(obs, true);
     for (int id : std::vector<int>(frozen_.begin(), frozen_.end())) time_out(id);
     drain();
+    early_.clear();
 }
 
 void model::apply(const op& o, const observed& obs) {

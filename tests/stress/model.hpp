@@ -160,6 +160,10 @@ public:
     const std::set<int>& live_ids() const { return live_ids_; }
     bool has_frozen() const;
     const std::set<int>& frozen() const { return frozen_; }  // workers in a wait with a short deadline
+    // woke_early — its short deadline passed before a tick made it pass (when
+    // depends on the machine): the generator leaves it alone until the next
+    // tick, so what it generates does not depend on timing.
+    bool woke_early(int id) const { return early_.count(id) > 0; }
     // accessible — the worker's control block is still there to reach
     // (a handle holds it, or it has not ended).
     bool accessible(int id) const;
@@ -220,6 +224,7 @@ private:
     int next_scope_ = 1;
     std::set<int> frozen_;    // workers in a wait with a short deadline
     std::set<int> live_ids_;  // workers that have not ended
+    std::set<int> early_;     // see woke_early()
     const observed* obs_ = nullptr;
     const op* cmd_ = nullptr;  // the operation the woken actor performs
 };
