@@ -326,7 +326,6 @@ public:
 
 void run(trace& t, choices* c, const profile* p, const run_options& opts) {
     mt::detail::seed_select_random(0x57e55);  // the same choices among ready cases in every run
-    const int end_step = static_cast<int>(t.ops.size());
     bool deadlocked = false;
     std::string deadlock_text;
     {
@@ -364,7 +363,6 @@ void run(trace& t, choices* c, const profile* p, const run_options& opts) {
         d.reset();                         // handles and pipes go while their engine lives
         if (e.stacks().counts().live != 0) opts.on_fail(failure{n, "the end", "  stacks left behind\n"}, t);
     }
-    (void)end_step;
 }
 
 }  // namespace mt_stress
