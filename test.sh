@@ -133,7 +133,7 @@ step_fuzz_long() {
 # ---- the model-checked stress test, long (tests/stress/) ---------------------
 
 # step_stress_long — MT_STRESS_LONG_SEEDS seeds per profile (default 2000:
-# 10,000 in all, from seed 1000 on; the suite runs 1..16) in the ASan+UBSan
+# 10,000 in all, from seed 1000 on; the suite runs 1..32) in the ASan+UBSan
 # build, where the engine's invariants are checked after every step.
 step_stress_long() {
   local n="${MT_STRESS_LONG_SEEDS:-2000}"
