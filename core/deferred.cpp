@@ -45,9 +45,12 @@ namespace {
 }
 
 // in_internal_wait — the owner is in one of the engine's own waits (not its
-// deferred's): a user's fire arriving now is kept for its next wait().
+// deferred's): a user's fire arriving now is kept for its next wait(). That
+// includes a wait already settled whose owner has not resumed yet (its call
+// has not returned): the firer cannot tell the two apart, so refusing the
+// fire then would make a correct program fail by timing.
 bool in_internal_wait(const detail::control_block& owner) noexcept {
-    return owner.w.phase == detail::wait_phase::armed && owner.w.kind != &deferred::deferred_wait;
+    return owner.w.phase != detail::wait_phase::idle && owner.w.kind != &deferred::deferred_wait;
 }
 
 // parked_in_wait — the owner is suspended (or about to be) in deferred::wait().

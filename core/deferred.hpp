@@ -20,8 +20,9 @@
 //   * wait() in fired: returns at once (no lost wake-up).
 //   * callback/errback in fired (twice before a wait): usage error. In idle
 //     (nobody armed it): usage error, except while the owner is in one of the
-//     engine's internal waits (a join, a pipe, a lock, a timer, an fd): then
-//     the fire is kept and the owner's next wait() returns it. The engine's
+//     engine's internal waits (a join, a pipe, a lock, a timer, an fd; woken
+//     from it but not yet resumed counts too): then the fire is kept and the
+//     owner's next wait() returns it. The engine's
 //     internal waits never look at the deferred, and a user's fire never ends
 //     them (core/detail/wait.hpp).
 //   * a wait() that reaches its deadline throws timeout_error and leaves the

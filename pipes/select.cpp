@@ -38,11 +38,14 @@ const wait_kind select_kind{
     [](void* obj, control_block&) { static_cast<select_group*>(obj)->unlink_all(); },
 };
 
+// The state of random_below, one per OS thread (0: not seeded yet).
+thread_local std::uint64_t random_state = 0;
+
 // random_below — a uniformly distributed index below n (xorshift64*, one
 // state per OS thread: the choice among ready cases needs no crypto, only no
 // bias and no cost).
 std::size_t random_below(std::size_t n) noexcept {
-    static thread_local std::uint64_t s = 0;
+    std::uint64_t& s = random_state;
     if (s == 0) s = reinterpret_cast<std::uintptr_t>(&s) * 0x9E3779B97F4A7C15ull | 1;
     s ^= s >> 12;
     s ^= s << 25;
@@ -62,6 +65,9 @@ struct release_pipes {
 };
 
 }  // namespace
+
+void seed_select_random(std::uint64_t seed) noexcept { random_state = seed * 0x9E3779B97F4A7C15ull | 1; }
+
 }  // namespace detail
 
 std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n, const deadline& d) {

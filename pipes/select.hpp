@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <optional>
 #include <span>
@@ -111,6 +112,13 @@ select_case on_put(micro_pipe<T>& p, T& value, bool enabled) {
     c.enabled_ = enabled && p.state() != nullptr;
     return c;
 }
+
+namespace detail {
+// seed_select_random — seeds this OS thread's choice among ready cases
+// (by default seeded from an address, so it differs from run to run): a
+// test that must replay a run exactly (tests/stress/) seeds it first.
+void seed_select_random(std::uint64_t seed) noexcept;
+}  // namespace detail
 
 // select_impl_access — the untyped select over `n` cases (SIZE_MAX for none).
 std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n, const deadline& d);

@@ -6,6 +6,7 @@ MT_PACKAGES=(
   g++ meson ninja-build pkg-config
   libboost-context-dev libboost-fiber-dev libev-dev doctest-dev libfmt-dev
   valgrind golang-go python3-gevent curl wrk
+  clang-14 libclang-rt-14-dev
 )
 
 mt_install_deps() {

@@ -377,6 +377,26 @@ TEST_CASE("a user's fire during a pipe get neither ends the get with a false end
     });
 }
 
+// Found by the stress test (tests/stress/): a sleeper whose deadline had
+// passed but which had not run yet refused the fire as "nobody armed it".
+TEST_CASE("a user's fire at a micro-thread woken from an internal wait but not yet resumed is kept, as during the wait") {
+    in_engine([] {
+        mt::micro_pipe<int> p("closing");
+        auto reader = mt::spawn([&] {
+            const bool eos = !p.get().has_value();  // woken by the close below; the fire arrives before it resumes
+            return std::pair<bool, long>(eos, as_long(mt::this_deferred().wait()));
+        });
+        mt::yield();
+        REQUIRE(reader.state() == mt::state::waiting);
+        p.close();
+        REQUIRE(reader.state() == mt::state::runnable);
+        reader.get_deferred().callback(as_ptr(11));
+        auto [eos, kept] = reader.wait();
+        CHECK(eos);
+        CHECK(kept == 11);
+    });
+}
+
 TEST_CASE("a user's fire during an fd wait does not end the wait; the fd's readiness does") {
     in_engine([] {
         int sp[2];

@@ -14,7 +14,12 @@
 #if !defined(MT_CHECKED)
 #if !defined(NDEBUG) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define MT_CHECKED 1
-#else
+#elif defined(__has_feature)  // clang names its sanitizers this way
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MT_CHECKED 1
+#endif
+#endif
+#if !defined(MT_CHECKED)
 #define MT_CHECKED 0
 #endif
 #endif

@@ -4,6 +4,8 @@
 
 #include <new>
 
+#include "core/detail/sanitizers.hpp"
+
 namespace mt::detail {
 namespace {
 
@@ -30,7 +32,7 @@ std::size_t class_of(std::size_t n) noexcept { return (n + block_granule - 1) / 
 
 // Under AddressSanitizer the free lists would hide use-after-free of a
 // control block from it: every block then goes to operator new and back.
-#if defined(__SANITIZE_ADDRESS__)
+#if MT_ASAN
 constexpr bool pooling = false;
 #else
 constexpr bool pooling = true;

@@ -6,12 +6,22 @@
 
 #include <cstddef>
 
+// MT_ASAN — AddressSanitizer is on: gcc says so with __SANITIZE_ADDRESS__,
+// clang (before 18) only through __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
 #define MT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MT_ASAN 1
+#endif
+#endif
+#if !defined(MT_ASAN)
+#define MT_ASAN 0
+#endif
+
+#if MT_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
-#else
-#define MT_ASAN 0
 #endif
 
 #if __has_include(<valgrind/valgrind.h>)
