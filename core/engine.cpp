@@ -171,7 +171,7 @@ inline detail::context_slot& engine::enter(detail::control_block* from, detail::
 
 // switch_from — the running context `from` (nullptr: root) gives way to the
 // head of the run queue, or to the root when the queue is empty.
-inline void engine::switch_from(detail::control_block* from) noexcept {
+void engine::switch_from(detail::control_block* from) noexcept {  // also called by engine_loop.cpp: not inline
     detail::control_block* to = pop_runnable();
     if (to == from) {  // it was the only one runnable: keep running
         from->st = state::running;
