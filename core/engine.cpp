@@ -78,6 +78,14 @@ engine::~engine() {
         } catch (...) {
         }
     }
+    // Handles may outlive the engine (an interpreter's objects do): their
+    // blocks are orphaned, so a later use is a usage error and the last
+    // handle frees the block.
+    while (detail::control_block* cb = ended_.pop_front()) {
+        if (cb->embedder_state) detail::block_free(cb->embedder_state, opts_.embedder_state_size);
+        cb->embedder_state = nullptr;
+        cb->eng = nullptr;
+    }
     owned_notifier_.reset();
     notifier_ = nullptr;
     std::free(root_state_);
@@ -291,6 +299,7 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
 void engine::end(detail::control_block& cb, bool free) noexcept {
     MT_ASSERT(has_ended(cb.st) && cb.w.phase == detail::wait_phase::idle, "end() of a micro-thread still in a wait");
     live_.remove(cb);
+    if (cb.handles > 0) ended_.push_back(cb);  // a handle will free it (maybe_free)
     detach_io(cb, true);
     while (detail::control_block* j = cb.joiners.pop_front()) detail::fire(*j, nullptr);
     for (detail::end_listener* l = cb.listeners; l;) {
@@ -322,6 +331,7 @@ void engine::detach_io(detail::control_block& cb, bool ended) noexcept {
 
 void engine::maybe_free(detail::control_block& cb) noexcept {
     if (cb.handles == 0 && has_ended(cb.st)) {
+        ended_.remove_if_linked(cb);
         if (cb.embedder_state) detail::block_free(cb.embedder_state, opts_.embedder_state_size);
         delete &cb;
     }
@@ -340,6 +350,15 @@ void engine::release_handle(detail::control_block& cb) noexcept {
     maybe_free(cb);
 }
 
+void engine::drop_handle(detail::control_block& cb) noexcept {
+    if (cb.eng) {
+        cb.eng->release_handle(cb);
+        return;
+    }
+    // orphaned by ~engine: ended, nothing but handles refers to it
+    if (--cb.handles == 0) delete &cb;
+}
+
 void engine::report_unhandled(detail::control_block& cb) noexcept {
     cb.outcome_observed = true;
     try {
@@ -350,8 +369,11 @@ void engine::report_unhandled(detail::control_block& cb) noexcept {
 }
 
 void engine::require_here(const detail::control_block& cb, const char* operation) {
-    if (cb.eng == tls_engine) [[likely]]
+    if (cb.eng == tls_engine && cb.eng) [[likely]]
         return;
+    if (!cb.eng)
+        throw usage_error(std::string(operation) + " on micro-thread " + detail::describe(cb) +
+                          ", whose engine has ended");
     throw usage_error(std::string(operation) + " on micro-thread " + detail::describe(cb) +
                       ", which belongs to the engine of another OS thread (handles, pipes and "
                       "primitives stay on their engine's OS thread)");
