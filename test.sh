@@ -55,11 +55,43 @@ else
   failed=$((failed + 1))
 fi
 
+# python_module_tests BUILD_DIR — builds the CPython module micro_threading
+# in BUILD_DIR and runs its tests (one process per test file) under Debian's
+# /usr/bin/python3 and under the python3 first on PATH (same 3.11 ABI: built
+# once), folding each run's summary line into the counts.
+python_module_tests() {
+  local dir="$1"
+  echo "== Python module (micro_threading)"
+  if ! ninja -C "$dir" python/micro_threading/__init__.py \
+      "python/micro_threading/_core$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')" \
+      >"$dir.python.log" 2>&1; then
+    tail -30 "$dir.python.log"; failed=$((failed + 1)); return
+  fi
+  local interp line p f
+  for interp in /usr/bin/python3 "$(command -v python3)"; do
+    [ -x "$interp" ] || continue
+    echo "   under $interp ($("$interp" -c 'import sys; print(sys.version.split()[0])'))"
+    "$interp" python/tests/run_tests.py "$interp" "$dir" >"$dir.python-tests.log" 2>&1
+    sed 's/^/   /' "$dir.python-tests.log" | grep -vE '^   \[doctest\]' | grep -E '^   (ok|FAIL)|^        ' | head -80
+    line=$(grep -E '^\[doctest\] test cases:' "$dir.python-tests.log" | tail -1)
+    if [ -z "$line" ]; then failed=$((failed + 1)); tail -20 "$dir.python-tests.log"; continue; fi
+    p=$(echo "$line" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
+    passed=$((passed + p)); failed=$((failed + f))
+    echo "   $p passed, $f failed"
+  done
+}
+
 echo "== build (ASan+UBSan)"
 if mt_build build/asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lto=false -Db_lundef=false; then
   run_doctest "core (ASan+UBSan)" build/asan/tests/core_tests
 else
   failed=$((failed + 1))
+fi
+
+# After the C++ suites: the Python module, built in the release build.
+if [ -f build/release/build.ninja ]; then
+  python_module_tests build/release
 fi
 
 echo "$passed passed, $failed failed"

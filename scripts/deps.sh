@@ -6,6 +6,7 @@ MT_PACKAGES=(
   g++ meson ninja-build pkg-config
   libboost-context-dev libboost-fiber-dev libev-dev doctest-dev libfmt-dev
   valgrind golang-go python3-gevent curl wrk
+  python3-dev python3-greenlet python3-mesonpy
 )
 
 mt_install_deps() {

@@ -152,9 +152,8 @@ static PyObject* d_wait(DeferredObject* self, PyObject* args, PyObject* kwargs) 
 static PyObject* d_cancel(DeferredObject* self, PyObject* unused) {
     (void)unused;
     if (require_owner(self, "cancel") < 0) return NULL;
-    mt_status s = mt_deferred_cancel();
+    mt_status s = mt_deferred_cancel(); /* nothing once it fired: the value stays for wait() */
     if (s != MT_OK) return mtpy_raise_status(s);
-    Py_CLEAR(*mtpy_deferred_slot(mt_state()));
     Py_RETURN_NONE;
 }
 
@@ -191,7 +190,7 @@ static PyMethodDef methods[] = {
     {"wait", (PyCFunction)(void (*)(void))d_wait, METH_VARARGS | METH_KEYWORDS,
      "wait(timeout=None) -> the value (after the pushed callbacks ran, the last one's result).\n"
      "Owner only. Timeout leaves it armed; UsageError if nothing armed it."},
-    {"cancel", (PyCFunction)d_cancel, METH_NOARGS, "cancel(): disarms it; a value fired and not waited for is dropped."},
+    {"cancel", (PyCFunction)d_cancel, METH_NOARGS, "cancel(): disarms it (nothing once it fired: wait() returns the value)."},
     {"push", (PyCFunction)d_push, METH_VARARGS,
      "push(fn, name=None): adds a continuation: when it fires, the continuations run in push\n"
      "order, each fed the previous result (the PEP's callback queue); one that raises discards\n"

@@ -713,6 +713,34 @@ static mt_status test_arg_dispose(void* arg, void** result) {
     return MT_OK;
 }
 
+/* an fd closed with close(2) after its waits ended (an interpreter's socket
+ * objects do that) leaves nothing behind: its number, reused, is waited on
+ * afresh, and libev never meets the closed fd */
+static mt_status test_fd_closed_behind_the_engine(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    for (int round = 0; round < 20; ++round) {
+        int sp[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == 0);
+        CHECK_STATUS(mt_wait_fd(sp[0], 1, MT_FOREVER), MT_OK); /* its write direction */
+        CHECK(write(sp[1], "x", 1) == 1);
+        /* the poll that ends this wait also sees it writable, with nobody waiting for that */
+        CHECK_STATUS(mt_wait_fd(sp[0], 0, MT_FOREVER), MT_OK);
+        close(sp[0]); /* behind the engine's back, before its next poll */
+        CHECK_STATUS(mt_wait_fd(sp[1], 0, MS(100)), MT_OK); /* polls: the peer closed */
+        close(sp[1]);
+        CHECK_STATUS(mt_sleep(MS(1)), MT_OK);
+        int again[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, again) == 0); /* the same numbers */
+        CHECK(write(again[1], "z", 1) == 1);
+        CHECK_STATUS(mt_wait_fd(again[0], 0, MS(2000)), MT_OK); /* watched afresh: no hang */
+        CHECK_STATUS(mt_wait_fd(again[0], 1, MS(2000)), MT_OK);
+        close(again[0]);
+        close(again[1]);
+    }
+    return MT_OK;
+}
+
 /* ---- the runner ------------------------------------------------------------------------------ */
 
 typedef struct test_case {
@@ -736,6 +764,7 @@ static const test_case tests[] = {
     {"the unhandled hook gets an unjoined failure's object", NULL, test_unhandled_hook},
     {"mt_submit_object: a dropped result is released", test_submit_object, NULL},
     {"arg_dispose: the argument is disposed of, run or not", test_arg_dispose, NULL},
+    {"an fd closed with close(2) after its waits leaves no watcher behind", test_fd_closed_behind_the_engine, NULL},
 };
 
 int main(void) {
