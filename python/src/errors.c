@@ -27,13 +27,16 @@ PyObject* mtpy_UsageError;
 static void object_retain(void* o) { Py_INCREF((PyObject*)o); }
 
 /* object_release — the engine drops a reference: on its own OS thread with
- * the GIL, or on a worker thread (a result nobody waits for any more), which
- * takes the GIL first. */
+ * the GIL, or on a worker thread (a result or an error nobody waits for any
+ * more), which takes the GIL first — unless the interpreter is being
+ * finalized: then the reference is left (CPython ends a thread that takes
+ * the GIL during finalization). */
 static void object_release(void* o) {
     if (PyGILState_Check()) {
         Py_DECREF((PyObject*)o);
         return;
     }
+    if (_Py_IsFinalizing()) return;
     PyGILState_STATE g = PyGILState_Ensure();
     Py_DECREF((PyObject*)o);
     PyGILState_Release(g);

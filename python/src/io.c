@@ -212,7 +212,9 @@ typedef struct {
     PyObject* args;
 } work;
 
-/* run_work — on a worker OS thread: takes the GIL to run fn(*args). */
+/* run_work — on a worker OS thread: takes the GIL to run fn(*args), and
+ * drops fn and args while it holds it, so that nothing of the job needs the
+ * GIL once its result is posted (the program may be exiting by then). */
 static mt_status run_work(void* arg, void** result) {
     work* w = arg;
     PyGILState_STATE g = PyGILState_Ensure();
@@ -220,18 +222,25 @@ static mt_status run_work(void* arg, void** result) {
     mt_status s = MT_OK;
     if (r) *result = r;
     else s = mtpy_fail_with_python_error();
+    Py_CLEAR(w->fn);
+    Py_CLEAR(w->args);
     PyGILState_Release(g);
     return s;
 }
 
-/* dispose_work — after the job ran or was dropped unrun; any OS thread. */
+/* dispose_work — after the job ran, or when it was dropped unrun (its
+ * caller aborted or timed out first); any OS thread. An unrun job's
+ * references are dropped with the GIL, unless the interpreter is being
+ * finalized (a thread taking the GIL then is ended by CPython). */
 static void dispose_work(void* arg) {
     work* w = arg;
-    PyGILState_STATE g = PyGILState_Ensure();
-    Py_DECREF(w->fn);
-    Py_DECREF(w->args);
+    if (w->fn && !_Py_IsFinalizing()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Py_CLEAR(w->fn);
+        Py_CLEAR(w->args);
+        PyGILState_Release(g);
+    }
     PyMem_RawFree(w);
-    PyGILState_Release(g);
 }
 
 static PyObject* submit_work(PyObject* m, PyObject* args) {

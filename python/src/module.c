@@ -106,6 +106,7 @@ static PyObject* run(PyObject* m, PyObject* args) {
     PyErr_Fetch(&et, &ev, &etb);
     mt_engine_free(r.engine);
     mtpy_flush_graveyard();
+    mtpy_drop_chunk_cache();
     PyErr_Restore(et, ev, etb);
     mtpy_run = NULL;
     Py_XDECREF(r.fatal);

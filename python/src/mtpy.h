@@ -93,6 +93,9 @@ uint64_t* mtpy_deferred_fires(void* state_block);
 /* mtpy_bury — drops a reference where no Python code may run (in the switch
  * hook): it is released at the next safe point (mtpy_flush_graveyard). */
 void mtpy_bury(PyObject* o);
+/* mtpy_drop_chunk_cache — frees the data-stack chunks kept for new
+ * micro-threads (when a run ends). */
+void mtpy_drop_chunk_cache(void);
 void mtpy_flush_graveyard(void);
 
 /* ---- thread.c -------------------------------------------------------------------------- */

@@ -81,17 +81,61 @@ size_t mtpy_state_size(void) { return sizeof(mtpy_state); }
 PyObject** mtpy_deferred_slot(void* block) { return &((mtpy_state*)block)->deferred_value; }
 uint64_t* mtpy_deferred_fires(void* block) { return &((mtpy_state*)block)->deferred_fires; }
 
-/* free_chunks — gives a micro-thread's data-stack chunks back the way
- * CPython allocated them (_PyObject_VirtualAlloc is the object arena
- * allocator, which PyObject_GetArenaAllocator exposes). */
-static void free_chunks(_PyStackChunk* chunk) {
+/* The data stack's root chunks, kept for the next micro-threads. CPython
+ * allocates a thread's first chunk (its "root", which it never frees: a frame
+ * pushed there starts one slot in, so popping it never empties the chunk)
+ * with the object arena allocator (an mmap); a micro-thread that ends would
+ * give it back and the next one map another: two system calls per
+ * micro-thread. Up to CHUNK_CACHE ended micro-threads' root chunks are kept
+ * here and handed to new ones laid out exactly as CPython lays out a root
+ * chunk, so CPython cannot tell the difference. The cache belongs to the run
+ * (one per OS thread) and is emptied when the run ends. */
+#define CHUNK_CACHE 64
+#define CHUNK_SIZE (16 * 1024) /* CPython 3.11's DATA_STACK_CHUNK_SIZE */
+
+static _Thread_local _PyStackChunk* chunk_cache[CHUNK_CACHE];
+static _Thread_local int chunk_cached;
+
+static void arena_free(_PyStackChunk* chunk) {
     PyObjectArenaAllocator alloc;
     PyObject_GetArenaAllocator(&alloc);
+    if (alloc.free) alloc.free(alloc.ctx, chunk, chunk->size);
+}
+
+/* free_chunks — an ended micro-thread's chunks: its root one to the cache
+ * (when it has the usual size and there is room), the others (none, unless
+ * it ended inside a deep call) back to the arena allocator. */
+static void free_chunks(_PyStackChunk* chunk) {
     while (chunk) {
         _PyStackChunk* prev = chunk->previous;
-        if (alloc.free) alloc.free(alloc.ctx, chunk, chunk->size);
+        if (!prev && chunk->size == CHUNK_SIZE && chunk_cached < CHUNK_CACHE) {
+            chunk_cache[chunk_cached++] = chunk;
+        } else {
+            arena_free(chunk);
+        }
         chunk = prev;
     }
+}
+
+/* give_root_chunk — a cached root chunk for a new micro-thread's tstate, or
+ * NULLs (CPython then allocates one at its first call). */
+static inline void give_root_chunk(PyThreadState* ts) {
+    if (chunk_cached == 0) {
+        ts->datastack_chunk = NULL;
+        ts->datastack_top = NULL;
+        ts->datastack_limit = NULL;
+        return;
+    }
+    _PyStackChunk* c = chunk_cache[--chunk_cached];
+    c->previous = NULL;
+    c->top = 0;
+    ts->datastack_chunk = c;
+    ts->datastack_top = &c->data[1]; /* as push_chunk lays out a root chunk */
+    ts->datastack_limit = (PyObject**)((char*)c + c->size);
+}
+
+void mtpy_drop_chunk_cache(void) {
+    while (chunk_cached > 0) arena_free(chunk_cache[--chunk_cached]);
 }
 
 static inline void save(mtpy_state* s, PyThreadState* ts) {
@@ -144,9 +188,7 @@ static inline void restore(mtpy_state* s, PyThreadState* ts) {
         ts->trash_delete_nesting = 0;
         ts->context = NULL;
         ts->exc_info = &s->base_exc;
-        ts->datastack_chunk = NULL;
-        ts->datastack_top = NULL;
-        ts->datastack_limit = NULL;
+        give_root_chunk(ts);
     } else {
         ts->cframe = s->cframe;
         ts->cframe->current_frame = s->current_frame;
