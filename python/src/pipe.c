@@ -78,7 +78,7 @@ static PyObject* pipe_put(PipeObject* self, PyObject* args, PyObject* kwargs) {
     PyObject* timeout = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:put", kw, &value, &timeout)) return NULL;
     int64_t ns;
-    if (mtpy_timeout_ns(timeout, &ns) < 0) return NULL;
+    if (mtpy_timeout_ns(timeout, &ns) < 0 || !mtpy_require_engine("micro_pipe.put")) return NULL;
     Py_INCREF(value);
     mt_status s = mt_pipe_put(self->p, value, &mtpy_object_type, ns);
     if (s != MT_OK) {
@@ -105,7 +105,7 @@ static PyObject* pipe_get(PipeObject* self, PyObject* args, PyObject* kwargs) {
     PyObject* dflt = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:get", kw, &timeout, &dflt)) return NULL;
     int64_t ns;
-    if (mtpy_timeout_ns(timeout, &ns) < 0) return NULL;
+    if (mtpy_timeout_ns(timeout, &ns) < 0 || !mtpy_require_engine("micro_pipe.get")) return NULL;
     PyObject* v = get_value(self, ns);
     if (v || PyErr_Occurred()) return v;
     if (dflt) return Py_NewRef(dflt);
@@ -137,7 +137,10 @@ static PyObject* pipe_try_put(PipeObject* self, PyObject* value) {
     return mtpy_raise_status(s);
 }
 
-static PyObject* pipe_next(PipeObject* self) { return get_value(self, MT_FOREVER); }
+static PyObject* pipe_next(PipeObject* self) {
+    if (!mtpy_require_engine("micro_pipe.__next__")) return NULL;
+    return get_value(self, MT_FOREVER);
+}
 
 static PyObject* pipe_close(PipeObject* self, PyObject* args) {
     PyObject* exc = NULL;

@@ -75,7 +75,9 @@ class RunTests(unittest.TestCase):
     def test_blocking_outside_run_is_a_clear_error(self):
         for call in (lambda: mt.yield_(), lambda: mt.sleep_d(0), lambda: mt.micro_thread(square, 1),
                      lambda: mt.start_and_forget(square, 1), lambda: mt.this_deferred(),
-                     lambda: mt.submit_work(square, 1), lambda: mt.dump(), lambda: mt.stdin()):
+                     lambda: mt.submit_work(square, 1), lambda: mt.dump(), lambda: mt.stdin(),
+                     lambda: mt.micro_pipe().put(1), lambda: mt.micro_pipe().get(), lambda: next(mt.micro_pipe()),
+                     lambda: mt.wait_readable(0), lambda: mt.read_d(0, 1)):
             with self.assertRaisesRegex(mt.UsageError, r"outside micro_threading.run\(\)"):
                 call()
         self.assertIsNone(mt.current())
