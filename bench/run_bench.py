@@ -3,7 +3,7 @@
 
 Run with Debian's python (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7]
-        [--only yield,spawn_join,parked,pingpong,queue,socket,python] [--taskset CPU] [--markdown FILE]
+        [--only yield,spawn_join,parked,pingpong,queue,semaphore,socket,python] [--taskset CPU] [--markdown FILE]
 
 Each contestant is an executable printing "<metric> <value>" lines on stdout.
 Ours live in <build-dir>/bench/ (mt_yield, ...), the C++ peers in
@@ -111,6 +111,22 @@ OPERATIONS = [
         C('Boost.Fiber', 'peers/peer_fiber_queue', 'queue_stream_ns'),
         C('Go', 'go/queue', 'queue_stream_ns', env=GO_ENV),
     ], targets={'Go': 0.5, 'Boost.Fiber': 0.5}),
+    # A permit bounced between two micro-threads through two semaphores that
+    # start at 0 (every acquire suspends, every release hands over). The
+    # twins: Boost.Fiber has no semaphore, so its twin builds one from
+    # boost::fibers::mutex + condition_variable; Go's is a chan struct{} of
+    # capacity 1 (golang.org/x/sync/semaphore is not in the standard library).
+    # Target: <= 0.5x both.
+    dict(name='semaphore roundtrip', group='semaphore', contestants=[
+        C('ours', 'mt_semaphore', 'sem_roundtrip_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_semaphore', 'sem_roundtrip_ns'),
+        C('Go', 'go/semaphore', 'sem_roundtrip_ns', env=GO_ENV),
+    ], targets={'Boost.Fiber': 0.5, 'Go': 0.5}),
+    dict(name='semaphore uncontended', group='semaphore', contestants=[
+        C('ours', 'mt_semaphore', 'sem_uncontended_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_semaphore', 'sem_uncontended_ns'),
+        C('Go', 'go/semaphore', 'sem_uncontended_ns', env=GO_ENV),
+    ], targets={}),
     # 1-byte ping-pong over a non-blocking AF_UNIX socketpair, both parties
     # in one OS thread on a reactor. Targets: >= 0.85x raw libev's round
     # trips/s, >= 1.2x Go's, >= 3x gevent's.

@@ -6,6 +6,7 @@
 //   * a micro-thread ended by an abort, seen by its joiner -> mt::micro_thread_aborted
 //   * a call to an actor that has stopped (or whose micro-thread was aborted) -> mt::actor_stopped
 //   * nothing can ever run again -> mt::deadlock_error with the wait-for chain
+//   * a barrier broken under its waiters -> mt::broken_barrier_error
 //   * a stack (with its guard page) that cannot be mapped -> mt::stack_allocation_error (a std::system_error)
 //   * impossible states and stack overflows -> the process stops with a fixed message
 //   * user exceptions      -> stored as std::exception_ptr, rethrown at join or get
@@ -76,6 +77,15 @@ public:
 // interrupted_error — Ctrl-C (SIGINT) arrived while the engine ran; raised in
 // the main micro-thread at its suspension point.
 class interrupted_error : public error {
+public:
+    using error::error;
+};
+
+// broken_barrier_error — raised by barrier::arrive_and_wait in every
+// micro-thread waiting at a barrier that broke (a waiter timed out or was
+// aborted, or reset() was called), and at every arrival while it stays
+// broken. what() names the micro-thread, the barrier and why it broke.
+class broken_barrier_error : public error {
 public:
     using error::error;
 };

@@ -282,6 +282,75 @@ mt_status mt_submit(mt_work fn, void* arg, int64_t timeout_ns, void** result);
 mt_status mt_submit_object(mt_work fn, void* arg, void (*arg_dispose)(void* arg), const mt_type* result_type,
                            int64_t timeout_ns, void** result);
 
+/* ---- select over pipes ---------------------------------------------------------------------- */
+
+typedef struct mt_select_case {
+    mt_pipe* pipe;          /* NULL, or enabled == 0: never chosen (Go's nil channel) */
+    int enabled;
+    int is_put;
+    void* value;            /* put: the value; one reference moves in only if this case is chosen */
+    const mt_type* type;    /* put: its type; get: the type of what was got */
+    void* got;              /* get: what was got (one reference for the caller), NULL at end-of-stream */
+    int end;                /* get: 1 when the chosen get found end-of-stream */
+} mt_select_case;
+
+/* mt_select — one of the enabled cases happens (uniformly at random among
+ * those ready at once; otherwise the first to become possible): MT_OK and
+ * *chosen. MT_TIMEOUT when the deadline passes first; MT_FAILED when the
+ * chosen get's pipe was closed with an error; MT_EXIT when the chosen put's
+ * pipe is closed (its value stays with the caller). With no enabled case it
+ * waits for its deadline (or an abort). */
+mt_status mt_select(mt_select_case* cases, size_t n, int64_t timeout_ns, size_t* chosen);
+
+/* ---- the synchronization toolbox (SPEC section 9) ------------------------------------------ */
+/* Each primitive belongs to the engine of the OS thread that first uses it;
+ * freeing one while micro-threads wait on it ends their waits with MT_USAGE. */
+
+typedef struct mt_semaphore mt_semaphore;
+/* mt_semaphore_new — a counting semaphore; bounded: releases past `initial`
+ * are refused (MT_USAGE). NULL on failure. */
+mt_semaphore* mt_semaphore_new(ptrdiff_t initial, int bounded, const char* name);
+void mt_semaphore_free(mt_semaphore* s);
+mt_status mt_semaphore_acquire(mt_semaphore* s, int64_t timeout_ns);
+/* mt_semaphore_try_acquire — MT_OK or MT_WOULD_BLOCK, never suspends. */
+mt_status mt_semaphore_try_acquire(mt_semaphore* s);
+mt_status mt_semaphore_release(mt_semaphore* s, ptrdiff_t n);
+/* mt_semaphore_available — free permits, or -1 on error. */
+ptrdiff_t mt_semaphore_available(mt_semaphore* s);
+
+typedef struct mt_event mt_event;
+mt_event* mt_event_new(const char* name);
+void mt_event_free(mt_event* e);
+mt_status mt_event_set(mt_event* e);
+mt_status mt_event_clear(mt_event* e);
+/* mt_event_is_set — 1, 0, or -1 on error. */
+int mt_event_is_set(mt_event* e);
+mt_status mt_event_wait(mt_event* e, int64_t timeout_ns);
+
+typedef struct mt_barrier mt_barrier;
+mt_barrier* mt_barrier_new(ptrdiff_t parties, const char* name);
+void mt_barrier_free(mt_barrier* b);
+/* mt_barrier_wait — MT_OK and *index (0 .. parties-1); a barrier broken by
+ * a timeout or an abort fails every waiter (MT_FAILED, message says so) until
+ * mt_barrier_reset. */
+mt_status mt_barrier_wait(mt_barrier* b, int64_t timeout_ns, size_t* index);
+mt_status mt_barrier_reset(mt_barrier* b);
+
+typedef struct mt_queue mt_queue;
+/* mt_queue_new — a queue of the caller's objects holding up to `capacity`
+ * (0: unbuffered, a rendezvous); lifo != 0: last in, first out. */
+mt_queue* mt_queue_new(size_t capacity, int lifo, const char* name);
+void mt_queue_free(mt_queue* q);
+/* As the pipe functions: put moves one reference in on MT_OK only. */
+mt_status mt_queue_put(mt_queue* q, void* value, const mt_type* type, int64_t timeout_ns);
+mt_status mt_queue_get(mt_queue* q, int64_t timeout_ns, void** value, const mt_type** type);
+mt_status mt_queue_try_put(mt_queue* q, void* value, const mt_type* type);
+mt_status mt_queue_try_get(mt_queue* q, void** value, const mt_type** type);
+mt_status mt_queue_close(mt_queue* q);
+mt_status mt_queue_close_error(mt_queue* q, void* error, const mt_type* type, const char* message);
+/* mt_queue_size — values held, or -1 on error. */
+ptrdiff_t mt_queue_size(mt_queue* q);
+
 /* ---- hooks for an embedder (SPEC section 7) -------------------------------------------------- */
 
 /* mt_switch_hook — called on every switch, before the switch: `from` and

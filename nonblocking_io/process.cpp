@@ -8,14 +8,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <system_error>
 #include <utility>
 
 #include "core/engine.hpp"
-#include "core/detail/control_block.hpp"
-#include "core/detail/wait.hpp"
+#include "core/detail/overflow.hpp"
 #include "core/scope.hpp"
+#include "core/semaphore.hpp"
 #include "nonblocking_io/io.hpp"
 #include "notifier/notifier.hpp"
 
@@ -24,40 +26,65 @@ extern char** environ;
 namespace mt {
 namespace {
 
-// The bound: running processes, and micro-threads waiting for a free place
-// (FIFO, through their wait hook).
+// The bound: a semaphore of max_processes places, one per engine (a
+// primitive belongs to the engine that first used it; a later engine on this
+// OS thread gets a new one). Waiters are served in order; one that times out
+// or is aborted leaves the line, and a place handed to it is its own (its
+// process object gives it back).
+//
+// Changing the bound while processes run: raising it releases the new
+// places at once; lowering it takes free places back at once and the rest
+// (`owed`) as running processes end, so no more than the new bound run once
+// the excess has ended. Invariant: places->available() + running + owed ==
+// max, where running counts the places held.
 struct process_slots {
     std::size_t max = 64;
-    std::size_t running = 0;
-    detail::intrusive_list<detail::control_block, &detail::control_block::wait_hook> waiting;
+    std::uint64_t engine_serial = 0;  // the engine `places` belongs to
+    std::optional<semaphore> places;  // free places of that engine
+    std::size_t owed = 0;             // places to take back as running processes end
+    std::size_t made_with = 0;        // the bound `places` was made with (its dump says "of N")
+
+    // of — the places of engine `e`, made on its first use.
+    semaphore& of(const engine& e) {
+        if (!places || engine_serial != e.serial()) fresh(e);
+        return *places;
+    }
+    // current — the places of this OS thread's engine, if made.
+    semaphore* current() noexcept {
+        const engine* e = engine::current();
+        return e && places && engine_serial == e->serial() ? &*places : nullptr;
+    }
+    void fresh(const engine& e) {
+        places.reset();  // the engine it belonged to has ended: nobody waits on it
+        places.emplace(static_cast<std::ptrdiff_t>(max), "max_processes");
+        engine_serial = e.serial();
+        owed = 0;
+        made_with = max;
+    }
 };
 
 thread_local process_slots slots;
 
-// A micro-thread waiting for a free place; a timeout or an abort withdraws
-// it, so the place freed later goes to the next waiter.
-const detail::wait_kind slot_wait{
-    "process slot",
-    [](const void*, std::string& out) {
-        out += "for one of the " + std::to_string(slots.max) + " places of max_processes";
-    },
-    [](const void*) -> detail::control_block* { return nullptr; },
-    [](void*, detail::control_block& me) { slots.waiting.remove(me); },
-};
-
 void acquire_slot() {
-    detail::control_block& me = engine::get("process::start").require_running("process::start");
-    while (slots.running >= slots.max) {
-        detail::begin_wait(me, slot_wait, nullptr);
-        slots.waiting.push_back(me);
-        detail::end_wait(me, deadline{});
-    }
-    ++slots.running;
+    engine& e = engine::get("process::start");
+    e.require_running("process::start");
+    slots.of(e).acquire();
 }
 
+// release_slot — a process that held a place ended (or failed to start).
+// One that outlived its engine has nothing to give back to.
 void release_slot() noexcept {
-    --slots.running;
-    if (detail::control_block* next = slots.waiting.pop_front()) detail::fire(*next, nullptr);
+    semaphore* s = slots.current();
+    if (!s) return;
+    if (slots.owed > 0) {
+        --slots.owed;
+        return;
+    }
+    s->release();  // a bounded count by construction: cannot throw here
+    // The bound changed while processes ran and now none runs or waits:
+    // start afresh, so the dump's "of N" is the bound in force.
+    if (slots.made_with != slots.max && s->available() == static_cast<std::ptrdiff_t>(slots.max) && s->waiting() == 0)
+        slots.fresh(*engine::current());
 }
 
 std::string join(const std::vector<std::string>& argv) {
@@ -72,7 +99,32 @@ void make_pipe(int p[2], const std::string& what) {
 
 }  // namespace
 
-void set_max_processes(std::size_t n) { slots.max = n ? n : 1; }
+void set_max_processes(std::size_t n) {
+    n = n ? n : 1;
+    semaphore* s = slots.current();
+    const auto old = static_cast<std::ptrdiff_t>(slots.max);
+    slots.max = n;
+    if (!s) return;  // made with the new bound on first use
+    if (s->available() == old && slots.owed == 0 && s->waiting() == 0) {
+        slots.fresh(*engine::current());  // nothing runs: start afresh, the dump then shows the new bound
+        return;
+    }
+    const auto want = static_cast<std::ptrdiff_t>(n);
+    if (want > old) {
+        std::ptrdiff_t more = want - old;
+        const auto forgiven = std::min<std::ptrdiff_t>(more, static_cast<std::ptrdiff_t>(slots.owed));
+        slots.owed -= static_cast<std::size_t>(forgiven);
+        more -= forgiven;
+        if (more > 0) s->release(more);
+    } else if (want < old) {
+        const std::ptrdiff_t fewer = old - want;
+        // Whoever waits wants one place, so none is free then: this takes
+        // only places nobody is in line for.
+        const std::ptrdiff_t now = std::min(fewer, s->available());
+        if (now > 0 && !s->try_acquire(now)) detail::fatal("max_processes: free places could not be taken back");
+        slots.owed += static_cast<std::size_t>(fewer - now);
+    }
+}
 std::size_t max_processes() { return slots.max; }
 
 process process::start(const std::vector<std::string>& argv, bool capture_stderr) {

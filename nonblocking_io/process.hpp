@@ -71,7 +71,10 @@ private:
 };
 
 // set_max_processes / max_processes — the bound on processes running at
-// once from this OS thread's engine (default 64).
+// once from this OS thread's engine (default 64; 0 counts as 1). start()
+// waits in line on a semaphore named 'max_processes'. Raised while processes
+// run, it lets waiters start at once; lowered, it takes effect as the
+// running processes end.
 void set_max_processes(std::size_t n);
 std::size_t max_processes();
 

@@ -36,8 +36,7 @@ TEST_CASE("throw; inside a catch block rethrows this micro-thread's exception af
             try {
                 throw std::runtime_error("A");
             } catch (...) {
-                mt::yield();  // b throws and catches its own exception meanwhile
-                mt::yield();
+                mt::yield();  // b throws its own exception and is inside its catch block now
                 try {
                     throw;
                 } catch (const std::runtime_error& e) {
@@ -49,7 +48,7 @@ TEST_CASE("throw; inside a catch block rethrows this micro-thread's exception af
             try {
                 throw std::logic_error("B");
             } catch (...) {
-                mt::yield();
+                for (int i = 0; i < 3; ++i) mt::yield();  // still handling B while a rethrows
             }
         });
         a.wait();
@@ -113,7 +112,7 @@ TEST_CASE("std::uncaught_exceptions counts only the exceptions unwinding this mi
             throw std::runtime_error("unwinding");
         });
         auto observer = mt::spawn([&] {
-            mt::yield();
+            // runs first while `unwinder` is suspended in its destructor, mid-unwind
             counted_by_other = std::uncaught_exceptions();
         });
         CHECK_THROWS_WITH_AS(unwinder.wait(), "unwinding", std::runtime_error);
@@ -131,19 +130,19 @@ TEST_CASE("a scope left normally while another micro-thread unwinds waits for it
                 for (int i = 0; i < 5; ++i) mt::yield();
             }
         };
-        auto unwinder = mt::spawn([] {
-            yields_in_destructor y;
-            throw std::runtime_error("elsewhere");
-        });
         auto owner = mt::spawn([&] {
-            mt::scope s;
+            mt::scope s;  // made while nothing unwinds anywhere
             s.spawn([&] {
-                mt::yield();
-                mt::yield();
+                for (int i = 0; i < 8; ++i) mt::yield();
                 child_finished = true;
                 throw std::domain_error("child failed");
             });
+            mt::yield();
             mt::yield();  // the scope is left while `unwinder` is mid-unwind
+        });
+        auto unwinder = mt::spawn([] {
+            yields_in_destructor y;
+            throw std::runtime_error("elsewhere");
         });
         CHECK_THROWS_WITH_AS(owner.wait(), "child failed", std::domain_error);
         CHECK(child_finished);

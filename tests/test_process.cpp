@@ -73,6 +73,49 @@ TEST_CASE("max_processes bounds how many processes run at once") {
     });
 }
 
+TEST_CASE("max_processes lowered while processes run takes effect as they end; raised, at once") {
+    in_engine([] {
+        mt::set_max_processes(3);
+        int running = 0, most_after_lowering = 0;
+        bool lowered = false;
+        {
+            mt::scope s;
+            for (int i = 0; i < 7; ++i)
+                s.spawn([&] {
+                    mt::process p = mt::process::start({"sleep", "0.02"});
+                    ++running;
+                    if (lowered) most_after_lowering = std::max(most_after_lowering, running);
+                    p.wait();
+                    --running;
+                });
+            mt::yield();  // three start, four wait
+            CHECK(running == 3);
+            mt::set_max_processes(1);
+            lowered = true;
+        }
+        CHECK(most_after_lowering == 1);
+        int most = 0;
+        {
+            mt::scope s;
+            for (int i = 0; i < 4; ++i)
+                s.spawn([&] {
+                    mt::process p = mt::process::start({"sleep", "0.05"});
+                    most = std::max(most, ++running);
+                    p.wait();
+                    --running;
+                });
+            mt::yield();  // one starts, three wait
+            CHECK(running == 1);
+            CHECK(mt::dump().find("waits for semaphore 'max_processes' (0 of 1 free)") != std::string::npos);
+            mt::set_max_processes(3);  // two of the waiters start now
+            mt::yield();
+            CHECK(running == 3);
+        }
+        CHECK(most == 3);
+        mt::set_max_processes(64);
+    });
+}
+
 TEST_CASE("a command that does not exist is a std::system_error naming it") {
     in_engine([] {
         CHECK_THROWS_WITH_AS(mt::process::start({"no-such-command-here"}), doctest::Contains("no-such-command-here"),

@@ -16,14 +16,16 @@ namespace mt::detail {
 struct control_block;
 
 struct engine_binding {
-    const engine* eng = nullptr;  // nullptr until first use
-    std::uint64_t serial = 0;     // engine::serial() of that engine
+    const engine* eng = nullptr;     // nullptr until first use
+    std::uint64_t serial = 0;        // engine::serial() of that engine
+    const void* os_thread = nullptr;  // identifies the OS thread it ran on (while that thread lives)
 
     // check — binds to me's engine on first use; afterwards throws
     // usage_error "<op> in micro-thread #3 'x' on <kind> '<name>', which
     // belongs to the engine of another OS thread" (or "... to an engine that
-    // has ended"). Costs two compares when it passes; builds text only when
-    // it throws.
+    // has ended", when the caller's OS thread is the one it was bound on:
+    // one engine per OS thread, so that engine is gone). Costs two compares
+    // when it passes; builds text only when it throws.
     void check(const control_block& me, const char* op, const char* kind, std::string_view name) {
         if (eng == nullptr) [[unlikely]] {
             bind(me);
@@ -32,6 +34,9 @@ struct engine_binding {
         if (!matches(me)) [[unlikely]]
             fail(me, op, kind, name);
     }
+    // check_root — the same for code on engine `e`'s root, which has no
+    // micro-thread to name ("<op> on the engine's root on <kind> ...").
+    void check_root(const engine& e, const char* op, const char* kind, std::string_view name);
 
     // check_here — check for an operation that never suspends and may also
     // run on the engine's root context (a host's callback): binds to, or
@@ -41,8 +46,12 @@ struct engine_binding {
 
 private:
     void bind(const control_block& me) noexcept;
+    void bind_to(const engine& e) noexcept;
     bool matches(const control_block& me) const noexcept;
-    [[noreturn]] void fail(const control_block& me, const char* op, const char* kind, std::string_view name) const;
+    [[noreturn]] void fail(const control_block* me, const char* op, const char* kind, std::string_view name) const;
+    [[noreturn]] void fail(const control_block& me, const char* op, const char* kind, std::string_view name) const {
+        fail(&me, op, kind, name);
+    }
 };
 
 }  // namespace mt::detail

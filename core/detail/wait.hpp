@@ -60,7 +60,9 @@ struct wait_kind {
     // deadlock chain and lock cycles), or nullptr.
     control_block* (*blocker)(const void* obj);
     // cancel — takes the waiter's registration back (timeout, abort,
-    // deadlock). Must not fire, suspend or throw; may be nullptr.
+    // deadlock). Must not fire the waiter, suspend or throw; may fire other
+    // waiters (a semaphore whose head leaves serves those behind it); may
+    // be nullptr.
     void (*cancel)(void* obj, control_block& waiter);
     // blocker_role — how the deadlock chain names the blocker: "writer" gives
     // "..., whose writer #2 'filter' waits ..."; nullptr gives "..., which waits ...".

@@ -741,6 +741,156 @@ static mt_status test_fd_closed_behind_the_engine(void* arg, void** result) {
     return MT_OK;
 }
 
+/* ---- select and the toolbox -------------------------------------------------------------------- */
+
+static mt_status puts_later(void* arg, void** result) {
+    (void)result;
+    CHECK_STATUS(mt_sleep(MS(2)), MT_OK);
+    counted* c = counted_new(5);
+    mt_status s = mt_pipe_put((mt_pipe*)arg, c, &counted_type, MT_FOREVER);
+    if (s != MT_OK) counted_release(c);
+    return s;
+}
+
+static mt_status test_select(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_pipe* a = mt_pipe_new("a");
+    mt_pipe* b = mt_pipe_new("b");
+    mt_select_case cases[3];
+    memset(cases, 0, sizeof cases);
+    cases[0].pipe = a;
+    cases[0].enabled = 1;
+    cases[1].pipe = b;
+    cases[1].enabled = 1;
+    cases[2].pipe = NULL; /* disabled: a nil channel */
+    size_t chosen = 99;
+    CHECK_STATUS(mt_select(cases, 3, MS(2), &chosen), MT_TIMEOUT);
+
+    mt_thread* w = mt_spawn(NULL, puts_later, b);
+    CHECK_STATUS(mt_select(cases, 3, MT_FOREVER, &chosen), MT_OK);
+    CHECK(chosen == 1 && cases[1].got && ((counted*)cases[1].got)->value == 5 && cases[1].type == &counted_type);
+    counted_release(cases[1].got);
+    CHECK_STATUS(mt_join(w, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(w);
+
+    /* a put case: moves its value only if chosen; a closed pipe's put is MT_EXIT */
+    mt_select_case put[2];
+    memset(put, 0, sizeof put);
+    counted* v = counted_new(8);
+    put[0].pipe = a;
+    put[0].enabled = 1;
+    put[0].is_put = 1;
+    put[0].value = v;
+    put[0].type = &counted_type;
+    CHECK_STATUS(mt_select(put, 1, MT_FOREVER, &chosen), MT_OK); /* the slot was free */
+    void* got;
+    const mt_type* t;
+    CHECK_STATUS(mt_pipe_get(a, MT_FOREVER, &got, &t), MT_OK);
+    CHECK(got == v);
+    counted_release(got);
+    CHECK_STATUS(mt_pipe_close(b), MT_OK);
+    counted* w2 = counted_new(9);
+    put[0].pipe = b;
+    put[0].value = w2;
+    CHECK_STATUS(mt_select(put, 1, MT_FOREVER, &chosen), MT_EXIT);
+    counted_release(w2); /* still ours */
+    /* a get at end-of-stream */
+    CHECK_STATUS(mt_select(cases + 1, 1, MT_FOREVER, &chosen), MT_OK);
+    CHECK(cases[1].end == 1 && cases[1].got == NULL);
+    mt_pipe_release(a);
+    mt_pipe_release(b);
+    return MT_OK;
+}
+
+static mt_status releases_later(void* arg, void** result) {
+    (void)result;
+    CHECK_STATUS(mt_sleep(MS(1)), MT_OK);
+    return mt_semaphore_release((mt_semaphore*)arg, 1);
+}
+
+static mt_status arrives(void* arg, void** result) {
+    size_t index = 99;
+    mt_status s = mt_barrier_wait((mt_barrier*)arg, MT_FOREVER, &index);
+    *result = (void*)index;
+    return s;
+}
+
+static mt_status test_toolbox(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_semaphore* s = mt_semaphore_new(1, 1, "downloads");
+    CHECK_STATUS(mt_semaphore_acquire(s, MT_FOREVER), MT_OK);
+    CHECK_STATUS(mt_semaphore_try_acquire(s), MT_WOULD_BLOCK);
+    CHECK_STATUS(mt_semaphore_acquire(s, MS(1)), MT_TIMEOUT);
+    CHECK(strstr(mt_last_error_message(), "semaphore 'downloads'") != NULL);
+    mt_thread* r = mt_spawn(NULL, releases_later, s);
+    CHECK_STATUS(mt_semaphore_acquire(s, MT_FOREVER), MT_OK);
+    CHECK_STATUS(mt_join(r, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(r);
+    CHECK_STATUS(mt_semaphore_release(s, 1), MT_OK);
+    CHECK_STATUS(mt_semaphore_release(s, 1), MT_USAGE); /* bounded: past its start value */
+    CHECK(mt_semaphore_available(s) == 1);
+    mt_semaphore_free(s);
+
+    mt_event* e = mt_event_new("start");
+    CHECK(mt_event_is_set(e) == 0);
+    CHECK_STATUS(mt_event_wait(e, MS(1)), MT_TIMEOUT);
+    CHECK_STATUS(mt_event_set(e), MT_OK);
+    CHECK_STATUS(mt_event_wait(e, MT_FOREVER), MT_OK);
+    CHECK(mt_event_is_set(e) == 1);
+    mt_event_free(e);
+
+    mt_barrier* b = mt_barrier_new(3, "phase");
+    mt_thread* x = mt_spawn(NULL, arrives, b);
+    mt_thread* y = mt_spawn(NULL, arrives, b);
+    size_t index = 99;
+    CHECK_STATUS(mt_barrier_wait(b, MT_FOREVER, &index), MT_OK);
+    CHECK(index < 3); /* its place in the order of arrival */
+    CHECK_STATUS(mt_join(x, MT_FOREVER, NULL), MT_OK);
+    CHECK_STATUS(mt_join(y, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(x);
+    mt_thread_release(y);
+    mt_barrier_free(b);
+
+    mt_queue* q = mt_queue_new(2, 0, "jobs");
+    mt_queue* l = mt_queue_new(2, 1, "stack");
+    for (int i = 1; i <= 2; ++i) {
+        CHECK_STATUS(mt_queue_put(q, counted_new(i), &counted_type, MT_FOREVER), MT_OK);
+        CHECK_STATUS(mt_queue_put(l, counted_new(i), &counted_type, MT_FOREVER), MT_OK);
+    }
+    CHECK(mt_queue_size(q) == 2);
+    counted* extra = counted_new(3);
+    CHECK_STATUS(mt_queue_try_put(q, extra, &counted_type), MT_WOULD_BLOCK);
+    CHECK_STATUS(mt_queue_put(q, extra, &counted_type, MS(1)), MT_TIMEOUT);
+    counted_release(extra);
+    void* v;
+    const mt_type* t;
+    CHECK_STATUS(mt_queue_get(q, MT_FOREVER, &v, &t), MT_OK);
+    CHECK(((counted*)v)->value == 1); /* FIFO */
+    counted_release(v);
+    CHECK_STATUS(mt_queue_get(l, MT_FOREVER, &v, &t), MT_OK);
+    CHECK(((counted*)v)->value == 2); /* LIFO */
+    counted_release(v);
+    CHECK_STATUS(mt_queue_close_error(q, counted_new(77), &counted_type, "no more jobs"), MT_OK);
+    CHECK_STATUS(mt_queue_get(q, MT_FOREVER, &v, &t), MT_OK); /* what is left, then the error */
+    counted_release(v);
+    CHECK_STATUS(mt_queue_get(q, MT_FOREVER, &v, &t), MT_FAILED);
+    void* err;
+    const mt_type* et;
+    CHECK_STATUS(mt_take_error(&err, &et), MT_OK);
+    CHECK(err && ((counted*)err)->value == 77);
+    counted_release(err);
+    CHECK_STATUS(mt_queue_close(l), MT_OK);
+    CHECK_STATUS(mt_queue_try_get(l, &v, &t), MT_OK);
+    counted_release(v);
+    CHECK_STATUS(mt_queue_try_get(l, &v, &t), MT_END);
+    mt_queue_free(q);
+    mt_queue_free(l);
+    CHECK(live_objects == 0);
+    return MT_OK;
+}
+
 /* ---- the runner ------------------------------------------------------------------------------ */
 
 typedef struct test_case {
@@ -756,6 +906,8 @@ static const test_case tests[] = {
     {"the deferred: callback queue, errback objects, timeouts, disposal", test_deferred, NULL},
     {"pipes: objects counted, timeouts, try forms, close with an error, stdin/stdout", test_pipes, NULL},
     {"fd waits, sleep, signals, children, the worker pool", test_outside_world, NULL},
+    {"select over pipes: timeouts, waits, put cases, closed pipes, end-of-stream", test_select, NULL},
+    {"the toolbox: semaphores, events, barriers, queues of objects", test_toolbox, NULL},
     {"embedding: state blocks, switch and block hooks, a host loop", NULL, test_embedding},
     {"a deadlock is MT_DEADLOCK with the chain", NULL, test_deadlock},
     {"misuse is MT_USAGE, never a crash", NULL, test_misuse},

@@ -1,0 +1,3 @@
+module peers/semaphore
+
+go 1.19
