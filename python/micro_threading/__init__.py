@@ -29,6 +29,11 @@ import socket as _socket
 
 from ._core import (  # noqa: F401  (re-exported)
     DEFAULT_STACK_SIZE,
+    END_OF_STREAM,
+    Barrier,
+    Event,
+    Queue,
+    Semaphore,
     DeadlockError,
     MicroThreadAborted,
     MicroThreadError,
@@ -43,6 +48,7 @@ from ._core import (  # noqa: F401  (re-exported)
     read_d,
     recv_d,
     run,
+    select,
     send_d,
     sleep_d,
     start_and_forget,
@@ -57,6 +63,7 @@ from ._core import (  # noqa: F401  (re-exported)
 )
 
 __all__ = [
+    "Barrier", "END_OF_STREAM", "Event", "Queue", "Semaphore", "select",
     "DEFAULT_STACK_SIZE", "DeadlockError", "MicroThreadAborted", "MicroThreadError", "MicroThreadExit",
     "Timeout", "UsageError", "accept_d", "connect_d", "current", "deferred", "dump", "micro_pipe",
     "micro_thread", "pipeline", "read_d", "recv_d", "run", "scope", "send_d", "sleep_d",

@@ -12,6 +12,7 @@
  *   pipe.c      micro_pipe objects, stdin()/stdout(), select
  *   deferred.c  the deferred and its callback queue
  *   io.c        sleep_d, fd/socket I/O, submit_work
+ *   toolbox.c   Semaphore, Event, Barrier, Queue (SPEC section 9)
  *
  * Threading: everything here runs on the engine's OS thread with the GIL
  * held, except the bodies of submit_work (a worker OS thread that takes the
@@ -132,5 +133,6 @@ int mtpy_pipe_init(PyObject* module);
 mt_pipe* mtpy_pipe_handle(PyObject* o);  /* NULL (TypeError) unless a micro_pipe */
 int mtpy_deferred_init(PyObject* module);
 int mtpy_io_init(PyObject* module);
+int mtpy_toolbox_init(PyObject* module);
 
 #endif /* MTPY_H */

@@ -257,7 +257,88 @@ static PyObject* py_stdout(PyObject* m, PyObject* unused) {
     return stdio(1);
 }
 
+/* ---- select ------------------------------------------------------------------------------------- */
+
+/* END_OF_STREAM — what select returns for a get case that found end-of-stream. */
+static PyObject* end_of_stream;
+
+/* select(*cases, timeout=None) — cases: a micro_pipe (get from it), a
+ * (micro_pipe, value) tuple (put value to it), or None (disabled: never
+ * chosen, like Go's nil channel). Exactly one case happens: returns
+ * (index, value got) — END_OF_STREAM for a get at end-of-stream, None for a
+ * put. Timeout when the timeout passes first; the exception of a pipe
+ * closed with one; MicroThreadExit when the chosen put's pipe is closed. */
+static PyObject* py_select(PyObject* m, PyObject* args, PyObject* kwargs) {
+    (void)m;
+    PyObject* timeout = Py_None;
+    if (kwargs) {
+        PyObject* t = PyDict_GetItemString(kwargs, "timeout");
+        if (PyDict_GET_SIZE(kwargs) != (t ? 1 : 0)) {
+            PyErr_SetString(PyExc_TypeError, "select() takes only the keyword argument timeout");
+            return NULL;
+        }
+        if (t) timeout = t;
+    }
+    int64_t ns;
+    if (mtpy_timeout_ns(timeout, &ns) < 0 || !mtpy_require_engine("select")) return NULL;
+    const Py_ssize_t n = PyTuple_GET_SIZE(args);
+    mt_select_case one;
+    mt_select_case* cases = n <= 1 ? &one : PyMem_Calloc((size_t)n, sizeof *cases);
+    if (!cases) return PyErr_NoMemory();
+    memset(cases, 0, sizeof *cases * (size_t)(n ? n : 1));
+    PyObject* result = NULL;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* c = PyTuple_GET_ITEM(args, i);
+        if (c == Py_None) continue;
+        if (PyObject_TypeCheck(c, &mtpy_PipeType)) {
+            cases[i].pipe = ((PipeObject*)c)->p;
+            cases[i].enabled = 1;
+        } else if (PyTuple_Check(c) && PyTuple_GET_SIZE(c) == 2 &&
+                   PyObject_TypeCheck(PyTuple_GET_ITEM(c, 0), &mtpy_PipeType)) {
+            cases[i].pipe = ((PipeObject*)PyTuple_GET_ITEM(c, 0))->p;
+            cases[i].enabled = 1;
+            cases[i].is_put = 1;
+            cases[i].value = PyTuple_GET_ITEM(c, 1); /* borrowed until it moves in */
+            cases[i].type = &mtpy_object_type;
+        } else {
+            PyErr_Format(PyExc_TypeError,
+                         "select() case %zd: a micro_pipe (get), a (micro_pipe, value) tuple (put) or None", i);
+            goto done;
+        }
+    }
+    /* A put case's value moves in with one reference only if it is chosen:
+     * give every put value one now, take back those not chosen. */
+    for (Py_ssize_t i = 0; i < n; ++i)
+        if (cases[i].is_put) Py_INCREF((PyObject*)cases[i].value);
+    size_t chosen = 0;
+    mt_status st = mt_select(cases, (size_t)n, ns, &chosen);
+    for (Py_ssize_t i = 0; i < n; ++i)
+        if (cases[i].is_put && !(st == MT_OK && (size_t)i == chosen)) Py_DECREF((PyObject*)cases[i].value);
+    if (st != MT_OK) {
+        mtpy_raise_status(st);
+        goto done;
+    }
+    if (cases[chosen].is_put) {
+        result = Py_BuildValue("(nO)", (Py_ssize_t)chosen, Py_None);
+    } else if (cases[chosen].end) {
+        result = Py_BuildValue("(nO)", (Py_ssize_t)chosen, end_of_stream);
+    } else {
+        PyObject* got = cases[chosen].got ? (PyObject*)cases[chosen].got : Py_NewRef(Py_None);
+        result = Py_BuildValue("(nN)", (Py_ssize_t)chosen, got);
+    }
+done:
+    if (cases != &one) PyMem_Free(cases);
+    return result;
+}
+
 static PyMethodDef functions[] = {
+    {"select", (PyCFunction)(void (*)(void))py_select, METH_VARARGS | METH_KEYWORDS,
+     "select(*cases, timeout=None) -> (index, value)\n\n"
+     "Waits on several pipe operations; exactly one happens. A case is a micro_pipe (get from\n"
+     "it), a (micro_pipe, value) tuple (put the value), or None (disabled). Among cases ready at\n"
+     "once one is chosen at random. Returns the chosen case's index and the value got\n"
+     "(END_OF_STREAM at end-of-stream; None for a put). Raises Timeout, the exception of a pipe\n"
+     "closed with one, or MicroThreadExit when the chosen put's pipe is closed."},
     {"stdin", py_stdin, METH_NOARGS, "stdin() -> the micro_pipe attached as the running micro-thread's stdin, or None."},
     {"stdout", py_stdout, METH_NOARGS, "stdout() -> the micro_pipe attached as its stdout, or None."},
     {NULL, NULL, 0, NULL},
@@ -265,6 +346,11 @@ static PyMethodDef functions[] = {
 
 int mtpy_pipe_init(PyObject* module) {
     if (PyType_Ready(&mtpy_PipeType) < 0) return -1;
+    if (!end_of_stream) {
+        end_of_stream = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);
+        if (!end_of_stream) return -1;
+    }
+    if (PyModule_AddObjectRef(module, "END_OF_STREAM", end_of_stream) < 0) return -1;
     if (PyModule_AddObjectRef(module, "micro_pipe", (PyObject*)&mtpy_PipeType) < 0) return -1;
     return PyModule_AddFunctions(module, functions);
 }
