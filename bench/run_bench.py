@@ -147,17 +147,17 @@ OPERATIONS = [
     # against gevent's (>= 1.5x its round trips/s).
     dict(name='python: switch', group='python', contestants=[
         C('ours', '/usr/bin/python3', 'switch_ns', args=['{src}/py/mt_switch.py', '{build}/python'], ours=True,
-          needs=['{build}/python/micro_threading/__init__.py']),
+          needs=['{build}/python/micro_threading']),
         C('greenlet', '/usr/bin/python3', 'switch_ns', args=['{src}/py/greenlet_switch.py', '-']),
     ], targets={'greenlet': 1.2}),
     dict(name='python: spawn+join', group='python', contestants=[
         C('ours', '/usr/bin/python3', 'spawn_join_ns', args=['{src}/py/mt_spawn_join.py', '{build}/python'],
-          ours=True, needs=['{build}/python/micro_threading/__init__.py']),
+          ours=True, needs=['{build}/python/micro_threading']),
         C('gevent', '/usr/bin/python3', 'spawn_join_ns', args=['{src}/py/gevent_spawn_join.py', '-']),
     ], targets={'gevent': 0.25}),
     dict(name='python: pipe round trip', group='python', contestants=[
         C('ours', '/usr/bin/python3', 'pipe_roundtrip_ns', args=['{src}/py/mt_pipe_roundtrip.py', '{build}/python'],
-          ours=True, needs=['{build}/python/micro_threading/__init__.py']),
+          ours=True, needs=['{build}/python/micro_threading']),
         C('gevent Channel', '/usr/bin/python3', 'pipe_roundtrip_ns',
           args=['{src}/py/gevent_channel_roundtrip.py', '-']),
         C('asyncio.Queue(1)', '/usr/bin/python3', 'pipe_roundtrip_ns',
@@ -166,7 +166,7 @@ OPERATIONS = [
     dict(name='python: socket pingpong', group='python', contestants=[
         C('ours', '/usr/bin/python3', 'socket_roundtrip_ns',
           args=['{src}/py/mt_socket_pingpong.py', '{build}/python'], ours=True,
-          needs=['{build}/python/micro_threading/__init__.py']),
+          needs=['{build}/python/micro_threading']),
         C('gevent', '/usr/bin/python3', 'socket_roundtrip_ns', args=['{src}/peers/gevent_pingpong.py']),
     ], targets={'gevent': 1 / 1.5}),
     # Servers, one OS thread each (Go: GOMAXPROCS=1), pinned to CPU 0, the
