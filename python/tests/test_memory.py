@@ -2,11 +2,19 @@
 mappings and Python objects stay flat (each micro-thread's data stack, state
 block, context and spawn record are given back)."""
 import gc
+import os
 import sys
 import unittest
 
 import micro_threading as mt
 from mt_testing import in_run
+
+
+# Under AddressSanitizer (preloaded into an uninstrumented interpreter) freed
+# memory sits in its quarantine, so resident memory grows by design there:
+# only mappings, objects and allocated blocks are checked.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+RSS_SLACK_PAGES = 1 << 30 if UNDER_ASAN else 256
 
 
 def statm_resident_pages():
@@ -52,7 +60,7 @@ class MemoryTests(unittest.TestCase):
         gc.collect()
         rss1, maps1, objs1 = statm_resident_pages(), mappings(), len(gc.get_objects())
         blocks1 = sys.getallocatedblocks()
-        self.assertLessEqual(rss1 - rss0, 256, "resident pages grew from %d to %d" % (rss0, rss1))
+        self.assertLessEqual(rss1 - rss0, RSS_SLACK_PAGES, "resident pages grew from %d to %d" % (rss0, rss1))
         self.assertLessEqual(maps1 - maps0, 2, "mappings grew from %d to %d" % (maps0, maps1))
         self.assertLessEqual(objs1 - objs0, 50, "gc objects grew from %d to %d" % (objs0, objs1))
         self.assertLessEqual(blocks1 - blocks0, 200, "allocated blocks grew from %d to %d" % (blocks0, blocks1))
@@ -68,7 +76,7 @@ class MemoryTests(unittest.TestCase):
             one_run()
         gc.collect()
         rss1, maps1, blocks1 = statm_resident_pages(), mappings(), sys.getallocatedblocks()
-        self.assertLessEqual(rss1 - rss0, 512, "resident pages grew from %d to %d" % (rss0, rss1))
+        self.assertLessEqual(rss1 - rss0, 2 * RSS_SLACK_PAGES, "resident pages grew from %d to %d" % (rss0, rss1))
         self.assertLessEqual(maps1 - maps0, 2, "mappings grew from %d to %d" % (maps0, maps1))
         self.assertLessEqual(blocks1 - blocks0, 200, "allocated blocks grew from %d to %d" % (blocks0, blocks1))
 
