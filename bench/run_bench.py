@@ -3,7 +3,7 @@
 
 Run with Debian's python (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7]
-        [--only yield,spawn_join,parked,pingpong,queue,semaphore,socket,python] [--taskset CPU] [--markdown FILE]
+        [--only yield,spawn_join,parked,pingpong,waits,queue,semaphore,mutex,socket,python] [--taskset CPU] [--markdown FILE]
 
 Each contestant is an executable printing "<metric> <value>" lines on stdout.
 Ours live in <build-dir>/bench/ (mt_yield, ...), the C++ peers in
@@ -62,7 +62,8 @@ def S(label, kind, server, metric, env=None, ours=False):
 
 
 # Operations: name, group (for --only), contestants (first = ours), targets
-# {peer label: k} and optionally higher_is_better. By default metrics are
+# {peer label: k}, optionally abs_target (a bound on our own median, in the
+# metric's unit, checked on our row) and optionally higher_is_better. By default metrics are
 # times or sizes and k is the max ratio ours/peer; with higher_is_better=True
 # (throughputs, e.g. the servers' requests/s) k is the min ratio ours/peer.
 # To extend, add an entry; a script contestant looks like the gevent one
@@ -97,6 +98,16 @@ OPERATIONS = [
         C('Boost.Fiber', 'peers/peer_fiber_pingpong', 'handoff_ns'),
         C('Go', 'go/pingpong', 'handoff_ns', env=GO_ENV),
     ], targets={'Go': 0.5}),
+    # What a deadline costs: the pipe round trip with a 10 s deadline on every
+    # put and get (that never passes) against the same without; target: the
+    # timed one <= 2x. And a select over 4 pipes that are all ready.
+    dict(name='timed round trip', group='waits', contestants=[
+        C('ours (timed)', 'mt_waits', 'roundtrip_timed_ns', ours=True),
+        C('ours (untimed)', 'mt_waits', 'roundtrip_untimed_ns'),
+    ], targets={'ours (untimed)': 2.0}),
+    dict(name='select over 4 ready pipes', group='waits', contestants=[
+        C('ours', 'mt_waits', 'select4_ready_ns', ours=True),
+    ], targets={}),
     # mt::queue of capacity 64 against Go's make(chan int, 64) and
     # Boost.Fiber's buffered_channel(64) (a power of 2 is required; it holds
     # 63 values). Round trip: two queues, A -> B -> A. Stream: N values from a
@@ -127,6 +138,22 @@ OPERATIONS = [
         C('Boost.Fiber', 'peers/peer_fiber_semaphore', 'sem_uncontended_ns'),
         C('Go', 'go/semaphore', 'sem_uncontended_ns', env=GO_ENV),
     ], targets={}),
+    # mt::mutex (bench/mt_mutex.cpp). Uncontended lock+unlock: target <= 5 ns
+    # (absolute). Handoff: the time per change of holder when two
+    # micro-threads both want the mutex; target <= 1.2x our own yield. The
+    # twins' locks barge, so their loops yield after unlock (see the
+    # programs' headers); they are shown for comparison.
+    dict(name='mutex uncontended', group='mutex', contestants=[
+        C('ours', 'mt_mutex', 'lock_unlock_ns', ours=True),
+        C('Boost.Fiber', 'peers/peer_fiber_mutex', 'lock_unlock_ns'),
+        C('Go', 'go/mutex', 'lock_unlock_ns', env=GO_ENV),
+    ], targets={}, abs_target=5.0),
+    dict(name='mutex handoff', group='mutex', contestants=[
+        C('ours', 'mt_mutex', 'handoff_ns', ours=True),
+        C('our yield', 'mt_yield', 'yield_ns'),
+        C('Boost.Fiber', 'peers/peer_fiber_mutex', 'handoff_ns'),
+        C('Go', 'go/mutex', 'handoff_ns', env=GO_ENV),
+    ], targets={'our yield': 1.2}),
     # 1-byte ping-pong over a non-blocking AF_UNIX socketpair, both parties
     # in one OS thread on a reactor. Targets: >= 0.85x raw libev's round
     # trips/s, >= 1.2x Go's, >= 3x gevent's.
@@ -316,6 +343,10 @@ def main():
             tgt = o['targets'].get(c['label'])
             ok = None if ratio is None or tgt is None else (ratio >= tgt if higher else ratio <= tgt)
             check = '' if tgt is None else ('-' if ok is None else ('PASS' if ok else 'MISS'))
+            abs_tgt = o.get('abs_target') if c['ours'] else None
+            if abs_tgt is not None:
+                ok = None if m is None else (m >= abs_tgt if higher else m <= abs_tgt)
+                check = '-' if ok is None else ('PASS' if ok else 'MISS')
             if 'missing' in c:
                 med, spread = '(missing: %s)' % c['missing'], ''
             elif m is None:
@@ -325,7 +356,9 @@ def main():
                 spread = '%s..%s' % (fmt(min(c['samples'])), fmt(max(c['samples'])))
             rows.append([o['name'], c['label'], med, unit_of(c['metric']), spread,
                          str(len(c['samples'])), '' if c['ours'] else fmt(ratio),
-                         '' if tgt is None else '%s %.2fx' % ('>=' if higher else '<=', tgt), check])
+                         ('%s %s %s' % ('>=' if higher else '<=', fmt(abs_tgt), unit_of(c['metric'])))
+                         if abs_tgt is not None else
+                         ('' if tgt is None else '%s %.2fx' % ('>=' if higher else '<=', tgt)), check])
 
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:

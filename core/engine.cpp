@@ -298,6 +298,8 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
 // frees the block when no handle needs it (unless `free` is false).
 void engine::end(detail::control_block& cb, bool free) noexcept {
     MT_ASSERT(has_ended(cb.st) && cb.w.phase == detail::wait_phase::idle, "end() of a micro-thread still in a wait");
+    if (!cb.held.empty()) [[unlikely]]
+        detail::release_held_locks(cb);  // before its joiners run: they may want the locks
     live_.remove(cb);
     if (cb.handles > 0) ended_.push_back(cb);  // a handle will free it (maybe_free)
     detach_io(cb, true);

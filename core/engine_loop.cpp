@@ -122,6 +122,7 @@ void engine::check_invariants() const noexcept {
             ++timed;
         }
         detail::check_wait_invariants(*cb);
+        detail::check_held_locks(*cb);
         cb->d.check_invariants();
     }
     MT_ASSERT(queued == runnable, "the run queue and the runnable micro-threads differ");

@@ -70,6 +70,10 @@ std::string engine::dump() const {
             out += ": ";
             append_wait(out, cb);
         }
+        if (!cb.held.empty()) {
+            out += "; holds ";
+            detail::append_held_locks(out, cb);
+        }
         if (cb.stk) {
             out += "; stack ";
             out += kib(cb.stk.size);

@@ -3,6 +3,7 @@
 
 #include "core/actor.hpp"
 #include "core/barrier.hpp"
+#include "core/condition_variable.hpp"
 #include "core/deadline.hpp"
 #include "core/deferred.hpp"
 #include "core/engine.hpp"
@@ -10,6 +11,8 @@
 #include "core/event.hpp"
 #include "core/micro_thread.hpp"
 #include "core/queue.hpp"
+#include "core/mutex.hpp"
+#include "core/recursive_mutex.hpp"
 #include "core/scope.hpp"
 #include "core/semaphore.hpp"
 #include "core/shield.hpp"

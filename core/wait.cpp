@@ -17,9 +17,13 @@ using time_point = deadline::clock::time_point;
 
 // settle — armed -> `to`: out of the timer heap, and a suspended waiter
 // becomes runnable (at the front of the run queue for a handoff).
-void settle(control_block& cb, wait_phase to, bool next) noexcept {
+// (The timer heap's erase stays out of line: inlined, its loop made every
+// settle save six registers.)
+[[gnu::noinline]] void erase_deadline(control_block& cb) noexcept { cb.eng->timers().erase(cb); }
+
+inline void settle(control_block& cb, wait_phase to, bool next) noexcept {
     MT_ASSERT(cb.w.phase == wait_phase::armed, "a wait was settled that is not armed (settled twice?)");
-    if (cb.w.heap_index != no_heap_index) cb.eng->timers().erase(cb);
+    if (cb.w.heap_index != no_heap_index) erase_deadline(cb);
     cb.w.phase = to;
     if (cb.st == state::waiting) {
         if (next) cb.eng->make_runnable_next(cb);
@@ -47,69 +51,85 @@ void begin_wait(control_block& me, const wait_kind& kind, void* obj, bool interr
     me.w.kind = &kind;
     me.w.obj = obj;
     me.w.value = nullptr;
-    me.w.error = nullptr;
+    MT_ASSERT(!me.w.error, "a wait began with an error left from the last one");  // end_wait moved it out
     me.w.interruptible = interruptible;
     me.w.pinned = false;
+    me.w.shield_bounded = true;
     me.w.phase = wait_phase::armed;
 }
 
-wait_end end_wait(control_block& me, const deadline& d) {
+void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* obj) noexcept {
+    begin_wait(me, kind, obj, false);
+    me.w.shield_bounded = false;
+}
+
+// prepare_suspension — end_wait's rare cases before suspending: a pending
+// abort or interruption withdraws the wait; a deadline (the wait's or a
+// shield's) goes into the timer heap, or times the wait out at once when it
+// has passed. Out of line: most waits have none of these.
+[[gnu::noinline]] static void prepare_suspension(control_block& me, const deadline& d) {
     engine& e = *me.eng;
+    if (me.w.interruptible && pending_raise(me)) {
+        withdraw_as(me, wait_phase::cancelled);
+        return;
+    }
+    time_point due = d.when();
+    const bool shielded = me.shield_depth > 0 && me.w.shield_bounded && me.shield_due < due;
+    if (shielded) due = me.shield_due;
+    if (due == time_point::max()) return;
+    // A positive duration was turned into a point in time when the deadline
+    // was made, a moment ago: it needs no clock read here (if it passed
+    // meanwhile, the next expiry ends the wait). A zero duration polls; a
+    // point in time (or a shield's) may have passed already.
+    const auto requested = d.requested();
+    const bool fresh = !shielded && requested.count() > 0;
+    const time_point now = fresh ? due - requested : deadline::clock::now();
+    me.w.began = now;
+    if (!fresh && (requested.count() == 0 || due <= now)) {
+        withdraw_as(me, wait_phase::timed_out);  // a poll: nothing happened at once
+        return;
+    }
+    try {
+        e.timers().reserve_one();
+    } catch (...) {
+        withdraw_as(me, wait_phase::cancelled);
+        me.w.phase = wait_phase::idle;
+        me.w.kind = nullptr;
+        throw;
+    }
+    me.w.due = due;
+    e.timers().push(me);
+}
+
+// end_of_cancelled — a withdrawn wait raises: an abort, an interruption, or
+// a deadlock resolution (which cancels even shielded and cleanup waits).
+[[noreturn, gnu::noinline]] static void end_of_cancelled(control_block& me) {
+    if (pending_raise(me)) raise_pending(me);
+    throw MicroThreadExit{};
+}
+
+wait_end end_wait(control_block& me, const deadline& d) {
     MT_ASSERT(me.w.phase != wait_phase::idle, "end_wait without begin_wait");
     if (me.w.phase == wait_phase::armed) {
-        if (me.w.interruptible && pending_raise(me)) {
-            withdraw_as(me, wait_phase::cancelled);
-        } else {
-            time_point due = d.when();
-            const bool shielded = me.shield_depth > 0 && me.shield_due < due;
-            if (shielded) due = me.shield_due;
-            if (due != time_point::max()) {
-                // A positive duration was turned into a point in time when
-                // the deadline was made, a moment ago: it needs no clock read
-                // here (if it passed meanwhile, the next expiry ends the wait).
-                // A zero duration polls; a point in time may have passed.
-                const auto requested = d.requested();
-                const bool fresh = !shielded && requested.count() > 0;
-                const time_point now = fresh ? due - requested : deadline::clock::now();
-                me.w.began = now;
-                if (!fresh && (requested.count() == 0 || due <= now)) {
-                    withdraw_as(me, wait_phase::timed_out);  // a poll: nothing happened at once
-                } else {
-                    try {
-                        e.timers().reserve_one();
-                    } catch (...) {
-                        withdraw_as(me, wait_phase::cancelled);
-                        me.w.phase = wait_phase::idle;
-                        me.w.kind = nullptr;
-                        throw;
-                    }
-                    me.w.due = due;
-                    e.timers().push(me);
-                }
-            }
-        }
+        if ((me.w.interruptible && pending_raise(me)) || !d.none() || me.shield_depth > 0) [[unlikely]]
+            prepare_suspension(me, d);
         if (me.w.phase == wait_phase::armed) {
-            e.suspend_running();
+            me.eng->suspend_running();
             MT_ASSERT(me.w.phase != wait_phase::armed, "a micro-thread resumed from a wait nobody settled");
         }
     }
     const wait_phase ph = me.w.phase;
-    std::exception_ptr err = std::move(me.w.error);
     me.w.phase = wait_phase::idle;
     me.w.kind = nullptr;
     me.w.obj = nullptr;
     me.w.pinned = false;
-    switch (ph) {
-        case wait_phase::fired:
-            if (err) std::rethrow_exception(err);
-            return wait_end::fired;
-        case wait_phase::timed_out: return wait_end::timed_out;
-        default:
-            // cancelled: an abort, an interruption, or a deadlock resolution
-            // (which cancels even shielded and cleanup waits).
-            if (pending_raise(me)) raise_pending(me);
-            throw MicroThreadExit{};
+    if (ph == wait_phase::fired) [[likely]] {
+        if (me.w.error) [[unlikely]]
+            std::rethrow_exception(std::exchange(me.w.error, nullptr));
+        return wait_end::fired;
     }
+    if (ph == wait_phase::timed_out) return wait_end::timed_out;
+    end_of_cancelled(me);
 }
 
 void* end_wait_or_throw(control_block& me, const deadline& d, const char* op) {
@@ -119,15 +139,15 @@ void* end_wait_or_throw(control_block& me, const deadline& d, const char* op) {
     return me.w.value;
 }
 
+// An armed wait never holds an error (only fire_error sets one, and
+// end_wait moves it out), so fire and fire_next need not clear it.
 void fire(control_block& cb, void* value) noexcept {
     cb.w.value = value;
-    cb.w.error = nullptr;
     settle(cb, wait_phase::fired, false);
 }
 
 void fire_next(control_block& cb, void* value) noexcept {
     cb.w.value = value;
-    cb.w.error = nullptr;
     settle(cb, wait_phase::fired, true);
 }
 

@@ -6,7 +6,8 @@
 //   * state == waiting  => w.phase == armed; the block is then in at most one
 //     wait list (wait_hook) and in the timer heap iff its wait has a deadline.
 //   * has_ended(state)  => not in the run queue, not in any wait list, not in the
-//     live list, not in the timer heap, and its stack is back in the pool.
+//     live list, not in the timer heap, holds no lock (held is empty), and its
+//     stack is back in the pool.
 //   * the block is deleted when it has ended and no handle refers to it.
 //
 // Threading: touched only by the OS thread of its engine.
@@ -20,6 +21,7 @@
 #include "core/deferred.hpp"
 #include "core/detail/block_alloc.hpp"
 #include "core/detail/context.hpp"
+#include "core/detail/held_lock.hpp"
 #include "core/detail/intrusive_list.hpp"
 #include "core/detail/stack_pool.hpp"
 #include "core/detail/wait.hpp"
@@ -115,6 +117,7 @@ struct control_block {
     deadline::clock::time_point shield_due = deadline::clock::time_point::max();  // the innermost shield's deadline
     deferred d{*this};
     intrusive_list<control_block, &control_block::wait_hook> joiners;  // micro-threads joining this one
+    held_stack held;  // the locks it holds, newest first (held_lock.hpp); written by the locks, emptied when it ends
 
     // --- memory
     stack stk;         // empty once it went back to the pool

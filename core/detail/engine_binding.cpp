@@ -13,50 +13,31 @@ namespace mt::detail {
 // OS thread, so it tells "this thread" from "another one".
 static const void* this_os_thread() noexcept { return &tls_engine; }
 
-void engine_binding::bind_to(const engine& e) noexcept {
+void engine_binding::bind(const engine& e) noexcept {
     eng = &e;
     serial = e.serial();
     os_thread = this_os_thread();
 }
 
-void engine_binding::bind(const control_block& me) noexcept { bind_to(*me.eng); }
+void engine_binding::bind(const control_block& me) noexcept { bind(*me.eng); }
 
-bool engine_binding::matches(const control_block& me) const noexcept {
-    return eng == me.eng && serial == me.eng->serial();
-}
+bool engine_binding::matches(const engine& e) const noexcept { return eng == &e && serial == e.serial(); }
 
-void engine_binding::check_root(const engine& e, const char* op, const char* kind, std::string_view name) {
-    if (eng == nullptr) {
-        bind_to(e);
-        return;
-    }
-    if (eng != &e || serial != e.serial()) fail(nullptr, op, kind, name);
+bool engine_binding::matches(const control_block& me) const noexcept { return matches(*me.eng); }
+
+void engine_binding::check_here(const char* op, const char* kind, std::string_view name) {
+    const engine& e = engine::get(op);
+    if (const control_block* me = e.running()) check(*me, op, kind, name);
+    else check_root(e, op, kind, name);
 }
 
 void engine_binding::fail(const control_block* me, const char* op, const char* kind, std::string_view name) const {
     // One engine per OS thread: bound on this very thread means its engine ended.
     const bool ended = os_thread == this_os_thread();
-    std::string who = me ? " in micro-thread " + describe(*me) : std::string(" on the engine's root");
+    const std::string who = me ? " in micro-thread " + describe(*me) : std::string(" on the engine's root");
     throw usage_error(std::string(op) + who + " on " + kind + " '" + std::string(name) + "'" +
                       (ended ? ", which belongs to an engine that has ended"
                              : ", which belongs to the engine of another OS thread"));
-}
-
-void engine_binding::check_here(const char* op, const char* kind, std::string_view name) {
-    const engine& e = engine::get(op);
-    if (const control_block* me = e.running()) {
-        check(*me, op, kind, name);
-        return;
-    }
-    if (eng == nullptr) {
-        eng = &e;
-        serial = e.serial();
-        return;
-    }
-    if (eng == &e && serial == e.serial()) return;
-    throw usage_error(std::string(op) + " on the engine's root context on " + kind + " '" + std::string(name) + "'" +
-                      (eng == &e ? ", which belongs to an engine that has ended"
-                                 : ", which belongs to the engine of another OS thread"));
 }
 
 }  // namespace mt::detail

@@ -16,8 +16,8 @@ namespace mt::detail {
 struct control_block;
 
 struct engine_binding {
-    const engine* eng = nullptr;     // nullptr until first use
-    std::uint64_t serial = 0;        // engine::serial() of that engine
+    const engine* eng = nullptr;      // nullptr until first use
+    std::uint64_t serial = 0;         // engine::serial() of that engine
     const void* os_thread = nullptr;  // identifies the OS thread it ran on (while that thread lives)
 
     // check — binds to me's engine on first use; afterwards throws
@@ -32,11 +32,21 @@ struct engine_binding {
             return;
         }
         if (!matches(me)) [[unlikely]]
-            fail(me, op, kind, name);
+            fail(&me, op, kind, name);
     }
-    // check_root — the same for code on engine `e`'s root, which has no
-    // micro-thread to name ("<op> on the engine's root on <kind> ...").
-    void check_root(const engine& e, const char* op, const char* kind, std::string_view name);
+
+    // check_root — check() for a call that needs no micro-thread (a
+    // condition's notify, a semaphore's release from the engine's root
+    // context): `e` is the calling OS thread's engine. The error says "on
+    // the engine's root".
+    void check_root(const engine& e, const char* op, const char* kind, std::string_view name) {
+        if (eng == nullptr) [[unlikely]] {
+            bind(e);
+            return;
+        }
+        if (!matches(e)) [[unlikely]]
+            fail(nullptr, op, kind, name);
+    }
 
     // check_here — check for an operation that never suspends and may also
     // run on the engine's root context (a host's callback): binds to, or
@@ -46,12 +56,10 @@ struct engine_binding {
 
 private:
     void bind(const control_block& me) noexcept;
-    void bind_to(const engine& e) noexcept;
+    void bind(const engine& e) noexcept;
     bool matches(const control_block& me) const noexcept;
+    bool matches(const engine& e) const noexcept;
     [[noreturn]] void fail(const control_block* me, const char* op, const char* kind, std::string_view name) const;
-    [[noreturn]] void fail(const control_block& me, const char* op, const char* kind, std::string_view name) const {
-        fail(&me, op, kind, name);
-    }
 };
 
 }  // namespace mt::detail

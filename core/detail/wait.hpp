@@ -94,6 +94,7 @@ struct wait_state {
     wait_phase phase = wait_phase::idle;
     bool interruptible = true;  // an abort or Ctrl-C withdraws it (false: cleanup waits)
     bool pinned = false;        // pin_wait: only a fire ends it (no deadline, no abort, no deadlock resolution)
+    bool shield_bounded = true;  // a shield's deadline ends it (false: begin_wait_to_completion)
 };
 
 enum class wait_end : std::uint8_t { fired, timed_out };
@@ -102,6 +103,13 @@ enum class wait_end : std::uint8_t { fired, timed_out };
 // The caller links `me` (or a record naming it) where its waker will find it
 // right after, and then calls end_wait. Never suspends, never throws.
 void begin_wait(control_block& me, const wait_kind& kind, void* obj, bool interruptible = true) noexcept;
+
+// begin_wait_to_completion — begin_wait for a wait that only what it waits
+// on can end: neither an abort, an interruption nor a shield's deadline
+// withdraws it (a deadlock resolution still does: nothing else could end
+// it). For re-locking a mutex after a condition wait, whose caller must get
+// the mutex back before an abort may unwind it. Never suspends, never throws.
+void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* obj) noexcept;
 
 // end_wait — suspends `me` until its wait is settled, then returns it to
 // idle. Returns fired (or rethrows the error it was fired with) or timed_out

@@ -1,0 +1,3 @@
+module peers/mutex
+
+go 1.19
