@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <new>
 #include <optional>
+#include <string_view>
 
 #include "core/microthreading.hpp"
 #include "peers/common.hpp"
@@ -93,7 +94,12 @@ double select4_ready(long n) {
 
 int main(int argc, char** argv) {
     const long n = peers::arg_count(argc, argv, 1'000'000);
-    mt::run([n] {
+    const bool only_select = argc > 2 && std::string_view(argv[2]) == "select";  // for profiling one row
+    mt::run([n, only_select] {
+        if (only_select) {
+            peers::report("select4_ready_ns", select4_ready(n));
+            return;
+        }
         long allocs = 0;
         peers::report("roundtrip_untimed_ns", roundtrip<false>(n, allocs));
         peers::report("roundtrip_timed_ns", roundtrip<true>(n, allocs));

@@ -7,12 +7,27 @@
 #include "capi/detail/guard.hpp"
 #include "capi/detail/handles.hpp"
 #include "core/barrier.hpp"
+#include "core/condition_variable.hpp"
 #include "core/event.hpp"
+#include "core/mutex.hpp"
 #include "core/queue.hpp"
+#include "core/recursive_mutex.hpp"
 #include "core/semaphore.hpp"
 
 using namespace mt::capi;
 
+struct mt_mutex {
+    mt_mutex(bool recursive, const char* name) {
+        if (recursive) r.emplace(name ? name : "");
+        else m.emplace(name ? name : "");
+    }
+    std::optional<mt::mutex> m;
+    std::optional<mt::recursive_mutex> r;
+};
+struct mt_condition {
+    explicit mt_condition(const char* name) : c(name ? name : "") {}
+    mt::condition_variable c;
+};
 struct mt_semaphore {
     explicit mt_semaphore(ptrdiff_t initial, bool bounded_, const char* name) {
         if (bounded_) s = &bounded.emplace(initial, name ? name : "");
@@ -74,6 +89,78 @@ mt_status hand(std::optional<c_value>& v, void** value, const mt_type** type) {
 }  // namespace
 
 extern "C" {
+
+// ---- mutexes and conditions ----------------------------------------------------------------------
+
+mt_mutex* mt_mutex_new(int recursive, const char* name) {
+    mt_mutex* out = nullptr;
+    return made(out, "mt_mutex_new", [&] { return new mt_mutex(recursive != 0, name); });
+}
+
+void mt_mutex_free(mt_mutex* m) { delete m; }
+
+mt_status mt_mutex_lock(mt_mutex* m, int64_t timeout_ns) {
+    return guard([&] {
+        mt_mutex& mm = must(m, "mt_mutex_lock");
+        const mt::deadline d = deadline_of(timeout_ns, "mt_mutex_lock");
+        if (mm.m) mm.m->lock(d);
+        else mm.r->lock(d);
+        return MT_OK;
+    });
+}
+
+mt_status mt_mutex_try_lock(mt_mutex* m) {
+    return guard([&] {
+        mt_mutex& mm = must(m, "mt_mutex_try_lock");
+        return (mm.m ? mm.m->try_lock() : mm.r->try_lock()) ? MT_OK : MT_WOULD_BLOCK;
+    });
+}
+
+mt_status mt_mutex_unlock(mt_mutex* m) {
+    return guard([&] {
+        mt_mutex& mm = must(m, "mt_mutex_unlock");
+        if (mm.m) mm.m->unlock();
+        else mm.r->unlock();
+        return MT_OK;
+    });
+}
+
+int mt_mutex_locked(mt_mutex* m) {
+    if (!m) return -1;
+    return (m->m ? m->m->locked() : m->r->locked()) ? 1 : 0;
+}
+
+mt_condition* mt_condition_new(const char* name) {
+    mt_condition* out = nullptr;
+    return made(out, "mt_condition_new", [&] { return new mt_condition(name); });
+}
+
+void mt_condition_free(mt_condition* c) { delete c; }
+
+mt_status mt_condition_wait(mt_condition* c, mt_mutex* m, int64_t timeout_ns) {
+    return guard([&] {
+        mt_condition& cc = must(c, "mt_condition_wait");
+        mt_mutex& mm = must(m, "mt_condition_wait");
+        if (!mm.m) throw mt::usage_error("mt_condition_wait on a recursive mutex (a condition waits with a plain one)");
+        const mt::deadline d = deadline_of(timeout_ns, "mt_condition_wait");
+        std::unique_lock<mt::mutex> lk(*mm.m, std::adopt_lock);  // the caller holds it (the wait checks)
+        struct keep_held {
+            std::unique_lock<mt::mutex>& lk;
+            ~keep_held() { lk.release(); }  // the caller's hold stays the caller's
+        } keep{lk};
+        cc.c.wait(lk, d);
+        return MT_OK;
+    });
+}
+
+mt_status mt_condition_notify(mt_condition* c, int all) {
+    return guard([&] {
+        mt_condition& cc = must(c, "mt_condition_notify");
+        if (all) cc.c.notify_all();
+        else cc.c.notify_one();
+        return MT_OK;
+    });
+}
 
 // ---- semaphores ------------------------------------------------------------------------------
 

@@ -306,6 +306,31 @@ mt_status mt_select(mt_select_case* cases, size_t n, int64_t timeout_ns, size_t*
 /* Each primitive belongs to the engine of the OS thread that first uses it;
  * freeing one while micro-threads wait on it ends their waits with MT_USAGE. */
 
+typedef struct mt_mutex mt_mutex;
+/* mt_mutex_new — a mutex (recursive != 0: the holder may lock it again,
+ * unlocking as often). FIFO: an unlock hands it to the first waiter. */
+mt_mutex* mt_mutex_new(int recursive, const char* name);
+void mt_mutex_free(mt_mutex* m);
+/* mt_mutex_lock — MT_OK holding it, MT_TIMEOUT, MT_DEADLOCK when the wait
+ * would close a cycle of micro-threads waiting for each other's locks (or a
+ * non-recursive mutex is locked twice), MT_EXIT when aborted meanwhile. */
+mt_status mt_mutex_lock(mt_mutex* m, int64_t timeout_ns);
+mt_status mt_mutex_try_lock(mt_mutex* m);  /* MT_OK or MT_WOULD_BLOCK */
+/* mt_mutex_unlock — MT_USAGE when the caller does not hold it. */
+mt_status mt_mutex_unlock(mt_mutex* m);
+/* mt_mutex_locked — 1 if someone holds it, 0 if not, -1 on error. */
+int mt_mutex_locked(mt_mutex* m);
+
+typedef struct mt_condition mt_condition;
+mt_condition* mt_condition_new(const char* name);
+void mt_condition_free(mt_condition* c);
+/* mt_condition_wait — releases m (a non-recursive mt_mutex the caller
+ * holds), waits for a notify, and holds m again when it returns, whatever
+ * the status: MT_OK, MT_TIMEOUT, MT_EXIT (aborted). */
+mt_status mt_condition_wait(mt_condition* c, mt_mutex* m, int64_t timeout_ns);
+/* mt_condition_notify — wakes the first waiter (all != 0: every waiter). */
+mt_status mt_condition_notify(mt_condition* c, int all);
+
 typedef struct mt_semaphore mt_semaphore;
 /* mt_semaphore_new — a counting semaphore; bounded: releases past `initial`
  * are refused (MT_USAGE). NULL on failure. */

@@ -185,11 +185,9 @@ bool withdraw(control_block& cb, bool force) noexcept {
     return true;
 }
 
-void check_deadline(const control_block& me, const deadline& d, const char* op) {
-    if (d.negative()) [[unlikely]] {
-        throw usage_error(std::string(op) + " in micro-thread " + describe(me) +
-                          ": a negative timeout (use a zero timeout to poll)");
-    }
+void throw_negative_timeout(const control_block& me, const char* op) {
+    throw usage_error(std::string(op) + " in micro-thread " + describe(me) +
+                      ": a negative timeout (use a zero timeout to poll)");
 }
 
 void throw_timeout(const control_block& me, const char* op, const wait_kind& kind, const void* obj,

@@ -2,6 +2,7 @@
 #include "pipes/select.hpp"
 
 #include <cstdint>
+#include <new>
 #include <string>
 
 #include "core/detail/control_block.hpp"
@@ -47,7 +48,9 @@ std::size_t random_below(std::size_t n) noexcept {
     s ^= s << 25;
     s ^= s >> 27;
     const std::uint64_t r = s * 0x2545F4914F6CDD1Dull;
-    return static_cast<std::size_t>(r % n);  // the bias, n / 2^64, is far below measurable
+    // The top 32 bits scaled to [0, n): a multiply instead of a division;
+    // the bias, n / 2^32, is far below measurable for any list of cases.
+    return static_cast<std::size_t>(((r >> 32) * static_cast<std::uint64_t>(n)) >> 32);
 }
 
 // release_pipes — drops the references a waiting select took on its pipes.
@@ -67,27 +70,39 @@ std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n,
     check_deadline(me, d, "select");
     if (pending_raise(me)) raise_pending(me);
 
-    // Which enabled cases can happen at once; one of them, chosen uniformly.
+    // Which enabled cases can happen at once (remembered, for lists of up to
+    // 64 cases, in a bit set, so readiness is looked at once); one of them,
+    // chosen uniformly, happens.
     std::size_t ready = 0;
+    std::uint64_t ready_bits = 0;
+    auto can_happen = [](const select_case& c) { return c.is_put_ ? c.pipe_->can_put() : c.pipe_->can_get(); };
     for (std::size_t i = 0; i < n; ++i) {
         select_case& c = cases[i];
         if (!c.enabled_) continue;
-        c.w_.pipe->check_engine(me, "select");
-        if (c.w_.is_put ? c.w_.pipe->can_put() : c.w_.pipe->can_get()) ++ready;
+        c.pipe_->check_engine(me, "select");
+        if (can_happen(c)) {
+            ++ready;
+            if (i < 64) ready_bits |= std::uint64_t{1} << i;
+        }
     }
     if (ready > 0) {
         std::size_t pick = ready == 1 ? 0 : random_below(ready);
-        for (std::size_t i = 0; i < n; ++i) {
-            select_case& c = cases[i];
-            if (!c.enabled_ || !(c.w_.is_put ? c.w_.pipe->can_put() : c.w_.pipe->can_get())) continue;
-            if (pick-- != 0) continue;
-            if (c.w_.is_put) {
-                if (c.w_.pipe->try_put(c.w_.value) == try_result::closed) throw MicroThreadExit{};
-            } else if (c.w_.pipe->try_get(c.w_.value, c.w_.sink) == try_result::closed) {  // rethrows an error
-                c.clear_(c.w_.value);  // end-of-stream
-            }
-            return i;
+        std::size_t chosen = 0;
+        if (n <= 64) {
+            std::uint64_t bits = ready_bits;
+            while (pick--) bits &= bits - 1;  // drop the lowest set bit `pick` times
+            chosen = static_cast<std::size_t>(__builtin_ctzll(bits));
+        } else {
+            for (chosen = 0;; ++chosen)
+                if (cases[chosen].enabled_ && can_happen(cases[chosen]) && pick-- == 0) break;
         }
+        select_case& c = cases[chosen];
+        if (c.is_put_) {
+            if (c.pipe_->try_put(c.value_) == try_result::closed) throw MicroThreadExit{};
+        } else if (c.pipe_->try_get(c.value_, c.sink_) == try_result::closed) {  // rethrows an error
+            c.clear_(c.value_);  // end-of-stream
+        }
+        return chosen;
     }
 
     // Nothing can happen now: wait on every enabled case.
@@ -96,12 +111,14 @@ std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n,
     for (std::size_t i = 0; i < n; ++i) {
         select_case& c = cases[i];
         if (!c.enabled_) continue;
-        pipe_waiter& w = c.w_;
+        pipe_waiter& w = *new (c.rec_) pipe_waiter;
         w.cb = &me;
+        w.pipe = c.pipe_;
+        w.value = c.value_;
+        w.sink = c.sink_;
+        w.is_put = c.is_put_;
         w.group = &g;
         w.index = i;
-        w.result = pipe_waiter::outcome::waiting;
-        w.next_case = nullptr;
         w.pipe->retain();
         *tail = &w;
         tail = &w.next_case;
@@ -114,10 +131,10 @@ std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n,
     if (end_wait(me, d) == wait_end::timed_out) return std::nullopt;  // every case withdrawn
 
     select_case& c = cases[g.chosen];
-    if (c.w_.result == pipe_waiter::outcome::done) return g.chosen;
+    if (c.record().result == pipe_waiter::outcome::done) return g.chosen;
     // closed under it
-    if (c.w_.is_put) throw MicroThreadExit{};
-    if (c.w_.pipe->try_get(c.w_.value, c.w_.sink) == try_result::closed) c.clear_(c.w_.value);  // or rethrows
+    if (c.is_put_) throw MicroThreadExit{};
+    if (c.pipe_->try_get(c.value_, c.sink_) == try_result::closed) c.clear_(c.value_);  // or rethrows
     return g.chosen;
 }
 

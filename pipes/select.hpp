@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
 #include <optional>
 #include <span>
 #include <type_traits>
@@ -50,6 +51,13 @@ select_case on_put(micro_pipe<T>& p, T& value, bool enabled = true);
 class select_case {
 public:
     select_case() = default;
+    // Copies carry the description of the case, never a wait's record (only
+    // the array a select waits on holds live records).
+    select_case(const select_case& o) noexcept { describe_as(o); }
+    select_case& operator=(const select_case& o) noexcept {
+        describe_as(o);
+        return *this;
+    }
     bool enabled() const noexcept { return enabled_; }
 
 private:
@@ -59,9 +67,25 @@ private:
     friend select_case on_put(micro_pipe<T>& p, T& value, bool enabled);
     friend std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n, const deadline& d);
 
-    detail::pipe_waiter w_;                     // the wait's record (w_.pipe, w_.is_put, w_.value, w_.sink)
+    void describe_as(const select_case& o) noexcept {
+        pipe_ = o.pipe_;
+        value_ = o.value_;
+        sink_ = o.sink_;
+        clear_ = o.clear_;
+        is_put_ = o.is_put_;
+        enabled_ = o.enabled_;
+    }
+    detail::pipe_waiter& record() noexcept { return *std::launder(reinterpret_cast<detail::pipe_waiter*>(rec_)); }
+
+    detail::pipe_state* pipe_ = nullptr;
+    void* value_ = nullptr;                           // put: the value; get: the std::optional<T> to fill
+    detail::sink_fn sink_ = nullptr;                  // get: how to fill it
     void (*clear_)(void* target) noexcept = nullptr;  // get: empties the optional at end-of-stream
+    bool is_put_ = false;
     bool enabled_ = false;
+    // The record of this case's wait, made only when the select waits (so a
+    // select that finds a case ready writes and copies none of it).
+    alignas(detail::pipe_waiter) unsigned char rec_[sizeof(detail::pipe_waiter)];
 };
 
 // on_get — a case that gets the next value of `p` into `out` (left empty at
@@ -69,10 +93,9 @@ private:
 template <class T>
 select_case on_get(micro_pipe<T>& p, std::optional<T>& out, bool enabled) {
     select_case c;
-    c.w_.pipe = p.state();
-    c.w_.is_put = false;
-    c.w_.value = &out;
-    c.w_.sink = &detail::typed_ops<T>::emplace_into;
+    c.pipe_ = p.state();
+    c.value_ = &out;
+    c.sink_ = &detail::typed_ops<T>::emplace_into;
     c.clear_ = &detail::typed_ops<T>::reset;
     c.enabled_ = enabled && p.state() != nullptr;
     return c;
@@ -82,9 +105,9 @@ select_case on_get(micro_pipe<T>& p, std::optional<T>& out, bool enabled) {
 template <class T>
 select_case on_put(micro_pipe<T>& p, T& value, bool enabled) {
     select_case c;
-    c.w_.pipe = p.state();
-    c.w_.is_put = true;
-    c.w_.value = &value;
+    c.pipe_ = p.state();
+    c.value_ = &value;
+    c.is_put_ = true;
     c.enabled_ = enabled && p.state() != nullptr;
     return c;
 }

@@ -158,7 +158,11 @@ void abandon_wait(control_block& me) noexcept;
 void time_out(control_block& cb) noexcept;
 
 // check_deadline — a negative timeout is a usage error naming `op` and `me`.
-void check_deadline(const control_block& me, const deadline& d, const char* op);
+[[noreturn]] void throw_negative_timeout(const control_block& me, const char* op);
+inline void check_deadline(const control_block& me, const deadline& d, const char* op) {
+    if (d.negative()) [[unlikely]]
+        throw_negative_timeout(me, op);
+}
 
 // throw_timeout — the timeout_error of `me`'s last wait of `kind` on `obj`:
 // "<op> in micro-thread #3 'x' timed out after 0.100 s waiting to join #2 'y'".

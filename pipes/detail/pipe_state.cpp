@@ -68,10 +68,6 @@ pipe_state::~pipe_state() {
     if (!getters_.empty() || !putters_.empty()) fatal("a pipe was destroyed while micro-threads waited on it");
 }
 
-void pipe_state::check_engine(const control_block& me, const char* op) {
-    binding_.check(me, op, "pipe", name_);
-}
-
 // ---- the operations -------------------------------------------------------------------
 
 // complete — a waiter's operation happened (or the pipe closed under it):

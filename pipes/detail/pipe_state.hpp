@@ -131,7 +131,7 @@ public:
     // check_engine — binds the pipe to the calling OS thread's engine on
     // first use; throws usage_error naming `op` from any other engine, or
     // after that engine ended.
-    void check_engine(const control_block& me, const char* op);
+    void check_engine(const control_block& me, const char* op) { binding_.check(me, op, "pipe", name_); }
 
     // attachments (stdin/stdout), counted like Unix pipe descriptors
     static const io_ops attachment_ops;

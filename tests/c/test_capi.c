@@ -891,6 +891,58 @@ static mt_status test_toolbox(void* arg, void** result) {
     return MT_OK;
 }
 
+
+static mt_mutex* shared_m;
+static mt_condition* shared_c;
+static int flag;
+
+static mt_status holds_a_while(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    CHECK_STATUS(mt_mutex_lock(shared_m, MT_FOREVER), MT_OK);
+    CHECK_STATUS(mt_sleep(MS(2)), MT_OK);
+    flag = 1;
+    CHECK_STATUS(mt_condition_notify(shared_c, 1), MT_OK);
+    return mt_mutex_unlock(shared_m);
+}
+
+static mt_status test_locks(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    shared_m = mt_mutex_new(0, "accounts");
+    shared_c = mt_condition_new("changed");
+    CHECK_STATUS(mt_mutex_unlock(shared_m), MT_USAGE); /* not held */
+    CHECK_STATUS(mt_mutex_lock(shared_m, MT_FOREVER), MT_OK);
+    CHECK(mt_mutex_locked(shared_m) == 1);
+    CHECK_STATUS(mt_mutex_lock(shared_m, MT_FOREVER), MT_DEADLOCK); /* locked twice: a cycle of one */
+    CHECK_STATUS(mt_mutex_unlock(shared_m), MT_OK);
+
+    mt_thread* h = mt_spawn(NULL, holds_a_while, NULL);
+    CHECK_STATUS(mt_yield(), MT_OK); /* h holds it now */
+    CHECK_STATUS(mt_mutex_try_lock(shared_m), MT_WOULD_BLOCK);
+    CHECK_STATUS(mt_mutex_lock(shared_m, MS(1)), MT_TIMEOUT);
+    CHECK_STATUS(mt_mutex_lock(shared_m, MT_FOREVER), MT_OK);
+    while (!flag) CHECK_STATUS(mt_condition_wait(shared_c, shared_m, MT_FOREVER), MT_OK);
+    CHECK_STATUS(mt_condition_wait(shared_c, shared_m, MS(1)), MT_TIMEOUT);
+    CHECK(mt_mutex_locked(shared_m) == 1); /* held again after the timeout */
+    CHECK_STATUS(mt_mutex_unlock(shared_m), MT_OK);
+    CHECK_STATUS(mt_join(h, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(h);
+
+    mt_mutex* r = mt_mutex_new(1, "re-entrant");
+    CHECK_STATUS(mt_mutex_lock(r, MT_FOREVER), MT_OK);
+    CHECK_STATUS(mt_mutex_lock(r, MT_FOREVER), MT_OK);
+    CHECK_STATUS(mt_mutex_unlock(r), MT_OK);
+    CHECK(mt_mutex_locked(r) == 1);
+    CHECK_STATUS(mt_mutex_unlock(r), MT_OK);
+    CHECK(mt_mutex_locked(r) == 0);
+    CHECK_STATUS(mt_condition_wait(shared_c, r, MS(1)), MT_USAGE);
+    mt_mutex_free(r);
+    mt_condition_free(shared_c);
+    mt_mutex_free(shared_m);
+    return MT_OK;
+}
+
 /* ---- the runner ------------------------------------------------------------------------------ */
 
 typedef struct test_case {
@@ -908,6 +960,7 @@ static const test_case tests[] = {
     {"fd waits, sleep, signals, children, the worker pool", test_outside_world, NULL},
     {"select over pipes: timeouts, waits, put cases, closed pipes, end-of-stream", test_select, NULL},
     {"the toolbox: semaphores, events, barriers, queues of objects", test_toolbox, NULL},
+    {"mutexes (plain and recursive) and conditions: timeouts, cycles, misuse", test_locks, NULL},
     {"embedding: state blocks, switch and block hooks, a host loop", NULL, test_embedding},
     {"a deadlock is MT_DEADLOCK with the chain", NULL, test_deadlock},
     {"misuse is MT_USAGE, never a crash", NULL, test_misuse},
