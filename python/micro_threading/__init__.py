@@ -31,7 +31,9 @@ from ._core import (  # noqa: F401  (re-exported)
     DEFAULT_STACK_SIZE,
     END_OF_STREAM,
     Barrier,
+    Condition,
     Event,
+    Mutex,
     Queue,
     Semaphore,
     DeadlockError,
@@ -63,7 +65,7 @@ from ._core import (  # noqa: F401  (re-exported)
 )
 
 __all__ = [
-    "Barrier", "END_OF_STREAM", "Event", "Queue", "Semaphore", "select",
+    "Barrier", "Condition", "END_OF_STREAM", "Event", "Mutex", "Queue", "Semaphore", "select",
     "DEFAULT_STACK_SIZE", "DeadlockError", "MicroThreadAborted", "MicroThreadError", "MicroThreadExit",
     "Timeout", "UsageError", "accept_d", "connect_d", "current", "deferred", "dump", "micro_pipe",
     "micro_thread", "pipeline", "read_d", "recv_d", "run", "scope", "send_d", "sleep_d",

@@ -7,8 +7,9 @@
  * it: it is freed with the object, which nobody can be waiting on then (a
  * waiter holds a reference to it while it waits).
  *
- * Not here yet: a mutex and a condition variable (the C API has none yet);
- * a Semaphore(1) serves as a lock meanwhile. */
+ * Mutex (recursive too) and Condition complete it: a lock wait that would
+ * close a cycle of micro-threads waiting for each other's locks raises
+ * DeadlockError at once, naming the cycle. */
 #include "mtpy.h"
 
 static PyObject* status_or_none(mt_status s) {
@@ -427,10 +428,208 @@ static PyTypeObject QueueType = {
     .tp_new = queue_new,
 };
 
+/* ---- Mutex --------------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    mt_mutex* m;
+    int recursive;
+} MutexObject;
+
+static PyObject* mutex_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+    static char* kw[] = {"recursive", "name", NULL};
+    int recursive = 0;
+    PyObject* name = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|pO:Mutex", kw, &recursive, &name)) return NULL;
+    const char* n = name_arg(name);
+    if (!n) return NULL;
+    MutexObject* self = (MutexObject*)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->recursive = recursive;
+    self->m = mt_mutex_new(recursive, n);
+    if (!self->m) {
+        Py_DECREF(self);
+        return mtpy_raise_status(mt_last_error_kind());
+    }
+    return (PyObject*)self;
+}
+
+static void mutex_dealloc(MutexObject* self) {
+    if (self->m) mt_mutex_free(self->m);
+    Py_TYPE(self)->tp_free((PyObject*)self);
+}
+
+static PyObject* mutex_acquire(MutexObject* self, PyObject* args, PyObject* kwargs) {
+    int64_t ns;
+    if (parse_timeout(args, kwargs, "|O:acquire", &ns, "Mutex.acquire") < 0) return NULL;
+    return status_or_none(mt_mutex_lock(self->m, ns));
+}
+
+static PyObject* mutex_try_acquire(MutexObject* self, PyObject* u) {
+    (void)u;
+    mt_status s = mt_mutex_try_lock(self->m);
+    if (s == MT_OK) Py_RETURN_TRUE;
+    if (s == MT_WOULD_BLOCK) Py_RETURN_FALSE;
+    return mtpy_raise_status(s);
+}
+
+static PyObject* mutex_release(MutexObject* self, PyObject* u) {
+    (void)u;
+    return status_or_none(mt_mutex_unlock(self->m));
+}
+
+static PyObject* mutex_enter(MutexObject* self, PyObject* u) {
+    (void)u;
+    if (!mtpy_require_engine("Mutex.__enter__")) return NULL;
+    mt_status s = mt_mutex_lock(self->m, MT_FOREVER);
+    if (s != MT_OK) return mtpy_raise_status(s);
+    return Py_NewRef(self);
+}
+
+static PyObject* mutex_exit(MutexObject* self, PyObject* args) {
+    (void)args;
+    return status_or_none(mt_mutex_unlock(self->m));
+}
+
+static PyObject* mutex_locked(MutexObject* self, PyObject* u) {
+    (void)u;
+    int r = mt_mutex_locked(self->m);
+    if (r < 0) return mtpy_raise_status(mt_last_error_kind());
+    return PyBool_FromLong(r);
+}
+
+static PyMethodDef mutex_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))mutex_acquire, METH_VARARGS | METH_KEYWORDS,
+     "acquire(timeout=None): holds it, waiting first come first served. DeadlockError at once when\n"
+     "the wait would close a cycle of lock waits (or a plain mutex is locked twice)."},
+    {"try_acquire", (PyCFunction)mutex_try_acquire, METH_NOARGS, "try_acquire() -> True if it is held now; never waits."},
+    {"release", (PyCFunction)mutex_release, METH_NOARGS, "release(): UsageError when the caller does not hold it."},
+    {"locked", (PyCFunction)mutex_locked, METH_NOARGS, "locked() -> True while someone holds it."},
+    {"__enter__", (PyCFunction)mutex_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)mutex_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MutexType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "micro_threading.Mutex",
+    .tp_basicsize = sizeof(MutexObject),
+    .tp_dealloc = (destructor)mutex_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Mutex(recursive=False, name=None): a lock of micro-threads (FIFO handoff); a context\n"
+              "manager. A micro-thread that ends holding it releases it.",
+    .tp_methods = mutex_methods,
+    .tp_new = mutex_new,
+};
+
+/* ---- Condition -------------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    mt_condition* c;
+    MutexObject* mutex; /* a reference */
+} ConditionObject;
+
+static PyObject* condition_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+    static char* kw[] = {"mutex", "name", NULL};
+    PyObject* mutex = NULL;
+    PyObject* name = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:Condition", kw, &mutex, &name)) return NULL;
+    const char* n = name_arg(name);
+    if (!n) return NULL;
+    if (mutex && mutex != Py_None) {
+        if (!PyObject_TypeCheck(mutex, &MutexType) || ((MutexObject*)mutex)->recursive) {
+            PyErr_SetString(PyExc_TypeError, "Condition(mutex): a non-recursive micro_threading.Mutex");
+            return NULL;
+        }
+        Py_INCREF(mutex);
+    } else {
+        mutex = PyObject_CallNoArgs((PyObject*)&MutexType);
+        if (!mutex) return NULL;
+    }
+    ConditionObject* self = (ConditionObject*)type->tp_alloc(type, 0);
+    if (!self) {
+        Py_DECREF(mutex);
+        return NULL;
+    }
+    self->mutex = (MutexObject*)mutex;
+    self->c = mt_condition_new(n);
+    if (!self->c) {
+        Py_DECREF(self);
+        return mtpy_raise_status(mt_last_error_kind());
+    }
+    return (PyObject*)self;
+}
+
+static void condition_dealloc(ConditionObject* self) {
+    if (self->c) mt_condition_free(self->c);
+    Py_XDECREF(self->mutex);
+    Py_TYPE(self)->tp_free((PyObject*)self);
+}
+
+static PyObject* condition_wait(ConditionObject* self, PyObject* args, PyObject* kwargs) {
+    int64_t ns;
+    if (parse_timeout(args, kwargs, "|O:wait", &ns, "Condition.wait") < 0) return NULL;
+    return status_or_none(mt_condition_wait(self->c, self->mutex->m, ns));
+}
+
+static PyObject* condition_notify(ConditionObject* self, PyObject* u) {
+    (void)u;
+    return status_or_none(mt_condition_notify(self->c, 0));
+}
+
+static PyObject* condition_notify_all(ConditionObject* self, PyObject* u) {
+    (void)u;
+    return status_or_none(mt_condition_notify(self->c, 1));
+}
+
+static PyObject* condition_enter(ConditionObject* self, PyObject* u) {
+    PyObject* r = mutex_enter(self->mutex, u);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    return Py_NewRef(self);
+}
+
+static PyObject* condition_exit(ConditionObject* self, PyObject* args) { return mutex_exit(self->mutex, args); }
+
+static PyObject* condition_get_mutex(ConditionObject* self, void* c) {
+    (void)c;
+    return Py_NewRef(self->mutex);
+}
+
+static PyMethodDef condition_methods[] = {
+    {"wait", (PyCFunction)(void (*)(void))condition_wait, METH_VARARGS | METH_KEYWORDS,
+     "wait(timeout=None): releases the mutex (the caller holds it), waits for a notify, and holds\n"
+     "the mutex again when it returns or raises (Timeout, MicroThreadExit)."},
+    {"notify", (PyCFunction)condition_notify, METH_NOARGS, "notify(): wakes the first waiter."},
+    {"notify_all", (PyCFunction)condition_notify_all, METH_NOARGS, "notify_all(): wakes every waiter."},
+    {"__enter__", (PyCFunction)condition_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)condition_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef condition_getset[] = {
+    {"mutex", (getter)condition_get_mutex, NULL, "its Mutex", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ConditionType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "micro_threading.Condition",
+    .tp_basicsize = sizeof(ConditionObject),
+    .tp_dealloc = (destructor)condition_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Condition(mutex=None, name=None): a condition variable over a Mutex (a new one if none);\n"
+              "a context manager holding the mutex.",
+    .tp_methods = condition_methods,
+    .tp_getset = condition_getset,
+    .tp_new = condition_new,
+};
+
 int mtpy_toolbox_init(PyObject* module) {
-    PyTypeObject* types[] = {&SemaphoreType, &EventType, &BarrierType, &QueueType};
-    const char* names[] = {"Semaphore", "Event", "Barrier", "Queue"};
-    for (int i = 0; i < 4; ++i) {
+    PyTypeObject* types[] = {&SemaphoreType, &EventType, &BarrierType, &QueueType, &MutexType, &ConditionType};
+    const char* names[] = {"Semaphore", "Event", "Barrier", "Queue", "Mutex", "Condition"};
+    for (int i = 0; i < 6; ++i) {
         if (PyType_Ready(types[i]) < 0) return -1;
         if (PyModule_AddObjectRef(module, names[i], (PyObject*)types[i]) < 0) return -1;
     }

@@ -136,6 +136,89 @@ class EventBarrierTests(unittest.TestCase):
             mt.Barrier(0)
 
 
+class MutexConditionTests(unittest.TestCase):
+    @in_run
+    def test_mutex_is_fifo_and_a_context_manager(self):
+        m = mt.Mutex(name="accounts")
+        order = []
+
+        def user(i):
+            with m:
+                order.append(i)
+                mt.sleep_d(0.001)
+
+        ts = [mt.micro_thread(user, i) for i in range(4)]
+        for t in ts:
+            t.wait()
+        self.assertEqual(order, [0, 1, 2, 3])
+        self.assertFalse(m.locked())
+        self.assertTrue(m.try_acquire())
+        self.assertTrue(m.locked())
+        with self.assertRaises(mt.DeadlockError):
+            m.acquire()  # a plain mutex locked twice
+        m.release()
+        with self.assertRaises(mt.UsageError):
+            m.release()
+        r = mt.Mutex(recursive=True)
+        with r:
+            with r:
+                self.assertTrue(r.locked())
+        self.assertFalse(r.locked())
+
+    @in_run
+    def test_a_lock_cycle_is_caught_when_it_would_close(self):
+        a, b = mt.Mutex(name="a"), mt.Mutex(name="b")
+
+        def first():
+            with a:
+                mt.sleep_d(0.01)
+                with b:
+                    pass
+
+        t = mt.micro_thread(first)
+        with b:
+            mt.sleep_d(0.03)  # first now holds a and waits for b
+            with self.assertRaisesRegex(mt.DeadlockError, "'a'"):
+                a.acquire()
+        t.wait()
+
+    @in_run
+    def test_a_holder_that_ends_releases_and_timeouts(self):
+        m = mt.Mutex()
+        mt.micro_thread(m.acquire).wait()  # ends holding it
+        self.assertTrue(m.try_acquire())
+        t = mt.micro_thread(m.acquire, 0.01)
+        with self.assertRaises(mt.Timeout):
+            t.wait()
+        m.release()
+        s = mt.Semaphore(1)
+        mt.micro_thread(s.acquire).wait()
+
+    @in_run
+    def test_condition_wait_and_notify(self):
+        c = mt.Condition()
+        items = []
+
+        def consumer():
+            with c:
+                while not items:
+                    c.wait()
+                return items.pop()
+
+        ts = [mt.micro_thread(consumer) for _ in range(2)]
+        mt.yield_()
+        with c:
+            items.extend(["x", "y"])
+            c.notify_all()
+        self.assertEqual(sorted(t.wait() for t in ts), ["x", "y"])
+        with c:
+            with self.assertRaises(mt.Timeout):
+                c.wait(timeout=0.01)
+            self.assertTrue(c.mutex.locked())  # held again after the timeout
+        with self.assertRaises(TypeError):
+            mt.Condition(mt.Mutex(recursive=True))
+
+
 class QueueTests(unittest.TestCase):
     @in_run
     def test_fifo_lifo_close_and_counts(self):
