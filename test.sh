@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# test.sh [--long] — installs what is missing, builds, and runs every test:
-# the suite in a release build and under ASan+UBSan (the model-checked stress
-# test's fixed seeds are part of it), the PEP example outputs, and each
-# libFuzzer target over its seed corpus (clang build).
-#   --long  also: many more stress seeds (MT_STRESS_LONG_SEEDS per profile,
-#           default 2000) and each fuzz target for MT_FUZZ_SECONDS (default 600).
+# test.sh [--long] [--valgrind] — installs what is missing, builds, and runs
+# every test:
+#   release build   the C++ suite (the model-checked stress test's fixed seeds
+#                   are part of it), the C API's tests in C, the PEP example
+#                   outputs (C++ and Python), README's example, the Python
+#                   module's tests under both interpreters, and an outside
+#                   program built against the installed library (pkg-config
+#                   with g++ and clang++, CMake, a meson subproject);
+#   ASan+UBSan      the C++ suite and the C API's tests again;
+#   TSan            the tests that cross OS threads (the worker pool, wake-ups
+#                   from other OS threads, several engines);
+#   clang fuzz      each libFuzzer target over its seed corpus.
+# Options:
+#   --long      also: the soak runs (servers under wrk with 1,000 and 10,000
+#               connections, a million spawn/exit cycles, ten million values
+#               through a pipeline), many more stress seeds
+#               (MT_STRESS_LONG_SEEDS per profile, default 2000) and each fuzz
+#               target for MT_FUZZ_SECONDS (default 600).
+#   --valgrind  also: the suite under valgrind memcheck (scripts/memcheck.sh).
 # Ends with one line "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
 
 long=0
+valgrind=0
 for arg in "$@"; do
   case "$arg" in
     --long) long=1 ;;
-    *) echo "usage: ./test.sh [--long]"; exit 2 ;;
+    --valgrind) valgrind=1 ;;
+    *) echo "usage: ./test.sh [--long] [--valgrind]"; exit 2 ;;
   esac
 done
 
@@ -24,60 +39,120 @@ mkdir -p build
 passed=0
 failed=0
 
-# run_doctest NAME BINARY [ARGS...] — runs a doctest binary and adds its counts.
-run_doctest() {
-  local name="$1" bin="$2" log="build/$1.log"
-  echo "== $name"
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$bin" --no-intro=true "${@:3}" >"$log" 2>&1
-  local rc=$?
-  local line
+# count_summary NAME LOG RC — adds the counts of a doctest-style summary line
+# ("[doctest] test cases: N | P passed | F failed ...") found in LOG.
+count_summary() {
+  local name="$1" log="$2" rc="$3" line p f
   line=$(grep -E '^\[doctest\] test cases:' "$log" | tail -1)
   if [ -z "$line" ]; then
     echo "   crashed (exit $rc); last lines:"; tail -20 "$log"
     failed=$((failed + 1))
     return
   fi
-  local p f
   p=$(echo "$line" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
   f=$(echo "$line" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
   passed=$((passed + p)); failed=$((failed + f))
   echo "   $p passed, $f failed"
-  if [ "$f" != 0 ] || [ $rc -ne 0 ]; then
-    grep -E "ERROR|FATAL|CRASHED|runtime error|AddressSanitizer" "$log" | head -20
+  if [ "$f" != 0 ] || [ "$rc" -ne 0 ]; then
+    grep -E "ERROR|FATAL|CRASHED|FAIL|runtime error|Sanitizer" "$log" | head -20
     [ "$f" = 0 ] && failed=$((failed + 1))
   fi
 }
 
-# step_release — the release build: the suite, the PEP examples, README's example.
-step_release() {
-  echo "== build (release)"
-  if mt_build build/release; then
-    run_doctest "core (release)" build/release/tests/core_tests
-    echo "== PEP examples (release)"
-    if pep_examples/check.sh build/release >build/pep_check.log 2>&1; then :; fi
-    cat build/pep_check.log
-    p=$(grep -cE '^ok ' build/pep_check.log); f=$(grep -cE '^FAIL ' build/pep_check.log)
-    passed=$((passed + p)); failed=$((failed + f))
-    echo "== README example"
-    if python3 scripts/check_readme.py build/release/docs/examples/readme_hello; then
-      passed=$((passed + 1)); echo "   ok"
-    else
-      failed=$((failed + 1))
-    fi
-  else
-    failed=$((failed + 1))
-  fi
+# count_lines LOG — adds the "ok ..." and "FAIL ..." lines of LOG.
+count_lines() {
+  local p f
+  p=$(grep -cE '^ok ' "$1"); f=$(grep -cE '^FAIL ' "$1")
+  passed=$((passed + p)); failed=$((failed + f))
 }
 
-# step_asan — the ASan+UBSan build: the suite again.
-step_asan() {
-  echo "== build (ASan+UBSan)"
-  if mt_build build/asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lto=false -Db_lundef=false; then
-    run_doctest "core (ASan+UBSan)" build/asan/tests/core_tests
+# run_doctest NAME BINARY [ARGS...] — runs a doctest binary and adds its counts.
+run_doctest() {
+  local name="$1" bin="$2" log="build/$1.log"
+  echo "== $name"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$bin" --no-intro=true "${@:3}" >"$log" 2>&1
+  count_summary "$name" "$log" $?
+}
+
+# ---- release ------------------------------------------------------------------------
+
+# step_release — the release build: the C++ suite, the C API's tests, the PEP
+# examples, README's example, the Python module, the installed library.
+step_release() {
+  echo "== build (release)"
+  if ! mt_build build/release; then failed=$((failed + 1)); return; fi
+  run_doctest "core (release)" build/release/tests/core_tests
+  run_doctest "C API, from C (release)" build/release/tests/capi_tests
+  echo "== PEP examples (release)"
+  pep_examples/check.sh build/release >build/pep_check.log 2>&1
+  cat build/pep_check.log
+  count_lines build/pep_check.log
+  echo "== README example"
+  if python3 scripts/check_readme.py build/release/docs/examples/readme_hello; then
+    passed=$((passed + 1)); echo "   ok"
   else
     failed=$((failed + 1))
   fi
+  python_module_tests build/release
+  echo "== the installed library, used from outside (pkg-config, CMake, meson subproject; g++, clang++)"
+  tests/consumer/check.sh build/release build/consumers >build/consumers.log 2>&1
+  sed 's/^/   /' build/consumers.log | grep -E '^   (ok|FAIL)'
+  grep -A25 '^FAIL' build/consumers.log | head -40
+  count_lines build/consumers.log
+}
+
+# python_module_tests BUILD_DIR — builds the CPython module micro_threading
+# in BUILD_DIR and runs its tests (one process per test file) under Debian's
+# /usr/bin/python3 and under the python3 first on PATH (same 3.11 ABI: built
+# once), folding each run's summary line into the counts.
+python_module_tests() {
+  local dir="$1"
+  echo "== Python module (micro_threading)"
+  if ! ninja -C "$dir" python/micro_threading/__init__.py \
+      "python/micro_threading/_core$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')" \
+      >"$dir.python.log" 2>&1; then
+    tail -30 "$dir.python.log"; failed=$((failed + 1)); return
+  fi
+  local interp
+  for interp in /usr/bin/python3 "$(command -v python3)"; do
+    [ -x "$interp" ] || continue
+    echo "== Python tests under $interp ($("$interp" -c 'import sys; print(sys.version.split()[0])'))"
+    "$interp" python/tests/run_tests.py "$interp" "$dir" >"$dir.python-tests.log" 2>&1
+    local rc=$?
+    grep -E '^(ok|FAIL)' "$dir.python-tests.log" | grep -E '^FAIL' | head -20
+    count_summary "python ($interp)" "$dir.python-tests.log" $rc
+  done
+}
+
+# ---- sanitizers ---------------------------------------------------------------------
+
+# step_asan — the ASan+UBSan build: the suite and the C API's tests again.
+step_asan() {
+  echo "== build (ASan+UBSan)"
+  if ! mt_build build/asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lto=false -Db_lundef=false; then
+    failed=$((failed + 1)); return
+  fi
+  run_doctest "core (ASan+UBSan)" build/asan/tests/core_tests
+  run_doctest "C API, from C (ASan+UBSan)" build/asan/tests/capi_tests
+}
+
+# The tests where OS threads meet: the worker pool, wake-ups from other OS
+# threads, engines on several OS threads, subprocesses in two engines.
+MT_THREAD_TESTS='*OS thread*,*worker*,*submit_work*,*remote*,*engines*,*other thread*'
+
+# step_tsan — ThreadSanitizer over the tests that cross OS threads.
+step_tsan() {
+  echo "== build (TSan)"
+  if [ ! -f build/tsan/build.ninja ]; then
+    meson setup build/tsan -Dbuildtype=debug -Db_sanitize=thread -Db_lto=false -Db_lundef=false \
+      >build/tsan.setup.log 2>&1 || { cat build/tsan.setup.log; failed=$((failed + 1)); return; }
+  fi
+  if ! ninja -C build/tsan tests/core_tests >build/tsan.build.log 2>&1; then
+    tail -50 build/tsan.build.log; failed=$((failed + 1)); return
+  fi
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    run_doctest "threads (TSan)" build/tsan/tests/core_tests -tc="$MT_THREAD_TESTS"
 }
 
 # ---- fuzzing (tests/fuzz/, docs/reliability.md) -------------------------------
@@ -89,7 +164,8 @@ MT_FUZZ_TARGETS=(fuzz_ops fuzz_deferred fuzz_select)
 build_fuzz() {
   if [ ! -f build/fuzz/build.ninja ]; then
     CXX=clang++-14 meson setup build/fuzz -Dbuildtype=debug -Db_sanitize=address,undefined \
-      -Db_lto=false -Db_lundef=false -Dfuzz=true >build/fuzz.setup.log 2>&1 || { cat build/fuzz.setup.log; return 1; }
+      -Db_lto=false -Db_lundef=false -Dfuzz=true -Dpython_module=disabled >build/fuzz.setup.log 2>&1 ||
+      { cat build/fuzz.setup.log; return 1; }
   fi
   ninja -C build/fuzz "${MT_FUZZ_TARGETS[@]/#/tests/fuzz/}" >build/fuzz.build.log 2>&1 || { tail -50 build/fuzz.build.log; return 1; }
 }
@@ -130,7 +206,7 @@ step_fuzz_long() {
   done
 }
 
-# ---- the model-checked stress test, long (tests/stress/) ---------------------
+# ---- long runs ------------------------------------------------------------------------
 
 # step_stress_long — MT_STRESS_LONG_SEEDS seeds per profile (default 2000:
 # 10,000 in all, from seed 1000 on; the suite runs 1..32) in the ASan+UBSan
@@ -141,12 +217,33 @@ step_stress_long() {
     run_doctest "stress, $n seeds per profile (ASan+UBSan)" build/asan/tests/core_tests -tc='stress:*'
 }
 
+# step_soak — the soak runs in the release build (MT_SOAK_SECONDS per server
+# run, default 20).
+step_soak() {
+  run_doctest "soak (release)" build/release/tests/soak_tests
+}
+
+# step_valgrind — the suite under valgrind memcheck.
+step_valgrind() {
+  echo "== valgrind memcheck (scripts/memcheck.sh)"
+  scripts/memcheck.sh >build/memcheck.log 2>&1
+  local rc=$?
+  count_summary "memcheck" build/memcheck.log $rc
+  grep -E 'ERROR SUMMARY' build/memcheck.log | tail -1
+  if ! grep -qE 'ERROR SUMMARY: 0 errors' build/memcheck.log; then failed=$((failed + 1)); fi
+}
+
 step_release
 step_asan
+step_tsan
 step_fuzz_regression
 if [ "$long" = 1 ]; then
+  step_soak
   step_stress_long
   step_fuzz_long
+fi
+if [ "$valgrind" = 1 ]; then
+  step_valgrind
 fi
 
 echo "$passed passed, $failed failed"

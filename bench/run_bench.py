@@ -3,7 +3,7 @@
 
 Run with Debian's python (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7]
-        [--only yield,spawn_join,parked,pingpong,waits,queue,semaphore,mutex,socket] [--taskset CPU] [--markdown FILE]
+        [--only yield,spawn_join,parked,pingpong,waits,queue,semaphore,mutex,socket,python] [--taskset CPU] [--markdown FILE]
 
 Each contestant is an executable printing "<metric> <value>" lines on stdout.
 Ours live in <build-dir>/bench/ (mt_yield, ...), the C++ peers in
@@ -164,6 +164,38 @@ OPERATIONS = [
         C('gevent', '/usr/bin/python3', 'socket_roundtrip_ns',
           args=['{src}/peers/gevent_pingpong.py']),
     ], targets={'libev floor': 1 / 0.85, 'Go': 1 / 1.2, 'gevent': 1 / 3}),
+    # The Python module micro_threading (<build>/python) against the Python
+    # alternatives, every contestant under Debian's /usr/bin/python3 (which
+    # sees python3-greenlet and python3-gevent). A switch: two micro-threads
+    # yielding, against greenlet's raw switch, the floor (target <= 1.2x).
+    # Spawn+join of an empty function against gevent's (<= 0.25x). A round
+    # trip through two pipes against gevent's Channel (<= 0.25x) and
+    # asyncio.Queue(1) between two tasks (<= 0.3x). The socketpair ping-pong
+    # against gevent's (>= 1.5x its round trips/s).
+    dict(name='python: switch', group='python', contestants=[
+        C('ours', '/usr/bin/python3', 'switch_ns', args=['{src}/py/mt_switch.py', '{build}/python'], ours=True,
+          needs=['{build}/python/micro_threading']),
+        C('greenlet', '/usr/bin/python3', 'switch_ns', args=['{src}/py/greenlet_switch.py', '-']),
+    ], targets={'greenlet': 1.2}),
+    dict(name='python: spawn+join', group='python', contestants=[
+        C('ours', '/usr/bin/python3', 'spawn_join_ns', args=['{src}/py/mt_spawn_join.py', '{build}/python'],
+          ours=True, needs=['{build}/python/micro_threading']),
+        C('gevent', '/usr/bin/python3', 'spawn_join_ns', args=['{src}/py/gevent_spawn_join.py', '-']),
+    ], targets={'gevent': 0.25}),
+    dict(name='python: pipe round trip', group='python', contestants=[
+        C('ours', '/usr/bin/python3', 'pipe_roundtrip_ns', args=['{src}/py/mt_pipe_roundtrip.py', '{build}/python'],
+          ours=True, needs=['{build}/python/micro_threading']),
+        C('gevent Channel', '/usr/bin/python3', 'pipe_roundtrip_ns',
+          args=['{src}/py/gevent_channel_roundtrip.py', '-']),
+        C('asyncio.Queue(1)', '/usr/bin/python3', 'pipe_roundtrip_ns',
+          args=['{src}/py/asyncio_queue_roundtrip.py', '-']),
+    ], targets={'gevent Channel': 0.25, 'asyncio.Queue(1)': 0.3}),
+    dict(name='python: socket pingpong', group='python', contestants=[
+        C('ours', '/usr/bin/python3', 'socket_roundtrip_ns',
+          args=['{src}/py/mt_socket_pingpong.py', '{build}/python'], ours=True,
+          needs=['{build}/python/micro_threading']),
+        C('gevent', '/usr/bin/python3', 'socket_roundtrip_ns', args=['{src}/peers/gevent_pingpong.py']),
+    ], targets={'gevent': 1 / 1.5}),
     # Servers, one OS thread each (Go: GOMAXPROCS=1), pinned to CPU 0, the
     # client to CPU 1. HTTP/1.1 keep-alive hello world under wrk -t1 -c100
     # -d3s; TCP echo, 100 connections of 64-byte ping-pong, under the common

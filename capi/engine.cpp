@@ -1,7 +1,9 @@
 // capi/engine.cpp — engines, the host loop and the embedder's hooks through
 // the C API.
+#include <cstdio>
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "capi/detail/guard.hpp"
 #include "capi/detail/handles.hpp"
@@ -16,6 +18,34 @@ namespace {
 void on_switch(void* user, const mt::detail::control_block* from, const mt::detail::control_block* to) {
     auto* ce = static_cast<mt_engine*>(user);
     ce->hook(ce->hook_user, ce->e.embedder_state(from), ce->e.embedder_state(to));
+}
+
+// on_unhandled — the engine's unhandled-exception handler, translated for C:
+// the error object if the failure carries one, and its message.
+void on_unhandled(mt_engine* ce, const mt::micro_thread_info& info, std::exception_ptr err) {
+    void* obj = nullptr;
+    const mt_type* type = nullptr;
+    std::string message = "an exception that is not a std::exception";
+    try {
+        std::rethrow_exception(err);
+    } catch (const foreign_error& e) {
+        obj = e.object().get();
+        type = e.object().type();
+        message = e.what();
+    } catch (const std::exception& e) {
+        message = e.what();
+    } catch (...) {
+    }
+    if (!ce->unhandled) {
+        std::fprintf(stderr, "microthreading: unhandled exception in micro-thread #%llu '%s': %s\n",
+                     static_cast<unsigned long long>(info.id), info.name.c_str(), message.c_str());
+        return;
+    }
+    mt_info ci{};
+    ci.id = info.id;
+    ci.name = info.name.c_str();
+    ci.state = static_cast<int>(info.state);
+    ce->unhandled(ce->unhandled_user, &ci, obj, type, message.c_str());
 }
 
 mt_engine* checked_engine(mt_engine* e, const char* op) {
@@ -103,6 +133,28 @@ mt_status mt_set_switch_hook(mt_engine* e, mt_switch_hook hook, void* user) {
         e->hook = hook;
         e->hook_user = user;
         e->e.set_switch_hook(hook ? on_switch : nullptr, e);
+        return MT_OK;
+    });
+}
+
+mt_status mt_set_main(mt_engine* e, mt_thread* t) {
+    return guard([&] {
+        checked_engine(e, "mt_set_main");
+        thread_block& b = checked(t, "mt_set_main");
+        if (mt::has_ended(b.st)) throw mt::usage_error("mt_set_main on micro-thread " + mt::detail::describe(b) + ", which has ended");
+        e->e.set_main(b);
+        return MT_OK;
+    });
+}
+
+mt_status mt_set_unhandled_hook(mt_engine* e, mt_unhandled_hook hook, void* user) {
+    return guard([&] {
+        checked_engine(e, "mt_set_unhandled_hook");
+        e->unhandled = hook;
+        e->unhandled_user = user;
+        e->e.set_unhandled_handler([e](const mt::micro_thread_info& info, std::exception_ptr err) {
+            on_unhandled(e, info, std::move(err));
+        });
         return MT_OK;
     });
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "capi/detail/guard.hpp"
 #include "capi/detail/handles.hpp"
@@ -71,6 +72,19 @@ void* run_c_callback(void* value, void* state) {
     return out;
 }
 
+// arg_owner — calls mt_spawn_options.arg_dispose once, when the body (the
+// lambda holding it) is destroyed with the micro-thread's block.
+struct arg_owner {
+    void (*dispose)(void*) = nullptr;
+    void* arg = nullptr;
+    arg_owner(void (*d)(void*), void* a) noexcept : dispose(d), arg(a) {}
+    arg_owner(arg_owner&& o) noexcept : dispose(std::exchange(o.dispose, nullptr)), arg(o.arg) {}
+    arg_owner(const arg_owner&) = delete;
+    ~arg_owner() {
+        if (dispose) dispose(arg);
+    }
+};
+
 void dispose_c_callback(void* state) noexcept {
     auto* cb = static_cast<c_callback*>(state);
     if (cb->dispose) cb->dispose(cb->state);
@@ -100,7 +114,10 @@ mt_thread* mt_spawn(const mt_spawn_options* options, mt_func fn, void* arg) {
         if (o.stdin_pipe) so.in = pipe_attachment(o.stdin_pipe, "mt_spawn");
         if (o.stdout_pipe) so.out = pipe_attachment(o.stdout_pipe, "mt_spawn");
         const mt_type* rtype = o.result_type;
-        auto h = mt::spawn(so, [fn, arg, rtype]() -> foreign_object {
+        // The body's argument is disposed of with the body: after it ran, or
+        // unrun when the micro-thread was aborted before it started.
+        arg_owner owner{o.arg_dispose, arg};
+        auto h = mt::spawn(so, [fn, arg, rtype, owner = std::move(owner)]() -> foreign_object {
             void* result = nullptr;
             const mt_status s = fn(arg, &result);
             if (s != MT_OK) throw_status(s, "an mt_func");
@@ -119,7 +136,7 @@ void mt_thread_retain(mt_thread* t) {
 }
 
 void mt_thread_release(mt_thread* t) {
-    if (t) block_of(t)->eng->release_handle(*block_of(t));
+    if (t) mt::engine::drop_handle(*block_of(t));
 }
 
 mt_status mt_join(mt_thread* t, int64_t timeout_ns, void** result) {

@@ -78,6 +78,14 @@ engine::~engine() {
         } catch (...) {
         }
     }
+    // Handles may outlive the engine (an interpreter's objects do): their
+    // blocks are orphaned, so a later use is a usage error and the last
+    // handle frees the block.
+    while (detail::control_block* cb = ended_.pop_front()) {
+        if (cb->embedder_state) detail::block_free(cb->embedder_state, opts_.embedder_state_size);
+        cb->embedder_state = nullptr;
+        cb->eng = nullptr;
+    }
     owned_notifier_.reset();
     notifier_ = nullptr;
     std::free(root_state_);
@@ -293,6 +301,7 @@ void engine::end(detail::control_block& cb, bool free) noexcept {
     if (!cb.held.empty()) [[unlikely]]
         detail::release_held_locks(cb);  // before its joiners run: they may want the locks
     live_.remove(cb);
+    if (cb.handles > 0) ended_.push_back(cb);  // a handle will free it (maybe_free)
     detach_io(cb, true);
     while (detail::control_block* j = cb.joiners.pop_front()) detail::fire(*j, nullptr);
     for (detail::end_listener* l = cb.listeners; l;) {
@@ -324,6 +333,7 @@ void engine::detach_io(detail::control_block& cb, bool ended) noexcept {
 
 void engine::maybe_free(detail::control_block& cb) noexcept {
     if (cb.handles == 0 && has_ended(cb.st)) {
+        ended_.remove_if_linked(cb);
         if (cb.embedder_state) detail::block_free(cb.embedder_state, opts_.embedder_state_size);
         delete &cb;
     }
@@ -342,6 +352,15 @@ void engine::release_handle(detail::control_block& cb) noexcept {
     maybe_free(cb);
 }
 
+void engine::drop_handle(detail::control_block& cb) noexcept {
+    if (cb.eng) {
+        cb.eng->release_handle(cb);
+        return;
+    }
+    // orphaned by ~engine: ended, nothing but handles refers to it
+    if (--cb.handles == 0) delete &cb;
+}
+
 void engine::report_unhandled(detail::control_block& cb) noexcept {
     cb.outcome_observed = true;
     try {
@@ -352,8 +371,11 @@ void engine::report_unhandled(detail::control_block& cb) noexcept {
 }
 
 void engine::require_here(const detail::control_block& cb, const char* operation) {
-    if (cb.eng == tls_engine) [[likely]]
+    if (cb.eng == tls_engine && cb.eng) [[likely]]
         return;
+    if (!cb.eng)
+        throw usage_error(std::string(operation) + " on micro-thread " + detail::describe(cb) +
+                          ", whose engine has ended");
     throw usage_error(std::string(operation) + " on micro-thread " + detail::describe(cb) +
                       ", which belongs to the engine of another OS thread (handles, pipes and "
                       "primitives stay on their engine's OS thread)");

@@ -6,7 +6,8 @@
 //   * at most one engine per OS thread; engine::current() is it while it lives.
 //   * current_ == nullptr  <=> the root context (the OS thread's own stack) runs.
 //   * the run queue holds exactly the micro-threads in state created or runnable,
-//     each once; the live list holds exactly those that have not ended.
+//     each once; the live list holds exactly those that have not ended; the
+//     ended list holds exactly the ended ones that handles still refer to.
 //   * the timer heap holds exactly the waiting micro-threads whose wait has a
 //     deadline (every block's invariants: control_block.hpp, wait.hpp).
 //
@@ -164,6 +165,10 @@ public:
     void abort_all() noexcept;
     // release_handle — a handle let go of `cb`; may delete it.
     void release_handle(detail::control_block& cb) noexcept;
+    // drop_handle — the same from a handle that may outlive the engine: a
+    // block whose engine has ended (eng == nullptr, see ~engine) is deleted
+    // with its last handle. Same OS thread as the engine was.
+    static void drop_handle(detail::control_block& cb) noexcept;
 
     // --- policy and hooks
     void set_unhandled_handler(unhandled_handler h) { unhandled_ = std::move(h); }
@@ -257,6 +262,11 @@ private:
     detail::control_block* run_head_ = nullptr;     // run queue (FIFO through run_next)
     detail::control_block* run_tail_ = nullptr;
     detail::intrusive_list<detail::control_block, &detail::control_block::live_hook> live_;  // not yet ended, newest last
+    // ended_ — ended blocks that handles still refer to (the live hook is
+    // free once a block has ended): ~engine orphans them (eng = nullptr), so
+    // a handle that outlives its engine is a named usage error, not a use of
+    // freed memory.
+    detail::intrusive_list<detail::control_block, &detail::control_block::live_hook> ended_;
     detail::timer_heap timers_;                      // deadlines of waits
     std::uint64_t next_id_ = 1;
     std::uint64_t serial_;  // set at construction

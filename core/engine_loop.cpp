@@ -103,6 +103,7 @@ void engine::check_invariants() const noexcept {
 #if MT_CHECKED
     MT_ASSERT(detail::tls_engine == this, "an engine is checked on an OS thread it does not belong to");
     live_.check_invariants();
+    ended_.check_invariants();
     timers_.check_invariants();
     std::size_t queued = 0;
     for (const detail::control_block* cb = run_head_; cb; cb = cb->run_next) {

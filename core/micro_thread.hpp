@@ -103,7 +103,7 @@ public:
         return *this;
     }
     ~micro_thread() {
-        if (cb_) cb_->eng->release_handle(*cb_);
+        if (cb_) engine::drop_handle(*cb_);
     }
 
     // wait — joins: suspends the calling micro-thread until this one has

@@ -10,7 +10,8 @@
  * Lifetimes: objects made here (mt_thread, mt_pipe, mt_mutex, ...) are
  * reference counted by the C caller (mt_*_retain / mt_*_release) and belong
  * to the engine of the OS thread that made them; a use from another engine,
- * or after that engine ended, is MT_USAGE.
+ * or after that engine ended, is MT_USAGE. Releasing a handle after its
+ * engine ended is allowed (its last reference frees it).
  *
  * Values and errors that cross the API are the caller's objects: a pointer
  * plus an mt_type that says how to retain and release it (an interpreter
@@ -39,7 +40,7 @@ extern "C" {
 #endif
 
 #define MT_VERSION_MAJOR 0
-#define MT_VERSION_MINOR 2
+#define MT_VERSION_MINOR 3
 #define MT_VERSION_PATCH 0
 #define MT_VERSION_NUMBER (MT_VERSION_MAJOR * 10000 + MT_VERSION_MINOR * 100 + MT_VERSION_PATCH)
 
@@ -108,6 +109,8 @@ typedef struct mt_engine_options {
 void mt_engine_options_init(mt_engine_options* o);
 
 typedef struct mt_engine mt_engine;
+typedef struct mt_thread mt_thread;
+typedef struct mt_pipe mt_pipe;
 
 /* mt_engine_new — an engine on the calling OS thread (one per OS thread).
  * NULL on failure (mt_last_error_*). */
@@ -121,6 +124,12 @@ mt_status mt_engine_loop(mt_engine* e);
 /* mt_engine_run_once — for a host loop: polls without blocking, runs each
  * runnable micro-thread once; *alive is nonzero while micro-threads live. */
 mt_status mt_engine_run_once(mt_engine* e, int* alive);
+/* mt_set_main — makes t the engine's main micro-thread (as mt::run does for
+ * its #1): Ctrl-C (SIGINT) while the engine runs raises MT_INTERRUPTED in t
+ * at its suspension point, and once t has ended a Ctrl-C aborts the rest so
+ * the loop returns. Without a main a Ctrl-C aborts every micro-thread.
+ * MT_USAGE when t has ended or belongs to another engine. */
+mt_status mt_set_main(mt_engine* e, mt_thread* t);
 /* mt_notifier_fd — an fd that becomes readable when the engine has events. */
 int mt_notifier_fd(mt_engine* e);
 /* mt_notifier_timeout_ms — how long the host may block in poll() on it: 0
@@ -129,9 +138,6 @@ int mt_notifier_fd(mt_engine* e);
 int mt_notifier_timeout_ms(mt_engine* e);
 
 /* ---- micro-threads -------------------------------------------------------------------- */
-
-typedef struct mt_thread mt_thread;
-typedef struct mt_pipe mt_pipe;
 
 /* mt_func — a micro-thread's body. Returns MT_OK with *result (one
  * reference of result_type's object, or NULL), MT_FAILED after
@@ -144,6 +150,9 @@ typedef struct mt_spawn_options {
     mt_pipe* stdin_pipe;    /* attached as its stdin (death rules of SPEC section 5), or NULL */
     mt_pipe* stdout_pipe;   /* attached as its stdout, or NULL */
     const mt_type* result_type;  /* how to release a result nobody joins; NULL: results are not objects */
+    void (*arg_dispose)(void* arg);  /* called once with arg when the micro-thread's block goes away
+                                        (after its body returned, or when it was aborted before it
+                                        started and its body never ran); NULL: none */
 } mt_spawn_options;
 
 void mt_spawn_options_init(mt_spawn_options* o);
@@ -261,8 +270,17 @@ mt_status mt_wait_child(int pid, int64_t timeout_ns, int* status);
 typedef mt_status (*mt_work)(void* arg, void** result);
 /* mt_submit — runs fn(arg) on the worker pool and suspends the caller until
  * it is done. If the caller is aborted or times out before the job started,
- * the job is dropped unrun. */
+ * the job is dropped unrun; a job already running runs to its end and its
+ * result is dropped (use mt_submit_object when the result is an object). */
 mt_status mt_submit(mt_work fn, void* arg, int64_t timeout_ns, void** result);
+/* mt_submit_object — as mt_submit, for a job whose argument and result are
+ * owned: `arg_dispose` (may be NULL) is called once with arg after fn ran,
+ * or when the job is dropped unrun; the result is an object of result_type,
+ * one reference handed to the caller, or released when the caller is gone
+ * (aborted or timed out while the job ran). Both may happen on a worker OS
+ * thread. */
+mt_status mt_submit_object(mt_work fn, void* arg, void (*arg_dispose)(void* arg), const mt_type* result_type,
+                           int64_t timeout_ns, void** result);
 
 /* ---- select over pipes ---------------------------------------------------------------------- */
 
@@ -371,6 +389,18 @@ mt_status mt_set_switch_hook(mt_engine* e, mt_switch_hook hook, void* user);
  * waiting for events (an interpreter releases and retakes its lock). */
 typedef void (*mt_block_hook)(void* user);
 mt_status mt_set_block_hooks(mt_engine* e, mt_block_hook before, mt_block_hook after, void* user);
+
+/* mt_unhandled_hook — receives the failure of a micro-thread nobody will join
+ * (every handle was released, before or after it failed): its info, its error
+ * object (borrowed: retain it to keep it; NULL when the failure was a C++
+ * exception) with its type, and its message. Called on the engine's OS
+ * thread, on the ending micro-thread's stack or where its last handle is
+ * released; must not suspend. */
+typedef void (*mt_unhandled_hook)(void* user, const mt_info* info, void* error, const mt_type* type,
+                                  const char* message);
+/* mt_set_unhandled_hook — replaces the engine's handler (NULL: the default,
+ * which prints the micro-thread's id, name and message to stderr). */
+mt_status mt_set_unhandled_hook(mt_engine* e, mt_unhandled_hook hook, void* user);
 
 #ifdef __cplusplus
 }

@@ -107,7 +107,15 @@ int ev_reactor::host_fd() {
 void ev_reactor::give_back(wait_node* n) noexcept {
     if (n->kind == node_kind::free) return;
     if (n->kind == node_kind::fd || (n->kind == node_kind::child && n->fd >= 0)) {
-        if (fd_entry* e = fds_.find(n->fd)) e->waiters[n->write].remove_if_linked(*n);
+        if (fd_entry* e = fds_.find(n->fd)) {
+            e->waiters[n->write].remove_if_linked(*n);
+            // The last waiter of a direction left: stop watching it now, so
+            // that no watcher outlives the waits on an fd that its owner may
+            // close without close_fd (an interpreter's socket objects do).
+            // libev folds a stop and the next wait's start made before its
+            // next poll into no change at all, so a busy fd costs nothing.
+            if (n->kind == node_kind::fd && e->waiters[n->write].empty()) backend_.unwatch(n->fd, n->write);
+        }
     } else if (n->kind == node_kind::signal) {
         signals_.waiters(n->signo).remove_if_linked(*n);
     }
@@ -149,8 +157,8 @@ void ev_reactor::watch_fd(wait_node* n, int fd, bool write) {
 
 void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& d, const char* op) {
     // libev must never meet a bad fd: check before its watcher starts. A
-    // started watcher means the fd was checked and not closed since (fds that
-    // are waited on are closed through close_fd, which stops the watchers).
+    // started watcher means another wait on it is pending (give_back stops
+    // it with the last one), so the fd was checked then.
     if (!backend_.watching(fd, write) && ::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
         throw std::system_error(EBADF, std::generic_category(),
                                 std::string(op) + "(fd " + std::to_string(fd) + ") in micro-thread " +
@@ -217,11 +225,11 @@ void ev_reactor::on_fd(int fd, int dir, bool error) noexcept {
         return;
     }
     fd_entry* e = fds_.find(fd);
-    if (!e || e->waiters[dir].empty()) {  // nobody waits any more: stop watching until someone does
+    if (!e || e->waiters[dir].empty()) {  // nobody waits (give_back stops it; a stale event)
         backend_.unwatch(fd, dir);
         return;
     }
-    while (wait_node* n = e->waiters[dir].front()) fire(n, nullptr);  // every waiter, as documented
+    while (wait_node* n = e->waiters[dir].front()) fire(n, nullptr);  // every waiter; the last one's give_back unwatches
 }
 
 // ---- signals ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@ MT_PACKAGES=(
   libboost-context-dev libboost-fiber-dev libev-dev doctest-dev libfmt-dev
   valgrind golang-go python3-gevent curl wrk
   clang-14 libclang-rt-14-dev
+  python3-dev python3-greenlet python3-mesonpy
+  cmake clang
 )
 
 mt_install_deps() {

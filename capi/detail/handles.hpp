@@ -21,6 +21,8 @@ struct mt_engine {
     mt::engine e;
     mt_switch_hook hook = nullptr;
     void* hook_user = nullptr;
+    mt_unhandled_hook unhandled = nullptr;  // NULL: the default report
+    void* unhandled_user = nullptr;
     explicit mt_engine(const mt::engine_options& o) : e(o) {}
 };
 

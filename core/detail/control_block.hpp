@@ -106,7 +106,7 @@ struct control_block {
 
     // --- scheduling: run queue and the engine's list of live micro-threads
     control_block* run_next = nullptr;
-    list_hook<control_block> live_hook;
+    list_hook<control_block> live_hook;  // the live list; once ended, the engine's ended list while handles refer to it
 
     // --- waiting: its one internal wait (wait.hpp), the one wait list it may
     // sit in (joiners of another block, a lock's queue, ...), its shield, and

@@ -13,6 +13,9 @@
 //     entry's list (fd, child on a pidfd), its signal's list, or nowhere (a
 //     wake-up from another OS thread); settling or cancelling it unlinks it
 //     and gives the node back in the same step.
+//   * an fd direction is watched iff a wait on it is pending (the last
+//     waiter to leave stops the watcher): a watcher never outlives the waits
+//     on an fd its owner may close behind the engine's back.
 //   * counts() counts the pending waits; can_fire() is true iff one is
 //     pending. Deadlines are core's: the reactor bounds a blocking poll by
 //     what the engine asks.

@@ -544,6 +544,202 @@ static int test_misuse(void) {
     return 0;
 }
 
+/* ---- additions of 0.3: main, the unhandled hook, handles past their engine, typed work ---- */
+
+static int test_handle_outlives_engine(void) {
+    mt_engine* e = mt_engine_new(NULL);
+    mt_spawn_options o;
+    mt_spawn_options_init(&o);
+    o.result_type = &counted_type;
+    mt_thread* t = mt_spawn(&o, returns_object, (void*)(intptr_t)3);
+    CHECK_STATUS(mt_engine_loop(e), MT_OK);
+    mt_engine_free(e);
+    CHECK(live_objects == 1); /* the result, kept for the handle */
+    CHECK_STATUS(mt_thread_result(t, NULL), MT_USAGE);
+    CHECK(strstr(mt_last_error_message(), "whose engine has ended") != NULL);
+    CHECK_STATUS(mt_abort(t), MT_USAGE);
+    mt_thread_retain(t);
+    mt_thread_release(t);
+    mt_thread_release(t); /* the last reference frees it and its result */
+    CHECK(live_objects == 0);
+
+    /* a new engine (maybe at the same address) does not adopt old handles */
+    e = mt_engine_new(NULL);
+    mt_thread* u = mt_spawn(&o, returns_object, (void*)(intptr_t)4);
+    CHECK_STATUS(mt_engine_loop(e), MT_OK);
+    mt_engine_free(e);
+    e = mt_engine_new(NULL);
+    CHECK_STATUS(mt_thread_result(u, NULL), MT_USAGE);
+    mt_thread_release(u);
+    mt_engine_free(e);
+    CHECK(live_objects == 0);
+    return 0;
+}
+
+static mt_status kills_me(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    CHECK_STATUS(mt_sleep(MS(5)), MT_OK);
+    kill(getpid(), SIGINT);
+    return MT_OK;
+}
+
+static mt_status main_sleeps(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_thread* k = mt_spawn(NULL, kills_me, NULL);
+    mt_status s = mt_sleep(MS(60000));
+    CHECK(s == MT_INTERRUPTED);
+    CHECK(strstr(mt_last_error_message(), "SIGINT") != NULL);
+    CHECK_STATUS(mt_join(k, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(k);
+    return MT_OK;
+}
+
+static int test_set_main(void) {
+    mt_engine* e = mt_engine_new(NULL);
+    mt_thread* m = mt_spawn(NULL, main_sleeps, NULL);
+    CHECK_STATUS(mt_set_main(e, m), MT_OK);
+    CHECK_STATUS(mt_set_main(NULL, m), MT_USAGE);
+    CHECK_STATUS(mt_engine_loop(e), MT_OK);
+    CHECK_STATUS(mt_thread_result(m, NULL), MT_OK);
+    CHECK_STATUS(mt_set_main(e, m), MT_USAGE); /* it has ended */
+    mt_thread_release(m);
+    mt_engine_free(e);
+    return 0;
+}
+
+static int unhandled_calls;
+static void on_unhandled(void* user, const mt_info* info, void* error, const mt_type* type, const char* message) {
+    CHECK(user == (void*)&unhandled_calls);
+    CHECK(strcmp(info->name, "doomed") == 0 && info->id >= 1);
+    CHECK(type == &counted_type && error && ((counted*)error)->value == 99);
+    CHECK(strstr(message, "it failed on purpose") != NULL);
+    ++unhandled_calls;
+}
+
+static int test_unhandled_hook(void) {
+    mt_engine* e = mt_engine_new(NULL);
+    CHECK_STATUS(mt_set_unhandled_hook(e, on_unhandled, &unhandled_calls), MT_OK);
+    mt_spawn_options o;
+    mt_spawn_options_init(&o);
+    o.name = "doomed";
+    mt_thread_release(mt_spawn(&o, fails_with_object, NULL)); /* forgotten before it fails */
+    mt_thread* t = mt_spawn(&o, fails_with_object, NULL);    /* released after it failed */
+    CHECK_STATUS(mt_engine_loop(e), MT_OK);
+    CHECK(unhandled_calls == 1);
+    mt_thread_release(t);
+    CHECK(unhandled_calls == 2);
+    mt_engine_free(e);
+    CHECK(live_objects == 0);
+    return 0;
+}
+
+static int disposed_args;
+static void dispose_arg(void* arg) {
+    counted_release(arg);
+    ++disposed_args;
+}
+
+static mt_status work_reads_arg(void* arg, void** result) {
+    *result = counted_new(((counted*)arg)->value);
+    return MT_OK;
+}
+
+static mt_status slow_object(void* arg, void** result) {
+    usleep((useconds_t)(intptr_t)arg);
+    *result = counted_new(8);
+    return MT_OK;
+}
+
+static mt_status submits_then_is_aborted(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    void* r = NULL;
+    return mt_submit_object(slow_object, (void*)(intptr_t)50000, NULL, &counted_type, MT_FOREVER, &r);
+}
+
+static mt_status test_submit_object(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    void* r = NULL;
+    CHECK_STATUS(mt_submit_object(slow_object, (void*)0, NULL, &counted_type, MT_FOREVER, &r), MT_OK);
+    CHECK(r && ((counted*)r)->value == 8);
+    counted_release(r);
+    /* the caller is aborted while the job runs: the result is released */
+    mt_thread* t = mt_spawn(NULL, submits_then_is_aborted, NULL);
+    CHECK_STATUS(mt_sleep(MS(10)), MT_OK);
+    CHECK_STATUS(mt_abort(t), MT_OK);
+    CHECK_STATUS(mt_join(t, MT_FOREVER, NULL), MT_ABORTED);
+    mt_thread_release(t);
+    for (int i = 0; i < 200 && live_objects > 0; ++i) mt_sleep(MS(5));
+    CHECK(live_objects == 0);
+    CHECK_STATUS(mt_submit_object(NULL, counted_new(1), dispose_arg, &counted_type, MT_FOREVER, &r), MT_USAGE);
+    CHECK(disposed_args == 1); /* never posted: disposed of at once */
+    /* the argument is disposed of after the job ran */
+    CHECK_STATUS(mt_submit_object(work_reads_arg, counted_new(6), dispose_arg, &counted_type, MT_FOREVER, &r), MT_OK);
+    for (int i = 0; i < 200 && disposed_args < 2; ++i) mt_sleep(MS(5));
+    CHECK(disposed_args == 2);
+    counted_release(r);
+    return MT_OK;
+}
+
+static mt_status reads_arg(void* arg, void** result) {
+    (void)result;
+    CHECK(((counted*)arg)->value == 6);
+    return MT_OK;
+}
+
+static mt_status test_arg_dispose(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_spawn_options o;
+    mt_spawn_options_init(&o);
+    o.arg_dispose = dispose_arg;
+    disposed_args = 0;
+    mt_thread* ran = mt_spawn(&o, reads_arg, counted_new(6));
+    mt_thread* never = mt_spawn(&o, reads_arg, counted_new(6));
+    CHECK_STATUS(mt_abort(never), MT_OK); /* before it started: its body never runs */
+    CHECK_STATUS(mt_join(ran, MT_FOREVER, NULL), MT_OK);
+    CHECK_STATUS(mt_join(never, MT_FOREVER, NULL), MT_ABORTED);
+    CHECK(disposed_args == 0); /* the handles keep the blocks */
+    mt_thread_release(ran);
+    mt_thread_release(never);
+    CHECK(disposed_args == 2);
+    mt_thread_release(mt_spawn(&o, reads_arg, counted_new(6)));
+    CHECK_STATUS(mt_yield(), MT_OK);
+    CHECK(disposed_args == 3);
+    CHECK(live_objects == 0);
+    return MT_OK;
+}
+
+/* an fd closed with close(2) after its waits ended (an interpreter's socket
+ * objects do that) leaves nothing behind: its number, reused, is waited on
+ * afresh, and libev never meets the closed fd */
+static mt_status test_fd_closed_behind_the_engine(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    for (int round = 0; round < 20; ++round) {
+        int sp[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == 0);
+        CHECK_STATUS(mt_wait_fd(sp[0], 1, MT_FOREVER), MT_OK); /* its write direction */
+        CHECK(write(sp[1], "x", 1) == 1);
+        /* the poll that ends this wait also sees it writable, with nobody waiting for that */
+        CHECK_STATUS(mt_wait_fd(sp[0], 0, MT_FOREVER), MT_OK);
+        close(sp[0]); /* behind the engine's back, before its next poll */
+        CHECK_STATUS(mt_wait_fd(sp[1], 0, MS(100)), MT_OK); /* polls: the peer closed */
+        close(sp[1]);
+        CHECK_STATUS(mt_sleep(MS(1)), MT_OK);
+        int again[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, again) == 0); /* the same numbers */
+        CHECK(write(again[1], "z", 1) == 1);
+        CHECK_STATUS(mt_wait_fd(again[0], 0, MS(2000)), MT_OK); /* watched afresh: no hang */
+        CHECK_STATUS(mt_wait_fd(again[0], 1, MS(2000)), MT_OK);
+        close(again[0]);
+        close(again[1]);
+    }
+    return MT_OK;
+}
 
 /* ---- select and the toolbox -------------------------------------------------------------------- */
 
@@ -768,6 +964,12 @@ static const test_case tests[] = {
     {"embedding: state blocks, switch and block hooks, a host loop", NULL, test_embedding},
     {"a deadlock is MT_DEADLOCK with the chain", NULL, test_deadlock},
     {"misuse is MT_USAGE, never a crash", NULL, test_misuse},
+    {"a handle outlives its engine: MT_USAGE, and its release frees it", NULL, test_handle_outlives_engine},
+    {"mt_set_main: Ctrl-C is MT_INTERRUPTED in main", NULL, test_set_main},
+    {"the unhandled hook gets an unjoined failure's object", NULL, test_unhandled_hook},
+    {"mt_submit_object: a dropped result is released", test_submit_object, NULL},
+    {"arg_dispose: the argument is disposed of, run or not", test_arg_dispose, NULL},
+    {"an fd closed with close(2) after its waits leaves no watcher behind", test_fd_closed_behind_the_engine, NULL},
 };
 
 int main(void) {
