@@ -9,9 +9,9 @@ set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="$(cd "$1" && pwd)"
-work="$2"
-rm -rf "$work"
-mkdir -p "$work"
+rm -rf "$2"
+mkdir -p "$2"
+work="$(cd "$2" && pwd)"
 dest="$work/dest"
 status=0
 
