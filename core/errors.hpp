@@ -16,7 +16,10 @@
 // same reason Python's GeneratorExit is not an Exception).
 #pragma once
 
+#include <cstddef>
+#include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <string>
 #include <system_error>
 
@@ -27,8 +30,43 @@ namespace mt {
 // that micro-thread silently. Sticky: after an abort every later suspension
 // raises it again.
 struct MicroThreadExit {
-    const char* what() const noexcept { return "MicroThreadExit"; }
+    MicroThreadExit() noexcept = default;
+    // MicroThreadExit(why) — with the reason, for a put to a closed pipe or
+    // queue: what() says "MicroThreadExit: put to pipe 'numbers', which is
+    // closed" (kept to 127 characters; no allocation).
+    explicit MicroThreadExit(std::string_view why) noexcept {
+        std::size_t n = prefix_len;
+        std::memcpy(text_, "MicroThreadExit: ", prefix_len);
+        for (char c : why) {
+            if (n + 1 >= sizeof text_) break;
+            text_[n++] = c;
+        }
+        text_[n] = '\0';
+    }
+    const char* what() const noexcept { return text_[0] ? text_ : "MicroThreadExit"; }
+
+private:
+    static constexpr std::size_t prefix_len = 17;  // "MicroThreadExit: "
+    char text_[128] = {};
 };
+
+// closed_put — the MicroThreadExit of a put to a closed `kind` ("pipe",
+// "queue") named `name`.
+inline MicroThreadExit closed_put(const char* kind, std::string_view name) noexcept {
+    char buf[112];
+    const std::size_t k = std::strlen(kind);
+    std::size_t n = 0;
+    auto add = [&](std::string_view s) {
+        for (char c : s)
+            if (n + 1 < sizeof buf) buf[n++] = c;
+    };
+    add("put to ");
+    add(std::string_view(kind, k));
+    add(" '");
+    add(name);
+    add("', which is closed");
+    return MicroThreadExit(std::string_view(buf, n));
+}
 
 // error — base of the engine's named errors.
 class error : public std::runtime_error {

@@ -37,6 +37,11 @@ void join(control_block& target, const deadline& d) {
     end_wait_or_throw(me, d, "wait() (join)");
 }
 
+void abort_from_handle(control_block& cb) {
+    engine::require_here(cb, "abort()");
+    cb.eng->abort(cb);
+}
+
 void check_outcome(control_block& target, const char* op) {
     switch (target.st) {
         case state::finished: return;

@@ -83,6 +83,10 @@ void join(control_block& target, const deadline& d);
 // usage_error naming `op` if it has not ended.
 void check_outcome(control_block& target, const char* op);
 
+// abort_from_handle — abort() of a handle: checks the block's engine is
+// this OS thread's (a named usage_error otherwise, also once it ended).
+void abort_from_handle(control_block& cb);
+
 // admit — registers a new block with the engine of this OS thread.
 void admit(control_block& cb, const spawn_options& opts);
 
@@ -141,7 +145,8 @@ public:
 
     // abort — raises MicroThreadExit in it at its suspension point (at once if
     // it is the caller). Does nothing once it has ended.
-    void abort() { block().eng->abort(block()); }  // usage_error from another OS thread's engine
+    // usage_error from another OS thread's engine, or once its engine ended.
+    void abort() { detail::abort_from_handle(block()); }
 
     std::uint64_t id() const { return block().id; }
     std::string name() const { return detail::name_of(block()); }

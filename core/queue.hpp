@@ -346,7 +346,7 @@ private:
         st_.check_here("queue::try_put");
         switch (st_.try_put(v)) {
             case detail::queue_state::attempt::done: return true;
-            case detail::queue_state::attempt::closed: throw MicroThreadExit{};
+            case detail::queue_state::attempt::closed: throw closed_put("queue", st_.name());
             default: return false;
         }
     }

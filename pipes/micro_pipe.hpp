@@ -127,7 +127,7 @@ public:
     bool try_put(T& v) {
         switch (state_or_throw("try_put")->try_put(&v)) {
             case detail::try_result::done: return true;
-            case detail::try_result::closed: throw MicroThreadExit{};
+            case detail::try_result::closed: throw closed_put("pipe", st_->name());
             default: return false;
         }
     }

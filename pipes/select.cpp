@@ -104,7 +104,7 @@ std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n,
         }
         select_case& c = cases[chosen];
         if (c.is_put_) {
-            if (c.pipe_->try_put(c.value_) == try_result::closed) throw MicroThreadExit{};
+            if (c.pipe_->try_put(c.value_) == try_result::closed) throw closed_put("pipe", c.pipe_->name());
         } else if (c.pipe_->try_get(c.value_, c.sink_) == try_result::closed) {  // rethrows an error
             c.clear_(c.value_);  // end-of-stream
         }
@@ -139,7 +139,7 @@ std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n,
     select_case& c = cases[g.chosen];
     if (c.record().result == pipe_waiter::outcome::done) return g.chosen;
     // closed under it
-    if (c.is_put_) throw MicroThreadExit{};
+    if (c.is_put_) throw closed_put("pipe", c.pipe_->name());
     if (c.pipe_->try_get(c.value_, c.sink_) == try_result::closed) c.clear_(c.value_);  // or rethrows
     return g.chosen;
 }

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -223,6 +224,21 @@ TEST_CASE("MicroThreadExit reaching the top ends a micro-thread silently") {
         mt::yield();
     });
     CHECK(reported == 0);
+}
+
+TEST_CASE("abort() through a handle kept after its engine ended is a usage error naming the operation") {
+    std::optional<mt::micro_thread<void>> kept;
+    in_engine([&] {
+        kept.emplace(mt::spawn([] {}));
+        kept->wait();
+    });
+    REQUIRE(kept.has_value());
+    CHECK_THROWS_AS(kept->abort(), mt::usage_error);
+    try {
+        kept->abort();
+    } catch (const mt::usage_error& e) {
+        CHECK(std::string(e.what()).find("abort()") != std::string::npos);
+    }
 }
 
 TEST_CASE("yield lets every other runnable micro-thread run, in FIFO order") {

@@ -134,6 +134,47 @@ TEST_CASE("put to a pipe closed with an error raises MicroThreadExit") {
     });
 }
 
+TEST_CASE("the MicroThreadExit of a put to a closed pipe names the pipe") {
+    in_engine([] {
+        mt::micro_pipe<int> p("numbers");
+        p.close();
+        std::string why;
+        try {
+            p.put(1);
+        } catch (const mt::MicroThreadExit& e) {
+            why = e.what();
+        }
+        CHECK(why == "MicroThreadExit: put to pipe 'numbers', which is closed");
+        int v = 2;
+        try {
+            p.try_put(v);
+        } catch (const mt::MicroThreadExit& e) {
+            why = e.what();
+        }
+        CHECK(why == "MicroThreadExit: put to pipe 'numbers', which is closed");
+    });
+}
+
+TEST_CASE("a writer woken by the reader's close gets a MicroThreadExit naming the pipe, even with every handle dropped") {
+    in_engine([] {
+        auto p = std::make_unique<mt::micro_pipe<int>>("short-lived");
+        p->put(1);  // the slot is full: the next put waits
+        std::string why;
+        auto writer = mt::spawn([&, q = *p] () mutable {
+            try {
+                q.put(2);
+            } catch (const mt::MicroThreadExit& e) {
+                why = e.what();
+            }
+        });
+        mt::yield();
+        p->close();
+        p.reset();
+        writer.wait();
+        CHECK(why == "MicroThreadExit: put to pipe 'short-lived', which is closed");
+    });
+}
+
 TEST_CASE("get after the writer closed takes what is left in the slot, then end-of-stream") {
     in_engine([] {
         mt::micro_pipe<int> p;

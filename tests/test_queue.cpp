@@ -314,6 +314,20 @@ TEST_CASE("put after close raises MicroThreadExit in the putter, which ends sile
     CHECK(reported == 0);
 }
 
+TEST_CASE("the MicroThreadExit of a put to a closed queue names the queue") {
+    in_engine([] {
+        mt::queue<int> q(1, "jobs");
+        q.close();
+        std::string why;
+        try {
+            q.put(1);
+        } catch (const mt::MicroThreadExit& e) {
+            why = e.what();
+        }
+        CHECK(why == "MicroThreadExit: put to queue 'jobs', which is closed");
+    });
+}
+
 TEST_CASE("get after close takes what is left, then sees end-of-stream every time") {
     in_engine([] {
         mt::queue<int> q(4, "q");

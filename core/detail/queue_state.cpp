@@ -147,7 +147,7 @@ void queue_state::put(void* value, const deadline& d) {
         raise_pending(me);
     const attempt r = try_put(value);
     if (r == attempt::done) return;
-    if (r == attempt::closed) throw MicroThreadExit{};
+    if (r == attempt::closed) throw closed_put("queue", name_);
     queue_waiter w;
     w.cb = &me;
     w.q = this;
@@ -158,7 +158,7 @@ void queue_state::put(void* value, const deadline& d) {
     // A timeout or an abort withdraws w (its value was never moved); a
     // destroyed queue fires a usage_error. Neither touches the queue after.
     end_wait_or_throw(me, d, "queue::put");
-    if (w.result != queue_waiter::outcome::done) throw MicroThreadExit{};
+    if (w.result != queue_waiter::outcome::done) throw closed_put("queue", name_);
 }
 
 bool queue_state::get(void* target, const deadline& d) {

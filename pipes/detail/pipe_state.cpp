@@ -145,7 +145,7 @@ void pipe_state::put(void* value, const deadline& d) {
     if (pending_raise(me)) raise_pending(me);
     const try_result r = try_put(value);
     if (r == try_result::done) return;
-    if (r == try_result::closed) throw MicroThreadExit{};
+    if (r == try_result::closed) throw closed_put("pipe", name_);
     retain();  // the pipe outlives this wait even if every handle is dropped meanwhile
     pipe_waiter w;
     w.cb = &me;
@@ -160,9 +160,12 @@ void pipe_state::put(void* value, const deadline& d) {
         release();
         throw;
     }
-    const pipe_waiter::outcome result = w.result;
+    if (w.result != pipe_waiter::outcome::done) {
+        MicroThreadExit closed = closed_put("pipe", name_);
+        release();  // may destroy the pipe
+        throw closed;
+    }
     release();  // may destroy the pipe: nothing of it is read below
-    if (result != pipe_waiter::outcome::done) throw MicroThreadExit{};
 }
 
 bool pipe_state::get(void* out, const deadline& d) {
