@@ -93,8 +93,15 @@ private:
 };
 
 std::string track_name(std::uint64_t id, const std::string& name) {
-    std::string s = "#" + std::to_string(id) + " '";
-    s += name.empty() ? "micro-thread-" + std::to_string(id) : name;
+    std::string s = "#";
+    s += std::to_string(id);
+    s += " '";
+    if (name.empty()) {
+        s += "micro-thread-";
+        s += std::to_string(id);
+    } else {
+        s += name;
+    }
     s += '\'';
     return s;
 }
