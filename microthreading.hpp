@@ -10,6 +10,7 @@
 #include "nonblocking_io/server.hpp"
 #include "nonblocking_io/socket.hpp"
 #include "nonblocking_io/worker_pool.hpp"
+#include "notifier/dump_on_signal.hpp"
 #include "notifier/notifier.hpp"
 #include "pipes/boxed.hpp"
 #include "pipes/micro_pipe.hpp"

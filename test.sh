@@ -10,7 +10,10 @@
 #   ASan+UBSan      the C++ suite and the C API's tests again;
 #   TSan            the tests that cross OS threads (the worker pool, wake-ups
 #                   from other OS threads, several engines);
-#   clang fuzz      each libFuzzer target over its seed corpus.
+#   clang fuzz      each libFuzzer target over its seed corpus;
+#   observability   the gdb extension in gdb's batch mode, and traces of
+#                   programs under MT_TRACE checked for their structure
+#                   (a release build with debug info, build/gdb).
 # Options:
 #   --long      also: the soak runs (servers under wrk with 1,000 and 10,000
 #               connections, a million spawn/exit cycles, ten million values
@@ -206,6 +209,44 @@ step_fuzz_long() {
   done
 }
 
+# ---- observability (docs/observability.md) -------------------------------------------
+
+# step_observability — in build/gdb (the release build's options plus debug
+# info, -g; only the programs below are built): the gdb extension in gdb's
+# batch mode (mt list, mt bt, auto-loaded and sourced by hand), and traces
+# of real programs under MT_TRACE checked for their structure (valid JSON,
+# B/E balanced per track, named tracks) and for the waits they must show.
+step_observability() {
+  echo "== build (release + debug info, for gdb and traces)"
+  if [ ! -f build/gdb/build.ninja ]; then
+    meson setup build/gdb -Ddebug=true -Db_ndebug=true -Dpython_module=disabled >build/gdb.setup.log 2>&1 ||
+      { cat build/gdb.setup.log; failed=$((failed + 1)); return; }
+  fi
+  if ! ninja -C build/gdb tests/gdb/parked_program pep_examples/08_sleep_and_timeouts >build/gdb.build.log 2>&1; then
+    tail -50 build/gdb.build.log; failed=$((failed + 1)); return
+  fi
+  echo "== gdb extension: mt list, mt bt (gdb -batch)"
+  python3 tests/gdb/check_gdb.py build/gdb >build/gdb-check.log 2>&1
+  grep -A20 '^FAIL' build/gdb-check.log | head -40
+  echo "   $(grep -c '^ok ' build/gdb-check.log) ok, $(grep -c '^FAIL ' build/gdb-check.log) failed"
+  count_lines build/gdb-check.log
+  echo "== traces (MT_TRACE) of the parked program and PEP example 08"
+  rm -f build/trace-parked.json build/trace-08.json
+  MT_TRACE=build/trace-parked.json build/gdb/tests/gdb/parked_program --no-trap >build/trace-check.log 2>&1
+  python3 tests/trace/check_trace.py build/trace-parked.json \
+    --track "#2 'getter'" --track "#8 'micro-thread-8'" \
+    --slice "wait: pipe get" --slice "wait: lock" --slice "wait: fd" --slice "wait: join" --slice "wait: sleep" \
+    --arg "on=to get from pipe 'inbox'" --arg "ended=fired" --arg "ended=aborted" \
+    --instant "abort" --instant "end: finished" --instant "end: aborted" >>build/trace-check.log 2>&1
+  MT_TRACE=build/trace-08.json build/gdb/pep_examples/08_sleep_and_timeouts >/dev/null 2>&1
+  python3 tests/trace/check_trace.py build/trace-08.json \
+    --track "#7 'patient reader'" --slice "wait: sleep" --slice "blocked in the notifier" \
+    --arg "ended=timed out" --instant "timeout" >>build/trace-check.log 2>&1
+  grep -A5 '^FAIL' build/trace-check.log | head -30
+  echo "   $(grep -c '^ok ' build/trace-check.log) ok, $(grep -c '^FAIL ' build/trace-check.log) failed"
+  count_lines build/trace-check.log
+}
+
 # ---- long runs ------------------------------------------------------------------------
 
 # step_stress_long — MT_STRESS_LONG_SEEDS seeds per profile (default 2000:
@@ -237,6 +278,7 @@ step_release
 step_asan
 step_tsan
 step_fuzz_regression
+step_observability
 if [ "$long" = 1 ]; then
   step_soak
   step_stress_long

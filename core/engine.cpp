@@ -11,6 +11,7 @@
 
 #include "core/detail/assert.hpp"
 #include "core/detail/overflow.hpp"
+#include "core/detail/tracer.hpp"
 #include "core/errors.hpp"
 #include "core/notifier_interface.hpp"
 
@@ -66,6 +67,8 @@ engine::engine(engine_options opts)
     detail::context_init(sw_);
     if (opts_.embedder_state_size) root_state_ = std::calloc(1, opts_.embedder_state_size);
     tls_engine = this;
+    if (opts_.cpu_time) set_cpu_time(true);
+    start_trace_from_environment();  // MT_TRACE, MT_CPU_TIME
 }
 
 engine::~engine() {
@@ -85,6 +88,14 @@ engine::~engine() {
         if (cb->embedder_state) detail::block_free(cb->embedder_state, opts_.embedder_state_size);
         cb->embedder_state = nullptr;
         cb->eng = nullptr;
+    }
+    if (tracer_) {
+        try {
+            stop_trace();
+        } catch (const std::exception& ex) {
+            std::fprintf(stderr, "microthreading: the trace of engine %llu was not written: %s\n",
+                         static_cast<unsigned long long>(serial_), ex.what());
+        }
     }
     owned_notifier_.reset();
     notifier_ = nullptr;
@@ -167,13 +178,14 @@ void engine::make_runnable_next(detail::control_block& cb) noexcept {
 // enter — makes `to` (nullptr: the root) the running context and returns the
 // slot to jump to.
 inline detail::context_slot& engine::enter(detail::control_block* from, detail::control_block* to) noexcept {
-    if (hook_) hook_(hook_user_, from, to);
+    if (observer_) observer_(observer_user_, from, to);  // CPU time, a trace, an embedder: core/observe.cpp
     current_ = to;
     if (!to) return root_;
     MT_ASSERT(to->st == state::created || to->st == state::runnable, "entering a micro-thread that is not runnable");
     if (to->st == state::created)
         detail::context_create(to->ctx, to->stk, pool_, &engine::entry, to, sw_);
     to->st = state::running;  // created/runnable -> running
+    ++to->switches;
     return to->ctx;
 }
 

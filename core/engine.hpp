@@ -17,6 +17,7 @@
 // event or the next deadline, or reports a deadlock. See docs/design/core.md.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -47,6 +48,7 @@ class engine;
 
 namespace detail {
 extern constinit thread_local engine* tls_engine MT_TLS_MODEL;
+class tracer;
 }
 
 // unhandled_handler — receives the exception of a micro-thread nobody will
@@ -78,6 +80,10 @@ struct engine_options {
     // engine makes one only when a wait needs it (an fd, a signal, ...), or
     // runs without one (deadlines then sleep the OS thread).
     bool default_notifier = true;
+    // cpu_time — measure each micro-thread's CPU time from the start (the
+    // dump shows it): one tick read per switch. Also MT_CPU_TIME=1 in the
+    // environment. Off: the dump shows only the switch counts.
+    bool cpu_time = false;
 };
 
 class engine {
@@ -174,8 +180,9 @@ public:
     void set_unhandled_handler(unhandled_handler h) { unhandled_ = std::move(h); }
     void report_unhandled(detail::control_block& cb) noexcept;
     void set_switch_hook(switch_hook hook, void* user) noexcept {
-        hook_ = hook;
-        hook_user_ = user;
+        embedder_hook_ = hook;
+        embedder_user_ = user;
+        update_observer();
     }
     // embedder_state — the embedder's state block of `cb` (nullptr: the
     // root's); nullptr when embedder_state_size is 0.
@@ -224,12 +231,37 @@ public:
         return run_head_ || !timers_.empty() || (notifier_ && notifier_->can_fire());
     }
 
+    // --- observability (core/observe.cpp, core/trace.cpp; docs/observability.md)
+
+    // start_trace — from now on every switch is recorded into a ring of at
+    // least `capacity` records (96 bytes each, allocated now; the oldest are
+    // dropped when it is full) until stop_trace writes it to `path`.
+    // `shared`: the file collects the traces of every engine of the process
+    // that names it (MT_TRACE). Root or micro-thread; never suspends. Throws
+    // usage_error when a trace runs already, std::bad_alloc.
+    void start_trace(std::string path, std::size_t capacity, bool shared);
+    // stop_trace — writes the trace as Chrome trace_event JSON to its file
+    // and frees the ring; returns the number of events written. Throws
+    // usage_error when no trace runs, std::system_error when the file cannot
+    // be written (the trace is dropped either way).
+    std::size_t stop_trace();
+    bool tracing() const noexcept { return tracer_ != nullptr; }
+    // set_cpu_time — from now on (or no longer) each micro-thread's CPU time
+    // is measured: one tick read per switch (core/detail/ticks.hpp). A trace
+    // measures it too while it runs.
+    void set_cpu_time(bool on) noexcept;
+    bool cpu_time_measured() const noexcept { return cpu_on_ || tracer_; }
+    // cpu_time — how long `cb` (nullptr: the root) has run while CPU time
+    // was measured, up to now.
+    std::chrono::nanoseconds cpu_time(const detail::control_block* cb) const noexcept;
+
     // check_invariants — asserts the invariants of the engine and of every
     // live micro-thread (O(n); live in debug and sanitizer builds only).
     void check_invariants() const noexcept;
 
     // dump — one line per live micro-thread: id, name, state, what it waits
-    // on, its stack and the stack's high-water mark.
+    // on, its stack and the stack's high-water mark, how often it was
+    // switched to and (while measured) its CPU time.
     std::string dump() const;
     // deadlock_report — the wait-for chains of the waiting micro-threads.
     std::string deadlock_report() const;
@@ -250,6 +282,10 @@ private:
     void end_unstarted(detail::control_block& cb) noexcept;
     void wake_to_raise(detail::control_block& cb) noexcept;
     void poll_if_due();
+    void update_observer() noexcept;
+    void append_activity(std::string& out, const detail::control_block& cb) const;
+    static void observe_switch(void* self, const detail::control_block* from, const detail::control_block* to) noexcept;
+    void start_trace_from_environment() noexcept;
     [[noreturn]] static void throw_no_engine(const char* operation);
     [[noreturn]] void throw_outside(const char* operation) const;
 
@@ -276,8 +312,20 @@ private:
     unsigned since_poll_ = 0;  // yields and suspensions since the notifier and timers were last polled
     static constexpr unsigned poll_interval = 64;
     unhandled_handler unhandled_;
-    switch_hook hook_ = nullptr;
-    void* hook_user_ = nullptr;
+    // observer_ — called on every switch, when set: the embedder's hook
+    // itself, or observe_switch while CPU time or a trace is on (which calls
+    // the embedder's hook too). The switch path tests this one pointer, as
+    // it did before CPU time and traces existed: off, they cost nothing.
+    switch_hook observer_ = nullptr;
+    void* observer_user_ = nullptr;
+    switch_hook embedder_hook_ = nullptr;  // set_switch_hook
+    void* embedder_user_ = nullptr;
+    bool cpu_on_ = false;                   // set_cpu_time
+    std::uint64_t cpu_since_ = 0;           // the tick the running context was entered at (while measured)
+    std::uint64_t root_cpu_ = 0;            // the root's measured ticks
+    std::unique_ptr<detail::tracer> tracer_;  // while a trace runs
+    std::string trace_path_;
+    bool trace_shared_ = false;
     void* root_state_ = nullptr;  // the root's embedder state block
     notifier_interface::block_hook block_before_ = nullptr;
     notifier_interface::block_hook block_after_ = nullptr;

@@ -7,6 +7,8 @@
 #include "core/detail/assert.hpp"
 #include "core/detail/control_block.hpp"
 #include "core/detail/overflow.hpp"
+#include "core/detail/ticks.hpp"
+#include "core/detail/tracer.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
 #include "core/notifier_interface.hpp"
@@ -37,6 +39,8 @@ void engine::wait_for_events(bool block) {
             max_wait = left.count() > 0 ? std::chrono::duration<double>(left).count() : 0;
         }
     }
+    if (tracer_ && block) [[unlikely]]
+        tracer_->on_block(detail::ticks(), true);
     if (notifier_) {
         notifier_->poll(max_wait);
     } else if (max_wait > 0) {
@@ -44,6 +48,8 @@ void engine::wait_for_events(bool block) {
         std::this_thread::sleep_until(timers_.next());
         if (block_after_) block_after_(block_user_);
     }
+    if (tracer_ && block) [[unlikely]]
+        tracer_->on_block(detail::ticks(), false);
     expire_timers();
 }
 

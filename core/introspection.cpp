@@ -53,6 +53,21 @@ std::string kib(std::size_t bytes) {
 
 }  // namespace
 
+// append_activity — "; cpu 1.234 ms, 345 switches" (the CPU time only
+// while it is measured, or once it was).
+void engine::append_activity(std::string& out, const detail::control_block& cb) const {
+    char buf[96];
+    const std::uint64_t n = cb.switches;
+    const char* s = n == 1 ? "" : "es";
+    if (cpu_time_measured() || cb.cpu_ticks) {
+        const double ms = static_cast<double>(cpu_time(&cb).count()) / 1e6;
+        std::snprintf(buf, sizeof buf, "; cpu %.3f ms, %" PRIu64 " switch%s", ms, n, s);
+    } else {
+        std::snprintf(buf, sizeof buf, "; %" PRIu64 " switch%s", n, s);
+    }
+    out += buf;
+}
+
 std::string engine::dump() const {
     std::vector<const detail::control_block*> all;
     for (auto* cb = live_.front(); cb; cb = decltype(live_)::next(*cb)) all.push_back(cb);
@@ -82,6 +97,7 @@ std::string engine::dump() const {
             out += ", high-water ";
             out += kib(detail::stack_pool::high_water(cb.stk));
         }
+        append_activity(out, cb);
         out += '\n';
     }
     return out;

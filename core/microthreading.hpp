@@ -18,4 +18,5 @@
 #include "shield.hpp"
 #include "sleep.hpp"
 #include "state.hpp"
+#include "trace.hpp"
 #include "wait_group.hpp"

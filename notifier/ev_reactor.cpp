@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -85,14 +86,26 @@ reactor& reactor::of(engine& e) {
     return ref;
 }
 
+namespace {
+bool env_on(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+}  // namespace
+
 ev_reactor::ev_reactor(engine& e)
     : eng_(e), backend_(static_cast<backend_events&>(*this)), mailbox_(std::make_shared<remote_mailbox>()) {
     mailbox_->backend = &backend_;
     if (signals_.owns_sigint()) backend_.watch_signal(SIGINT);  // Ctrl-C goes to the main micro-thread
+    if (env_on("MT_DUMP_ON_SIGQUIT")) dump_board::enable(SIGQUIT);
+    if (dump_board::any()) watch_dump_signals();
+    dump_board::join(*this);  // last: nothing after it may throw
 }
 
 ev_reactor::~ev_reactor() {
     if (pool_.counts().active() > 0) fatal("the reactor was destroyed with waits pending");
+    dump_board::leave(*this);  // before the backend goes: no request wakes a dead loop
+    for (int s = 1; s < NSIG; ++s) handover_.owned = handover_.owned || (dump_board::dumps_on(s) && signals_.owns(s));
     mailbox_->close();
 }
 
@@ -244,6 +257,7 @@ int ev_reactor::wait_signal(control_block& me, int signo, const deadline& d) {
 }
 
 void ev_reactor::on_signal(int signo) noexcept {
+    if (dump_board::dumps_on(signo)) dump_board::request_all();  // this engine too: printed after the run
     if (signo == SIGINT && signals_.owns_sigint()) {
         // Delivered after the backend's run returns: the main micro-thread
         // may be the one polling, and nothing may be thrown through libev.
@@ -314,6 +328,8 @@ void ev_reactor::on_wakeup() noexcept {
 void ev_reactor::poll(double max_wait) {
     backend_.run(max_wait);
     if (sigint_pending_) deliver_sigint();
+    if (dump_requested_.load(std::memory_order_relaxed) || dump_signals_requested_.load(std::memory_order_relaxed))
+        [[unlikely]] serve_dump_requests();
 }
 
 void ev_reactor::before_block() noexcept {

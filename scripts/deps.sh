@@ -9,6 +9,7 @@ MT_PACKAGES=(
   clang-14 libclang-rt-14-dev
   python3-dev python3-greenlet python3-mesonpy
   cmake clang
+  gdb
 )
 
 mt_install_deps() {

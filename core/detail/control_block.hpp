@@ -106,6 +106,8 @@ struct control_block {
 
     // --- scheduling: run queue and the engine's list of live micro-threads
     control_block* run_next = nullptr;
+    std::uint64_t switches = 0;   // times it was switched to (engine::enter), always counted
+    std::uint64_t cpu_ticks = 0;  // ticks it ran while CPU time was measured (core/observe.cpp)
     list_hook<control_block> live_hook;  // the live list; once ended, the engine's ended list while handles refer to it
 
     // --- waiting: its one internal wait (wait.hpp), the one wait list it may

@@ -5,6 +5,7 @@
 //   fd_table      who waits for which fd and direction, the read hint
 //   signal_table  which signals this reactor owns, who waits for each
 //   mailbox       wake-ups from other OS threads
+//   dump_board    the process's reactors, asked for dumps on a signal
 // and here: beginning, settling and cancelling each kind of wait, the poll,
 // Ctrl-C, and the child waits (child_wait.cpp).
 //
@@ -25,9 +26,11 @@
 // Backend callbacks only settle waits; they never switch and never throw.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
+#include "dump_board.hpp"
 #include "ev_backend.hpp"
 #include "fd_table.hpp"
 #include "mailbox.hpp"
@@ -68,6 +71,16 @@ public:
     // Idempotent (a node already free is left alone).
     void give_back(wait_node* n) noexcept;
 
+    // --- dumps on a signal (dump_board.hpp)
+    // watch_dump_signals — watches every dump signal no other reactor owns.
+    // The reactor's OS thread.
+    void watch_dump_signals();
+    // request_dump — the engine prints its dump to stderr at the reactor's
+    // next poll. Any OS thread.
+    void request_dump() noexcept;
+    // request_dump_signals — watch_dump_signals at the next poll. Any OS thread.
+    void request_dump_signals() noexcept;
+
 private:
     wait_node* begin(node_kind kind, const wait_kind& wk, control_block& me);
     void watch_fd(wait_node* n, int fd, bool write);
@@ -76,6 +89,8 @@ private:
     std::size_t fail_waiters(int fd, int dir, const char* why) noexcept;
     int wait_child_polling(control_block& me, pid_t pid, const deadline& d);
     void deliver_sigint() noexcept;
+    void serve_dump_requests() noexcept;
+    void print_dump() noexcept;
 
     // backend_events
     void on_fd(int fd, int dir, bool error) noexcept override;
@@ -84,6 +99,7 @@ private:
     void before_block() noexcept override;
     void after_block() noexcept override;
 
+    dump_board::handover handover_;  // first: passes the dump signals on after the rest is gone
     engine& eng_;
     signal_table signals_;  // before backend_: restores dispositions after the backend stopped its watchers
     ev_backend backend_;
@@ -92,6 +108,8 @@ private:
     std::shared_ptr<remote_mailbox> mailbox_;
     std::vector<remote_fire_t> remote_batch_;  // the loop's thread only
     bool sigint_pending_ = false;
+    std::atomic<bool> dump_requested_{false};        // request_dump
+    std::atomic<bool> dump_signals_requested_{false};  // request_dump_signals
     block_hook before_ = nullptr;
     block_hook after_ = nullptr;
     void* hook_user_ = nullptr;

@@ -52,6 +52,16 @@ bool signal_table::claim(int signo, const control_block& me) {
     return true;
 }
 
+bool signal_table::take(int signo) noexcept {
+    const auto s = static_cast<std::size_t>(signo);
+    if (claimed_[s]) return false;
+    const signal_table* none = nullptr;
+    if (!signal_owner[s].compare_exchange_strong(none, this)) return false;
+    ::sigaction(signo, nullptr, &previous_[s]);
+    claimed_[s] = true;
+    return true;
+}
+
 void signal_table::pass_sigint_on() noexcept { ::sigaction(SIGINT, &previous_[SIGINT], nullptr); }
 
 }  // namespace mt::detail

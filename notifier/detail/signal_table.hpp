@@ -38,6 +38,11 @@ public:
     // true the first time (the caller then starts watching it). Throws
     // usage_error naming `me` when another reactor owns it.
     bool claim(int signo, const control_block& me);
+    // take — makes this table the owner of signo if no table owns it;
+    // returns true when it did (the caller then starts watching it), false
+    // when it owned it already or another table does. Never throws.
+    bool take(int signo) noexcept;
+    bool owns(int signo) const noexcept { return claimed_[static_cast<std::size_t>(signo)]; }
     bool owns_sigint() const noexcept { return own_sigint_; }
     node_list& waiters(int signo) noexcept { return waiters_[static_cast<std::size_t>(signo)]; }
     // pass_sigint_on — restores SIGINT's old disposition (nothing left to
