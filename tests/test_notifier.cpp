@@ -2,6 +2,9 @@
 // OS threads, fairness, host-driven loops, Ctrl-C.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -430,6 +433,51 @@ TEST_CASE("Ctrl-C while the engine waits reaches main as interrupted_error and t
     REQUIRE(::waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 42);
+}
+
+TEST_CASE("Ctrl-C nobody catches ends the program with one line and exit status 130") {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    int err[2];
+    REQUIRE(::pipe(err) == 0);
+    std::fflush(nullptr);  // the child must not flush the parent's buffered output
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(ready[0]);
+        ::close(err[0]);
+        ::dup2(err[1], 1);
+        ::dup2(err[1], 2);
+        for (int sig : {SIGABRT, SIGSEGV, SIGINT}) ::signal(sig, SIG_DFL);
+        std::printf("printed before Ctrl-C\n");  // buffered (stdout is a pipe): must still come out
+        // noexcept: the interrupted_error escaping run() reaches std::terminate,
+        // as it would escaping main() (doctest would otherwise catch it).
+        [&]() noexcept {
+            mt::run([&] {
+                mt::sleep_d(1ms);
+                if (::write(ready[1], "r", 1) != 1) ::_exit(3);
+                mt::sleep_d(60s);
+            });
+        }();
+        ::_exit(0);  // not reached
+    }
+    ::close(ready[1]);
+    ::close(err[1]);
+    char c;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    ::kill(pid, SIGINT);
+    std::string text;
+    char buf[512];
+    for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    ::close(err[0]);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    CHECK(text.find("printed before Ctrl-C\n") == 0);
+    CHECK(text.find(": interrupted by SIGINT (Ctrl-C)\n") != std::string::npos);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 2);  // nothing else: no "terminate called"
+    CHECK(text.find("terminate called") == std::string::npos);
 }
 
 TEST_CASE("an fd number reused after close_fd is watched again") {

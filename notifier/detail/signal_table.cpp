@@ -6,6 +6,7 @@
 
 #include "core/detail/control_block.hpp"
 #include "core/errors.hpp"
+#include "notifier/detail/uncaught_interrupt.hpp"
 
 namespace mt::detail {
 namespace {
@@ -18,6 +19,7 @@ signal_table::signal_table() {
         own_sigint_ = true;
         claimed_[SIGINT] = true;
         ::sigaction(SIGINT, nullptr, &previous_[SIGINT]);
+        exit_130_on_uncaught_interrupt();  // Ctrl-C nobody catches: one line, status 130
     }
     struct sigaction pipe_now {};
     if (::sigaction(SIGPIPE, nullptr, &pipe_now) == 0 && pipe_now.sa_handler == SIG_DFL) {
