@@ -11,6 +11,7 @@
 #include "core/detail/wait.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt {
 
@@ -83,7 +84,7 @@ void barrier::break_all() noexcept {
 }
 
 void barrier::throw_broken(const detail::control_block& me, const char* op, const char* why) const {
-    throw broken_barrier_error(std::string(op) + " in micro-thread " + detail::describe(me) + ": " + why);
+    throw broken_barrier_error(detail::op_in(op, &me) + ": " + why);
 }
 
 std::size_t barrier::arrive_and_wait(deadline d) {

@@ -15,6 +15,7 @@
 #include "core/detail/assert.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt {
 
@@ -119,7 +120,7 @@ bool condition_variable::wait_impl(std::unique_lock<mutex>& lk, const deadline& 
     detail::check_deadline(me, d, op);
     mutex* m = lk.mutex();
     if (m == nullptr || !lk.owns_lock() || m->core_.holder() != &me) [[unlikely]] {
-        std::string what = std::string(op) + " in micro-thread " + detail::describe(me) + " on ";
+        std::string what = detail::op_in(op, &me) + " on ";
         append_condition(what, name_.view());
         what += " without holding its mutex";
         if (m) {
@@ -135,7 +136,7 @@ bool condition_variable::wait_impl(std::unique_lock<mutex>& lk, const deadline& 
     }
     detail::lock_core& mc = m->core_;
     if (mutex_ != nullptr && mutex_ != &mc) [[unlikely]] {
-        std::string what = std::string(op) + " in micro-thread " + detail::describe(me) + " on ";
+        std::string what = detail::op_in(op, &me) + " on ";
         append_condition(what, name_.view());
         what += " with ";
         mc.append_name(what);

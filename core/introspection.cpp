@@ -1,7 +1,8 @@
 // core/introspection.cpp — the dump of live micro-threads and the deadlock
 // report's wait-for chains.
-#include <cinttypes>
-#include <cstdio>
+#include <fmt/format.h>
+
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -9,70 +10,36 @@
 #include "core/engine.hpp"
 
 namespace mt {
-namespace detail {
-
-std::string name_of(const control_block& cb) {
-    if (cb.name[0]) return cb.name;
-    return "micro-thread-" + std::to_string(cb.id);
-}
-
-void append_ref(std::string& out, const control_block& cb) {
-    out += '#';
-    out += std::to_string(cb.id);
-    out += " '";
-    out += name_of(cb);
-    out += '\'';
-}
-
-std::string describe(const control_block& cb) {
-    std::string s;
-    append_ref(s, cb);
-    return s;
-}
-
-}  // namespace detail
-
 namespace {
 
 void append_wait(std::string& out, const detail::control_block& cb) {
     detail::describe_wait(cb, out);
     const deferred& d = cb.d;
     if (d.fired() && !d.waiting()) out += " (its deferred fired: kept for its next wait)";
-    if (d.pending_callbacks()) {
-        out += " (";
-        out += std::to_string(d.pending_callbacks());
-        out += " callbacks pending)";
-    }
+    if (d.pending_callbacks()) fmt::format_to(std::back_inserter(out), " ({} callbacks pending)", d.pending_callbacks());
 }
 
-std::string kib(std::size_t bytes) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
-    return buf;
-}
+double kib(std::size_t bytes) { return static_cast<double>(bytes) / 1024.0; }
 
 }  // namespace
 
 // append_activity — "; cpu 1.234 ms, 345 switches" (the CPU time only
 // while it is measured, or once it was).
 void engine::append_activity(std::string& out, const detail::control_block& cb) const {
-    char buf[96];
     const std::uint64_t n = cb.switches;
     const char* s = n == 1 ? "" : "es";
     if (cpu_time_measured() || cb.cpu_ticks) {
         const double ms = static_cast<double>(cpu_time(&cb).count()) / 1e6;
-        std::snprintf(buf, sizeof buf, "; cpu %.3f ms, %" PRIu64 " switch%s", ms, n, s);
+        fmt::format_to(std::back_inserter(out), "; cpu {:.3f} ms, {} switch{}", ms, n, s);
     } else {
-        std::snprintf(buf, sizeof buf, "; %" PRIu64 " switch%s", n, s);
+        fmt::format_to(std::back_inserter(out), "; {} switch{}", n, s);
     }
-    out += buf;
 }
 
 std::string engine::dump() const {
     std::vector<const detail::control_block*> all;
     for (auto* cb = live_.front(); cb; cb = decltype(live_)::next(*cb)) all.push_back(cb);
-    std::string out = std::to_string(all.size()) + " live micro-thread" +
-                      (all.size() == 1 ? "" : "s") + "\n";
+    std::string out = fmt::format("{} live micro-thread{}\n", all.size(), all.size() == 1 ? "" : "s");
     for (const detail::control_block* p : all) {  // oldest first
         const detail::control_block& cb = *p;
         out += "  ";
@@ -90,12 +57,8 @@ std::string engine::dump() const {
             detail::append_held_locks(out, cb);
         }
         if (cb.stk) {
-            out += "; stack ";
-            out += kib(cb.stk.size);
-            out += ' ';
-            out += detail::kind_name(cb.stk.kind);
-            out += ", high-water ";
-            out += kib(detail::stack_pool::high_water(cb.stk));
+            fmt::format_to(std::back_inserter(out), "; stack {:.1f} KiB {}, high-water {:.1f} KiB", kib(cb.stk.size),
+                           detail::kind_name(cb.stk.kind), kib(detail::stack_pool::high_water(cb.stk)));
         }
         append_activity(out, cb);
         out += '\n';
@@ -131,9 +94,9 @@ std::string engine::deadlock_report() const {
     }
     for (auto* cb : oldest_first) starts.push_back(cb);
 
-    std::string out = "deadlock: " + std::to_string(waiting.size()) + " micro-thread" +
-                      (waiting.size() == 1 ? "" : "s") +
-                      " wait and nothing can wake them";
+    std::string out = waiting.size() == 1 ? std::string("deadlock: 1 micro-thread waits and nothing can wake it")
+                                          : fmt::format("deadlock: {} micro-threads wait and nothing can wake them",
+                                                        waiting.size());
     for (auto* start : starts) {
         if (was_seen(start)) continue;
         out += "\n  ";

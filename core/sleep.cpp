@@ -7,6 +7,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt {
 namespace {
@@ -33,7 +34,7 @@ void sleep_d(std::chrono::nanoseconds d) {
     engine& e = engine::get("sleep_d");
     detail::control_block& me = e.require_running("sleep_d");
     if (d.count() < 0) {
-        throw usage_error("sleep_d in micro-thread " + detail::describe(me) + ": a negative duration");
+        throw usage_error(detail::op_in("sleep_d", &me) + ": a negative duration");
     }
     if (d.count() == 0) {
         e.yield_running();

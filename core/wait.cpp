@@ -9,6 +9,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 namespace {
@@ -186,13 +187,13 @@ bool withdraw(control_block& cb, bool force) noexcept {
 }
 
 void throw_negative_timeout(const control_block& me, const char* op) {
-    throw usage_error(std::string(op) + " in micro-thread " + describe(me) +
+    throw usage_error(op_in(op, &me) +
                       ": a negative timeout (use a zero timeout to poll)");
 }
 
 void throw_timeout(const control_block& me, const char* op, const wait_kind& kind, const void* obj,
                    const deadline& d) {
-    std::string what = std::string(op) + " in micro-thread " + describe(me) + " timed out after ";
+    std::string what = op_in(op, &me) + " timed out after ";
     const bool by_shield = me.shield_depth > 0 && me.shield_due <= d.when();
     if (!by_shield && d.requested().count() >= 0) {
         append_seconds(what, std::chrono::duration<double>(d.requested()).count());

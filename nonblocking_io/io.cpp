@@ -1,6 +1,8 @@
 // nonblocking_io/io.cpp — try the system call; on EAGAIN wait for readiness.
 #include "nonblocking_io/io.hpp"
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
 
 #include <cerrno>
@@ -13,6 +15,7 @@
 #include "core/engine.hpp"
 #include "nonblocking_io/detail/op.hpp"
 #include "notifier/detail/reactor.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt {
 namespace detail {
@@ -24,7 +27,7 @@ op_context::op_context(const char* op, int fd, const deadline& d)
 }
 
 std::string op_context::what() const {
-    return std::string(op_) + "(fd " + std::to_string(fd_) + ") in micro-thread " + describe(me_);
+    return op_in(op_, fmt::format("fd {}", fd_), &me_);
 }
 
 void op_context::fail(int err) const { throw std::system_error(err, std::generic_category(), what()); }

@@ -4,6 +4,8 @@
 // involved: libev lets only one loop own a signal, which tied subprocesses to
 // one engine per process. Kernels without pidfds: waitpid(WNOHANG) polled
 // with a back-off.
+#include <fmt/format.h>
+
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,6 +19,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/wait.hpp"
 #include "notifier/detail/ev_reactor.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 namespace {
@@ -35,7 +38,7 @@ int pidfd_open(pid_t pid) noexcept {
 
 [[noreturn]] void child_error(int err, pid_t pid, const control_block& me) {
     throw std::system_error(err, std::generic_category(),
-                            "wait_child(pid " + std::to_string(pid) + ") in micro-thread " + describe(me));
+                            op_in("wait_child", fmt::format("pid {}", pid), &me));
 }
 
 // reaped — waitpid(pid, WNOHANG): true (status set) once it exited.

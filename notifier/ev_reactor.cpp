@@ -2,6 +2,8 @@
 // Invariants: see notifier/detail/ev_reactor.hpp.
 #include "notifier/detail/ev_reactor.hpp"
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/wait.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 
@@ -174,8 +177,7 @@ void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& 
     // it with the last one), so the fd was checked then.
     if (!backend_.watching(fd, write) && ::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
         throw std::system_error(EBADF, std::generic_category(),
-                                std::string(op) + "(fd " + std::to_string(fd) + ") in micro-thread " +
-                                    describe(me) + ": not an open fd");
+                                op_in(op, fmt::format("fd {}", fd), &me) + ": not an open fd");
     }
     fds_.entry(fd);  // may throw: before anything is armed
     wait_node* n = begin(node_kind::fd, fd_kind, me);
@@ -220,8 +222,7 @@ std::size_t ev_reactor::fail_waiters(int fd, int dir, const char* why) noexcept 
         try {
             err = std::make_exception_ptr(std::system_error(
                 EBADF, std::generic_category(),
-                std::string(dir ? "wait_writable" : "wait_readable") + "(fd " + std::to_string(fd) +
-                    ") in micro-thread " + describe(*n->waiter) + ": " + why));
+                op_in(dir ? "wait_writable" : "wait_readable", fmt::format("fd {}", fd), n->waiter) + ": " + why));
         } catch (...) {
             err = std::current_exception();  // out of memory: that is the error it gets
         }

@@ -15,12 +15,13 @@
 #include "core/errors.hpp"
 #include "notifier/detail/reactor.hpp"
 #include "notifier/notifier.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt {
 namespace {
 
 std::string what_in(const char* op, const std::string& arg, const detail::control_block& me) {
-    return std::string(op) + "(" + arg + ") in micro-thread " + detail::describe(me);
+    return detail::op_in(op, arg, &me);
 }
 
 void wait_fd(int fd, bool write, const deadline& d) {

@@ -2,6 +2,8 @@
 // joining of an actor. States and invariants: see actor_core.hpp.
 #include "core/detail/actor_core.hpp"
 
+#include <fmt/format.h>
+
 #include <string>
 #include <utility>
 
@@ -9,6 +11,7 @@
 #include "core/engine.hpp"
 #include "core/errors.hpp"
 #include "core/micro_thread.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 
@@ -202,7 +205,7 @@ std::exception_ptr actor_core::stopped_error(const control_block& caller, const 
 }
 
 void actor_core::throw_stopped(const control_block& caller) const {
-    std::string what = "actor::call in micro-thread " + describe(caller) + " on actor '" + name_ + "': ";
+    std::string what = fmt::format("{} on actor '{}': ", op_in("actor::call", &caller), name_);
     if (life_ == life::stopping) what += "the actor is stopping (stop() was called) and takes no more calls";
     else if (reason_ == end_reason::stopped) what += "the actor has stopped (stop() was called)";
     else what += "the actor has stopped (its micro-thread was aborted)";
@@ -227,7 +230,7 @@ void actor_core::call(actor_call& c, const deadline& d) {
     control_block& me = engine::get("actor::call").require_running("actor::call");
     binding_.check(me, "actor::call", "actor", name_);
     if (&me == server_) [[unlikely]] {
-        throw usage_error("actor::call in micro-thread " + describe(me) + " on actor '" + name_ +
+        throw usage_error(op_in("actor::call", &me) + " on actor '" + name_ +
                           "': a call from the actor's own micro-thread would wait for itself forever "
                           "(inside a call, use the state directly)");
     }
@@ -262,7 +265,7 @@ void actor_core::wait(const deadline& d) {
     control_block& me = engine::get("actor::wait").require_running("actor::wait");
     binding_.check(me, "actor::wait", "actor", name_);
     if (&me == server_) [[unlikely]] {
-        throw usage_error("actor::wait in micro-thread " + describe(me) + " on actor '" + name_ +
+        throw usage_error(op_in("actor::wait", &me) + " on actor '" + name_ +
                           "': the actor's own micro-thread would wait for its own end");
     }
     check_deadline(me, d, "actor::wait");

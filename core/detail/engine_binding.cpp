@@ -1,11 +1,14 @@
 // core/detail/engine_binding.cpp — see engine_binding.hpp.
 #include "core/detail/engine_binding.hpp"
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 
@@ -34,10 +37,8 @@ void engine_binding::check_here(const char* op, const char* kind, std::string_vi
 void engine_binding::fail(const control_block* me, const char* op, const char* kind, std::string_view name) const {
     // One engine per OS thread: bound on this very thread means its engine ended.
     const bool ended = os_thread == this_os_thread();
-    const std::string who = me ? " in micro-thread " + describe(*me) : std::string(" on the engine's root");
-    throw usage_error(std::string(op) + who + " on " + kind + " '" + std::string(name) + "'" +
-                      (ended ? ", which belongs to an engine that has ended"
-                             : ", which belongs to the engine of another OS thread"));
+    throw usage_error(fmt::format("{} on {} '{}', which belongs to {}", op_in(op, me), kind, name,
+                                  ended ? "an engine that has ended" : "the engine of another OS thread"));
 }
 
 }  // namespace mt::detail

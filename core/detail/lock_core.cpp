@@ -10,6 +10,7 @@
 
 #include "core/detail/assert.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 
@@ -208,7 +209,7 @@ void lock_core::pass_on() noexcept {
 bool lock_core::lock_held_by_caller(control_block& me, const char* op, bool timed_try) {
     if (recursive_) {
         if (count_ == UINT32_MAX) [[unlikely]] {
-            std::string what = std::string(op) + " in micro-thread " + describe(me) + ": ";
+            std::string what = op_in(op, &me) + ": ";
             append_name(what);
             throw usage_error(what + " is already held 4294967295 times");
         }
@@ -216,7 +217,7 @@ bool lock_core::lock_held_by_caller(control_block& me, const char* op, bool time
         return true;
     }
     if (timed_try) return false;
-    std::string what = std::string(op) + " in micro-thread " + describe(me) + ": deadlock: ";
+    std::string what = op_in(op, &me) + ": deadlock: ";
     append_ref(what, me);
     what += " would wait for ";
     append_name(what);
@@ -225,7 +226,7 @@ bool lock_core::lock_held_by_caller(control_block& me, const char* op, bool time
 }
 
 void lock_core::throw_cycle(const control_block& me, const char* op) const {
-    throw deadlock_error(std::string(op) + " in micro-thread " + describe(me) + ": deadlock: " + cycle_message(me, *this));
+    throw deadlock_error(op_in(op, &me) + ": deadlock: " + cycle_message(me, *this));
 }
 
 void lock_core::lock(const deadline& d, const char* op) { acquire(d, op, false); }
@@ -263,7 +264,7 @@ void lock_core::throw_bad_unlock(control_block* me, const char* op) {
         throw usage_error(what + ": only its holder may unlock it");
     }
     binding_.check(*me, op, kind_, name_.view());
-    std::string what = std::string(op) + " in micro-thread " + describe(*me) + " on ";
+    std::string what = op_in(op, me) + " on ";
     append_name(what);
     if (holder_) {
         what += ", which is held by ";

@@ -21,6 +21,7 @@
 
 #include "core/detail/lock_core.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 namespace {
@@ -92,7 +93,7 @@ bool break_cycle_for_relock(const control_block& me, const lock_core& l) noexcep
     if (!victim) return false;
     std::exception_ptr e;
     try {
-        std::string what = "lock in micro-thread " + describe(*victim->cb) + ": deadlock: ";
+        std::string what = op_in("lock", victim->cb) + ": deadlock: ";
         append_cycle(what, *victim->cb, me, l, true);
         what += " (a re-lock after a condition wait cannot fail, so this lock wait fails instead)";
         e = std::make_exception_ptr(deadlock_error(what));

@@ -1,6 +1,8 @@
 // core/detail/sync_object.cpp — see sync_object.hpp.
 #include "core/detail/sync_object.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <exception>
 
@@ -8,6 +10,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
+#include "core/detail/naming.hpp"
 
 namespace mt::detail {
 
@@ -34,13 +37,7 @@ control_block* sync_object::enter(const char* op) {
 }
 
 void sync_object::misuse(const control_block* me, const char* op, const std::string& what) const {
-    std::string s = op;
-    if (me) s += " in micro-thread " + describe(*me);
-    else if (engine::current()) s += " on the engine's root";
-    s += " on ";
-    s += kind_;
-    s += " '" + name_ + "': " + what;
-    throw usage_error(s);
+    throw usage_error(fmt::format("{} on {} '{}': {}", op_in(op, me), kind_, name_, what));
 }
 
 int sync_object::label(char* buf, std::size_t size) const noexcept {
