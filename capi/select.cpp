@@ -1,10 +1,15 @@
 // capi/select.cpp — select over pipes of the caller's objects.
+#include <fmt/format.h>
+
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "capi/detail/guard.hpp"
 #include "capi/detail/handles.hpp"
+#include "core/detail/naming.hpp"
+#include "core/engine.hpp"
 #include "pipes/select.hpp"
 
 using namespace mt::capi;
@@ -59,7 +64,14 @@ mt_status mt_select(mt_select_case* cases, size_t n, int64_t timeout_ns, size_t*
             }
         } keep{slots, n};
         const std::optional<std::size_t> r = mt::select(std::span<mt::select_case>(sel, n), d);
-        if (!r) throw mt::timeout_error("mt_select timed out");
+        if (!r) {
+            const mt::engine* e = mt::engine::current();
+            const std::string who = mt::detail::op_in("mt_select", e ? e->running() : nullptr);
+            const double secs = std::chrono::duration<double>(d.requested()).count();
+            throw mt::timeout_error(secs >= 0 ? fmt::format("{} timed out after {:.3f} s waiting for one of {} cases",
+                                                            who, secs, n)
+                                              : fmt::format("{} reached its deadline waiting for one of {} cases", who, n));
+        }
         mt_select_case& c = cases[*r];
         if (!c.is_put) {
             if (slots[*r].got) {

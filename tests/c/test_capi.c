@@ -766,6 +766,7 @@ static mt_status test_select(void* arg, void** result) {
     cases[2].pipe = NULL; /* disabled: a nil channel */
     size_t chosen = 99;
     CHECK_STATUS(mt_select(cases, 3, MS(2), &chosen), MT_TIMEOUT);
+    CHECK(strstr(mt_last_error_message(), "mt_select in micro-thread #1 'main' timed out after 0.002 s waiting for one of 3 cases") != NULL);
 
     mt_thread* w = mt_spawn(NULL, puts_later, b);
     CHECK_STATUS(mt_select(cases, 3, MT_FOREVER, &chosen), MT_OK);
