@@ -115,9 +115,9 @@ std::string engine::deadlock_report() const {
     }
     for (auto* cb : oldest_first) starts.push_back(cb);
 
-    std::string out = "deadlock: " + std::to_string(waiting.size()) + " micro-thread" +
-                      (waiting.size() == 1 ? "" : "s") +
-                      " wait and nothing can wake them";
+    std::string out = "deadlock: " + std::to_string(waiting.size()) +
+                      (waiting.size() == 1 ? " micro-thread waits and nothing can wake it"
+                                           : " micro-threads wait and nothing can wake them");
     for (auto* start : starts) {
         if (was_seen(start)) continue;
         out += "\n  ";
