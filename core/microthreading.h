@@ -27,8 +27,9 @@
  * and return MT_EXIT from its mt_func. Every later suspending call returns
  * MT_EXIT again (aborts are sticky).
  *
- * Threading: the engine's OS thread, except mt_remote_* tokens and
- * mt_version, which any OS thread may use. */
+ * Threading: the engine's OS thread, except mt_version and mt_status_name,
+ * which any OS thread may call; the last error is per OS thread; an mt_work
+ * function and an mt_type's release may run on a worker OS thread. */
 #ifndef MICROTHREADING_H
 #define MICROTHREADING_H
 
@@ -152,7 +153,8 @@ typedef struct mt_spawn_options {
     const mt_type* result_type;  /* how to release a result nobody joins; NULL: results are not objects */
     void (*arg_dispose)(void* arg);  /* called once with arg when the micro-thread's block goes away
                                         (after its body returned, or when it was aborted before it
-                                        started and its body never ran); NULL: none */
+                                        started and its body never ran); never when mt_spawn fails
+                                        (arg is then still the caller's); NULL: none */
 } mt_spawn_options;
 
 void mt_spawn_options_init(mt_spawn_options* o);
@@ -163,8 +165,8 @@ mt_thread* mt_spawn(const mt_spawn_options* options, mt_func fn, void* arg);
 void mt_thread_retain(mt_thread* t);
 void mt_thread_release(mt_thread* t);
 
-/* mt_join — suspends until t has ended; MT_OK with *result (one reference,
- * handed out once: a second join gets NULL), MT_FAILED (its error:
+/* mt_join — suspends until t has ended; MT_OK with *result (a new reference
+ * for every join; NULL when the body gave none), MT_FAILED (its error:
  * mt_take_error), MT_ABORTED, MT_TIMEOUT, MT_EXIT, MT_USAGE (joining
  * yourself, outside a micro-thread). */
 mt_status mt_join(mt_thread* t, int64_t timeout_ns, void** result);
