@@ -17,7 +17,10 @@ string says what they are:
              <microthreading/microthreading.hpp>, common standard headers and
              `using namespace std::chrono_literals;`;
            * declarations: first line `// snippet: toplevel`; compiled at
-             namespace scope after the same preamble.
+             namespace scope after the same preamble;
+           * shared declarations: first line `// snippet: context`; compiled
+             as declarations, and put before every later fragment of the
+             same file (the names a page's fragments share, shown once).
            A ```cpp block that is none of these is an error, so no snippet
            escapes the check.
   ```cpp signature
@@ -25,8 +28,10 @@ string says what they are:
            and whitespace aside) must appear in a public header as written,
            so a reference's signatures cannot drift from the code.
   ```c     the C API: a complete program (compiled as C11, linked, run as
-           above) or a fragment (`/* snippet: fragment */`, the body of a
-           function after #include <microthreading/core/microthreading.h>).
+           above), a fragment (`/* snippet: fragment */`, the body of a
+           function after #include <microthreading/core/microthreading.h>),
+           declarations (`/* snippet: toplevel */`) or shared declarations
+           (`/* snippet: context */`), as for C++.
   ```python
            a program run with the module micro_threading on PYTHONPATH
            (--python-path) when an ```output block follows; otherwise only
@@ -102,6 +107,7 @@ class Snippet:
         self.path, self.line, self.lang, self.info, self.code, self.context = path, line, lang, info, code, context
         self.expected = None  # the output block that follows, if any
         self.kind = None
+        self.shared = ""  # the file's `snippet: context` blocks before it
 
     def where(self):
         return "%s:%d" % (self.path, self.line)
@@ -150,6 +156,7 @@ def classify(blocks):
     """Attaches output blocks to the programs before them; returns the snippets
     to check and the errors of structure."""
     snippets, errors = [], []
+    shared = {}  # language -> the `snippet: context` declarations so far
     for k, b in enumerate(blocks):
         if b.lang == "output":
             prev = blocks[k - 1] if k > 0 else None
@@ -167,6 +174,9 @@ def classify(blocks):
                 b.kind = "fragment"
             elif first == "// snippet: toplevel":
                 b.kind = "toplevel"
+            elif first == "// snippet: context":
+                b.kind = "toplevel"
+                shared["cpp"] = shared.get("cpp", "") + line_directive(b) + b.code
             else:
                 errors.append((b, "a ```cpp block must be a program (int main), start with "
                                   "'// snippet: fragment' or '// snippet: toplevel', or be ```cpp signature"))
@@ -178,9 +188,13 @@ def classify(blocks):
                 b.kind = "c-program"
             elif first == "/* snippet: fragment */":
                 b.kind = "c-fragment"
+            elif first in ("/* snippet: toplevel */", "/* snippet: context */"):
+                b.kind = "c-toplevel"
+                if first == "/* snippet: context */":
+                    shared["c"] = shared.get("c", "") + line_directive(b) + b.code
             else:
-                errors.append((b, "a ```c block must be a program (int main), start with "
-                                  "'/* snippet: fragment */', or be ```c signature"))
+                errors.append((b, "a ```c block must be a program (int main), start with '/* snippet: fragment */', "
+                                  "'/* snippet: toplevel */' or '/* snippet: context */', or be ```c signature"))
                 continue
         elif b.lang == "python":
             b.kind = "python-program" if nxt and nxt.lang == "output" else "python-syntax"
@@ -188,6 +202,10 @@ def classify(blocks):
             continue
         if nxt and nxt.lang == "output" and b.kind in ("program", "c-program", "python-program"):
             b.expected = nxt.code
+        if b.kind in ("fragment", "toplevel"):
+            b.shared = shared.get("cpp", "") if not first == "// snippet: context" else ""
+        elif b.kind in ("c-fragment", "c-toplevel"):
+            b.shared = shared.get("c", "") if not first == "/* snippet: context */" else ""
         snippets.append(b)
     return snippets, errors
 
@@ -217,7 +235,10 @@ def declarations(code):
     """The declarations of a signature block: split at ';' outside brackets."""
     code = re.sub(r"/\*.*?\*/", " ", code, flags=re.S)
     code = re.sub(r"//[^\n]*", " ", code)
-    out, depth, cur = [], 0, ""
+    # a preprocessor line is a declaration of its own
+    directives = [l for l in code.split("\n") if l.strip().startswith("#")]
+    code = "\n".join(l for l in code.split("\n") if not l.strip().startswith("#"))
+    out, depth, cur = list(directives), 0, ""
     for ch in code:
         if ch in "({[":
             depth += 1
@@ -252,9 +273,9 @@ def line_directive(s, offset=1):
 
 
 def source_of(s):
-    ctx = ""
+    ctx = s.shared
     if s.context:
-        ctx = '#line %d "%s"\n%s\n' % (s.context[0], s.path, s.context[1])
+        ctx += '#line %d "%s"\n%s\n' % (s.context[0], s.path, s.context[1])
     if s.kind == "program":
         return s.code if not ctx else ctx + s.code  # a program stands alone
     if s.kind == "fragment":
@@ -265,6 +286,8 @@ def source_of(s):
         return s.code
     if s.kind == "c-fragment":
         return C_PREAMBLE + ctx + "void snippet_body(void) {\n" + line_directive(s) + s.code + "}\n"
+    if s.kind == "c-toplevel":
+        return C_PREAMBLE + ctx + line_directive(s) + s.code
     raise AssertionError(s.kind)
 
 
@@ -307,9 +330,9 @@ def check(s, opts, work):
     compiler = [opts.cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-variable",
                 "-Wno-unused-parameter"] if is_c else [opts.cxx, "-std=c++20"] + WARNINGS
     exe = os.path.join(work, name)
-    if s.kind in ("fragment", "toplevel", "c-fragment"):
+    if s.kind in ("fragment", "toplevel", "c-fragment", "c-toplevel"):
         out = run(compiler + includes + ["-fsyntax-only", src])
-        what = "fragment" if s.kind != "toplevel" else "declarations"
+        what = "fragment" if s.kind in ("fragment", "c-fragment") else "declarations"
         return (out.returncode == 0, ("%s (compiled%s)" % (what, ", C" if is_c else "")) if out.returncode == 0
                 else out.stderr)
     out = run(compiler + includes + [src, "-o", exe] + flags + rpath)
