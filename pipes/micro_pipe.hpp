@@ -5,7 +5,7 @@
 //   mt::spawn([p]() mutable { for (int i = 0; i < 3; ++i) p.put(i); p.close(); });
 //   for (int v : p) use(v);          // ends at end-of-stream
 //
-// The table of SPEC section 5 is the contract:
+// This table is the contract (docs/reference/pipes.md):
 //
 //   op      | slot empty, open       | slot full, open             | closed          | closed with E
 //   put(v)  | stores v, wakes reader | suspends until it is taken  | MicroThreadExit | MicroThreadExit
