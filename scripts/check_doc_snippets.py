@@ -9,9 +9,10 @@ string says what they are:
 
   ```cpp   a C++ snippet, one of:
            * a complete program (it has `int main(`): compiled and linked
-             against the library; when the next fenced block is an
-             ```output block, run, and its standard output must be exactly
-             that block;
+             against the library; when the next checked block is an
+             ```output block (blocks of other languages, a shell command,
+             may come between), run, and its standard output must be
+             exactly that block;
            * a fragment: its first line is `// snippet: fragment`; compiled
              as the body of a function, after the umbrella header
              <microthreading/microthreading.hpp>, common standard headers and
@@ -157,14 +158,17 @@ def classify(blocks):
     to check and the errors of structure."""
     snippets, errors = [], []
     shared = {}  # language -> the `snippet: context` declarations so far
+    checked = ("cpp", "c++", "c", "python")
     for k, b in enumerate(blocks):
         if b.lang == "output":
-            prev = blocks[k - 1] if k > 0 else None
-            if not prev or prev.kind not in ("program", "c-program", "python-program"):
+            # the program it belongs to: the last checked block before it
+            # (blocks of other languages, a shell command, may come between)
+            prev = next((x for x in reversed(blocks[:k]) if x.lang in checked or x.lang == "output"), None)
+            if not prev or prev.kind not in ("program", "c-program", "python-program") or prev.expected is not b.code:
                 errors.append((b, "an ```output block must follow the program that prints it"))
             continue
         first = next((l.strip() for l in b.code.split("\n") if l.strip()), "")
-        nxt = blocks[k + 1] if k + 1 < len(blocks) else None
+        nxt = next((x for x in blocks[k + 1:] if x.lang in checked or x.lang == "output"), None)
         if b.lang in ("cpp", "c++"):
             if "signature" in b.info.split()[1:]:
                 b.kind = "signature"
