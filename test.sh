@@ -7,6 +7,10 @@
 #                   module's tests under both interpreters, and an outside
 #                   program built against the installed library (pkg-config
 #                   with g++ and clang++, CMake, a meson subproject);
+#   the docs        every public name of the headers named in docs/reference/,
+#                   every code snippet of README.md and docs/ compiled, and the
+#                   programs whose output a page shows run and compared (the
+#                   tutorial's against the installed library);
 #   ASan+UBSan      the C++ suite and the C API's tests again;
 #   TSan            the tests that cross OS threads (the worker pool, wake-ups
 #                   from other OS threads, several engines);
@@ -126,6 +130,41 @@ python_module_tests() {
     grep -E '^(ok|FAIL)' "$dir.python-tests.log" | grep -E '^FAIL' | head -20
     count_summary "python ($interp)" "$dir.python-tests.log" $rc
   done
+}
+
+# ---- the documentation ---------------------------------------------------------------
+
+# step_docs — scripts/check_reference.py (one count): docs/reference/ names
+# every public function, class and member of the public headers and every
+# C API function, and nothing that does not exist; scripts/check_doc_snippets.py
+# (one count per snippet): every code block of README.md, docs/*.md,
+# docs/design/*.md and docs/reference/*.md compiles against the tree's
+# headers and build/release's library, each program followed by an output
+# block prints exactly that, and docs/tutorial.md's programs build against
+# the library installed from build/release (meson install --destdir) with
+# pkg-config. Needs step_release's build and Python module.
+step_docs() {
+  echo "== docs/reference/ covers the public headers (scripts/check_reference.py)"
+  if python3 scripts/check_reference.py >build/docs-reference.log 2>&1; then
+    passed=$((passed + 1)); echo "   ok:$(tail -1 build/docs-reference.log)"
+  else
+    failed=$((failed + 1)); grep -vE '^   [A-Za-z_/.]+ +[0-9]+ public names' build/docs-reference.log | head -40
+  fi
+  echo "== the docs' snippets, compiled and run (scripts/check_doc_snippets.py)"
+  if [ ! -f build/release/build.ninja ]; then failed=$((failed + 1)); echo "   no release build"; return; fi
+  local dest="$PWD/build/docs-install" prefix libdir
+  rm -rf "$dest"
+  if ! meson install -C build/release --no-rebuild --destdir "$dest" >build/docs-install.log 2>&1; then
+    tail -20 build/docs-install.log; failed=$((failed + 1)); return
+  fi
+  prefix=$(meson introspect build/release --buildoptions | python3 -c "import json,sys; print([o['value'] for o in json.load(sys.stdin) if o['name']=='prefix'][0])")
+  libdir=$(meson introspect build/release --buildoptions | python3 -c "import json,sys; print([o['value'] for o in json.load(sys.stdin) if o['name']=='libdir'][0])")
+  case "$libdir" in /*) ;; *) libdir="$prefix/$libdir" ;; esac
+  python3 scripts/check_doc_snippets.py --lib-dir build/release --python-path build/release/python \
+    --installed "$dest" --installed-libdir "$libdir" >build/docs-snippets.log 2>&1
+  grep -E '^FAIL' -A14 build/docs-snippets.log | head -80
+  tail -1 build/docs-snippets.log
+  count_lines build/docs-snippets.log
 }
 
 # ---- sanitizers ---------------------------------------------------------------------
@@ -275,6 +314,7 @@ step_valgrind() {
 }
 
 step_release
+step_docs
 step_asan
 step_tsan
 step_fuzz_regression

@@ -1,5 +1,5 @@
-// capi/pipes.cpp — the untyped pipe through the C API: the table of SPEC
-// section 5, with the caller's objects as values.
+// capi/pipes.cpp — the untyped pipe through the C API: the table of
+// docs/reference/pipes.md, with the caller's objects as values.
 #include <new>
 #include <string>
 #include <typeinfo>

@@ -85,6 +85,21 @@ struct arg_owner {
     }
 };
 
+// c_body — the body of a micro-thread spawned from C: fn(arg), its result
+// an object of rtype; `owner` disposes of arg with the body.
+struct c_body {
+    mt_func fn;
+    void* arg;
+    const mt_type* rtype;
+    arg_owner owner;
+    foreign_object operator()() {
+        void* result = nullptr;
+        const mt_status s = fn(arg, &result);
+        if (s != MT_OK) throw_status(s, "an mt_func");
+        return foreign_object::adopt(result, rtype);
+    }
+};
+
 void dispose_c_callback(void* state) noexcept {
     auto* cb = static_cast<c_callback*>(state);
     if (cb->dispose) cb->dispose(cb->state);
@@ -113,16 +128,13 @@ mt_thread* mt_spawn(const mt_spawn_options* options, mt_func fn, void* arg) {
         so.stack_size = o.stack_size;
         if (o.stdin_pipe) so.in = pipe_attachment(o.stdin_pipe, "mt_spawn");
         if (o.stdout_pipe) so.out = pipe_attachment(o.stdout_pipe, "mt_spawn");
-        const mt_type* rtype = o.result_type;
         // The body's argument is disposed of with the body: after it ran, or
-        // unrun when the micro-thread was aborted before it started.
-        arg_owner owner{o.arg_dispose, arg};
-        auto h = mt::spawn(so, [fn, arg, rtype, owner = std::move(owner)]() -> foreign_object {
-            void* result = nullptr;
-            const mt_status s = fn(arg, &result);
-            if (s != MT_OK) throw_status(s, "an mt_func");
-            return foreign_object::adopt(result, rtype);
-        });
+        // unrun when the micro-thread was aborted before it started. The
+        // owner is armed only once the spawn succeeded: a spawn that fails
+        // leaves the argument the caller's (arg_dispose is not called).
+        auto h = mt::spawn(so, c_body{fn, arg, o.result_type, arg_owner{nullptr, arg}});
+        static_cast<mt::detail::task_block<foreign_object, c_body>&>(h.get_deferred().owner()).fn.owner.dispose =
+            o.arg_dispose;
         auto* b = static_cast<thread_block*>(&h.get_deferred().owner());
         ++b->handles;  // the C caller's reference; `h` drops its own
         out = handle_of(b);

@@ -1,4 +1,5 @@
-// core/deferred.hpp — the one deferred each micro-thread owns (SPEC section 3).
+// core/deferred.hpp — the one deferred each micro-thread owns
+// (docs/reference/deferred.md).
 //
 // A deferred is the PEP's continuation point for user code: whoever will
 // complete something arms the owner's deferred, the owner waits on it, and

@@ -332,7 +332,7 @@ void engine::end(detail::control_block& cb, bool free) noexcept {
 }
 
 // detach_io — lets go of the micro-thread's stdin/stdout; `ended` tells the
-// pipes it ended (they close or propagate as SPEC section 5 says).
+// pipes it ended (they close or propagate as docs/reference/pipes.md says).
 void engine::detach_io(detail::control_block& cb, bool ended) noexcept {
     for (detail::io_attachment& a : cb.io) {
         if (!a) continue;

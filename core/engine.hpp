@@ -57,7 +57,7 @@ class tracer;
 using unhandled_handler = std::function<void(const micro_thread_info&, std::exception_ptr)>;
 
 // switch_hook — called on every switch with the micro-threads left and
-// entered (nullptr for the root). For embedders (SPEC section 7): an
+// entered (nullptr for the root). For embedders (docs/embedding.md): an
 // interpreter saves and restores its per-thread state here.
 using switch_hook = void (*)(void* user, const detail::control_block* from,
                              const detail::control_block* to);

@@ -6,7 +6,9 @@
 // A micro-thread runs on its own pooled stack. spawn() allocates its control
 // block and takes a stack from the pool; nothing else. Handles are cheap to
 // copy (a reference count, not thread-safe: a handle stays on its engine's OS
-// thread) and must not outlive the engine.
+// thread). A handle may outlive its engine: it can still be destroyed and its
+// outcome read (result(), done(), id()), while wait() and abort() on it are
+// then a usage_error.
 #pragma once
 
 #include <cstddef>
@@ -220,7 +222,9 @@ void set_unhandled_exception_handler(unhandled_handler h);
 // run — starts an engine on this OS thread, runs main() as micro-thread #1
 // 'main' and everything it starts, and returns main's result (or rethrows its
 // exception) once every micro-thread has ended. Throws deadlock_error when
-// micro-threads wait and nothing can wake them.
+// micro-threads wait and nothing can wake them, micro_thread_aborted when
+// main itself ended by MicroThreadExit (it was aborted, or put to a closed
+// pipe), usage_error when an engine already runs on this OS thread.
 template <class F>
 auto run(F&& main, engine_options opts = {}) {
     engine e(opts);

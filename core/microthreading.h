@@ -27,8 +27,9 @@
  * and return MT_EXIT from its mt_func. Every later suspending call returns
  * MT_EXIT again (aborts are sticky).
  *
- * Threading: the engine's OS thread, except mt_remote_* tokens and
- * mt_version, which any OS thread may use. */
+ * Threading: the engine's OS thread, except mt_version and mt_status_name,
+ * which any OS thread may call; the last error is per OS thread; an mt_work
+ * function and an mt_type's release may run on a worker OS thread. */
 #ifndef MICROTHREADING_H
 #define MICROTHREADING_H
 
@@ -147,12 +148,13 @@ typedef mt_status (*mt_func)(void* arg, void** result);
 typedef struct mt_spawn_options {
     const char* name;       /* shown in errors, dumps and deadlock reports; NULL: unnamed */
     size_t stack_size;      /* 0: the engine's default */
-    mt_pipe* stdin_pipe;    /* attached as its stdin (death rules of SPEC section 5), or NULL */
+    mt_pipe* stdin_pipe;    /* attached as its stdin (the death rules of docs/reference/pipes.md), or NULL */
     mt_pipe* stdout_pipe;   /* attached as its stdout, or NULL */
     const mt_type* result_type;  /* how to release a result nobody joins; NULL: results are not objects */
     void (*arg_dispose)(void* arg);  /* called once with arg when the micro-thread's block goes away
                                         (after its body returned, or when it was aborted before it
-                                        started and its body never ran); NULL: none */
+                                        started and its body never ran); never when mt_spawn fails
+                                        (arg is then still the caller's); NULL: none */
 } mt_spawn_options;
 
 void mt_spawn_options_init(mt_spawn_options* o);
@@ -163,8 +165,8 @@ mt_thread* mt_spawn(const mt_spawn_options* options, mt_func fn, void* arg);
 void mt_thread_retain(mt_thread* t);
 void mt_thread_release(mt_thread* t);
 
-/* mt_join — suspends until t has ended; MT_OK with *result (one reference,
- * handed out once: a second join gets NULL), MT_FAILED (its error:
+/* mt_join — suspends until t has ended; MT_OK with *result (a new reference
+ * for every join; NULL when the body gave none), MT_FAILED (its error:
  * mt_take_error), MT_ABORTED, MT_TIMEOUT, MT_EXIT, MT_USAGE (joining
  * yourself, outside a micro-thread). */
 mt_status mt_join(mt_thread* t, int64_t timeout_ns, void** result);
@@ -198,7 +200,7 @@ void* mt_state(void);
 /* mt_thread_state — the state block of t's micro-thread. */
 void* mt_thread_state(mt_thread* t);
 
-/* ---- the deferred (SPEC section 3) -------------------------------------------------------- */
+/* ---- the deferred (docs/reference/deferred.md) --------------------------------------------- */
 
 /* mt_deferred_arm — arms the running micro-thread's deferred. */
 mt_status mt_deferred_arm(void);
@@ -222,7 +224,7 @@ typedef mt_status (*mt_callback)(void* value, void* state, void** out);
  * discarded without running (an earlier one failed, the wait was aborted). */
 mt_status mt_deferred_push(const char* name, mt_callback fn, void* state, void (*dispose)(void* state));
 
-/* ---- pipes (SPEC section 5): the untyped pipe, values are objects ------------------------- */
+/* ---- pipes (docs/reference/pipes.md): the untyped pipe, values are objects ---------------- */
 
 /* mt_pipe_new — an open, empty pipe (one reference), or NULL. */
 mt_pipe* mt_pipe_new(const char* name);
@@ -302,7 +304,7 @@ typedef struct mt_select_case {
  * waits for its deadline (or an abort). */
 mt_status mt_select(mt_select_case* cases, size_t n, int64_t timeout_ns, size_t* chosen);
 
-/* ---- the synchronization toolbox (SPEC section 9) ------------------------------------------ */
+/* ---- the synchronization toolbox (docs/reference/locks.md, sync.md, queue.md) -------------- */
 /* Each primitive belongs to the engine of the OS thread that first uses it;
  * freeing one while micro-threads wait on it ends their waits with MT_USAGE. */
 
@@ -376,7 +378,7 @@ mt_status mt_queue_close_error(mt_queue* q, void* error, const mt_type* type, co
 /* mt_queue_size — values held, or -1 on error. */
 ptrdiff_t mt_queue_size(mt_queue* q);
 
-/* ---- hooks for an embedder (SPEC section 7) -------------------------------------------------- */
+/* ---- hooks for an embedder (docs/embedding.md) ----------------------------------------------- */
 
 /* mt_switch_hook — called on every switch, before the switch: `from` and
  * `to` are the state blocks of the micro-threads left and entered (the

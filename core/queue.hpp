@@ -8,7 +8,7 @@
 //   mt::lifo_queue<int> stack(8, "undo");      // last in, first out
 //   mt::priority_queue<task, by_urgency> pq(16, "tasks");   // greatest first
 //
-// The table of SPEC section 5 with N slots instead of one:
+// The pipe's table (docs/reference/pipes.md) with N slots instead of one:
 //
 //   op      | room, open             | full, open                | closed          | closed with E
 //   put(v)  | stores v, or hands it  | suspends until a get      | MicroThreadExit | MicroThreadExit

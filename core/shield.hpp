@@ -21,7 +21,7 @@
 //     earliest), and reaching it raises timeout_error in that wait: catch it
 //     in a destructor.
 // Outside a shield, a suspension during abort unwinding raises
-// MicroThreadExit again (SPEC section 9).
+// MicroThreadExit again (docs/reference/shield.md).
 //
 // A shield is made and destroyed by the running micro-thread, in LIFO order
 // (a local variable). A deadlock resolution still ends a shielded wait with

@@ -25,6 +25,17 @@ namespace {
     throw std::system_error(err, std::generic_category(), what);
 }
 
+// context_of — what `e` says before its errno's text (a std::system_error's
+// what() is "<context>: <strerror>"), so that wrapping it in one more layer
+// of context does not say the errno twice.
+std::string context_of(const std::system_error& e) {
+    std::string w = e.what();
+    const std::string tail = ": " + e.code().message();
+    if (w.size() >= tail.size() && w.compare(w.size() - tail.size(), tail.size(), tail) == 0)
+        w.resize(w.size() - tail.size());
+    return w;
+}
+
 fd new_socket(int domain, const std::string& what) {
     const int s = detail::sys().socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0) fail(errno, what);
@@ -180,7 +191,7 @@ fd tcp_connect(const std::string& host, std::uint16_t port, deadline d) {
     try {
         if (last) std::rethrow_exception(last);
     } catch (const std::system_error& e) {
-        fail(e.code().value(), what + ": " + e.what());
+        fail(e.code().value(), what + ": " + context_of(e));
     }
     fail(EHOSTUNREACH, what + ": no address");
 }
@@ -192,7 +203,7 @@ fd unix_connect(const std::string& path, deadline d) {
     try {
         connect_d(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa, d);
     } catch (const std::system_error& e) {
-        fail(e.code().value(), what + ": " + e.what());
+        fail(e.code().value(), what + ": " + context_of(e));
     }
     return s;
 }

@@ -5,7 +5,7 @@
 //   mt::spawn([p]() mutable { for (int i = 0; i < 3; ++i) p.put(i); p.close(); });
 //   for (int v : p) use(v);          // ends at end-of-stream
 //
-// The table of SPEC section 5 is the contract:
+// This table is the contract (docs/reference/pipes.md):
 //
 //   op      | slot empty, open       | slot full, open             | closed          | closed with E
 //   put(v)  | stores v, wakes reader | suspends until it is taken  | MicroThreadExit | MicroThreadExit
@@ -16,8 +16,11 @@
 // passes first; try_put / try_get never suspend.
 //
 // A handle is a reference-counted pointer to the pipe (copy it freely within
-// one engine's OS thread; a use from another engine's OS thread is a usage
-// error). A null handle (micro_pipe<T>(nullptr)) is a select case that is
+// one engine's OS thread). put, get and select from another engine's OS
+// thread, or after the engine that first used the pipe ended, are a usage
+// error; try_put, try_get and close are not checked (they need no
+// micro-thread, and a close after the engine ended is allowed), so keep a
+// pipe on its engine's OS thread. A null handle (micro_pipe<T>(nullptr)) is a select case that is
 // never chosen, like Go's nil channel. A micro_pipe converts to what
 // spawn_options::in / ::out take, to attach it as a micro-thread's stdin or
 // stdout.

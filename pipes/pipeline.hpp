@@ -7,7 +7,7 @@
 //       [](mt::micro_pipe<int> in) { int s = 0; for (int v : in) s += v; return s; });
 //
 // Stage i's stdout is stage i+1's stdin (attached, so deaths travel along the
-// chain: SPEC section 5). A stage may take its pipes as parameters, as above,
+// chain: docs/reference/pipes.md). A stage may take its pipes as parameters, as above,
 // or take none and reach them with this_stdin<T>() / this_stdout<T>().
 // pipeline() waits for every stage and returns the last stage's result. When
 // a stage fails, the other stages are aborted at once (they do not wait to

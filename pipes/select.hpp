@@ -120,7 +120,8 @@ namespace detail {
 void seed_select_random(std::uint64_t seed) noexcept;
 }  // namespace detail
 
-// select_impl_access — the untyped select over `n` cases (SIZE_MAX for none).
+// select_impl_access — the untyped select over the `n` cases at `cases`
+// (n may be 0: then it waits for `d`, or until aborted, as select(d) does).
 std::optional<std::size_t> select_impl_access(select_case* cases, std::size_t n, const deadline& d);
 
 // select — waits until one case happens (see above); returns its index. Must

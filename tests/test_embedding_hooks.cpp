@@ -1,4 +1,4 @@
-// The engine's hooks for an embedder (SPEC section 7): a per-micro-thread
+// The engine's hooks for an embedder (docs/embedding.md): a per-micro-thread
 // state block of the size the embedder asks for, a callback on every switch
 // that sees the blocks it switches between, and callbacks around the
 // engine's blocking wait.

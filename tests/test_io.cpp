@@ -217,6 +217,20 @@ TEST_CASE("connecting to an unreachable address or a name that does not resolve 
         l.close();  // nobody listens there now
         CHECK_THROWS_WITH_AS(mt::tcp_connect("127.0.0.1", port), doctest::Contains("tcp_connect(127.0.0.1:"),
                              std::system_error);
+        try {
+            mt::tcp_connect("127.0.0.1", port);
+        } catch (const std::system_error& e) {
+            // the errno's text once, at the end: "tcp_connect(...): connect_d(fd N) in ...: Connection refused"
+            const std::string what = e.what(), text = e.code().message();
+            CHECK(what.find(text) == what.size() - text.size());
+        }
+        try {
+            mt::unix_connect("/nonexistent/mt-socket");
+        } catch (const std::system_error& e) {
+            const std::string what = e.what(), text = e.code().message();
+            CHECK(what.find("unix_connect(/nonexistent/mt-socket)") == 0);
+            CHECK(what.find(text) == what.size() - text.size());
+        }
         CHECK_THROWS_WITH_AS(mt::tcp_connect("no-such-host.invalid", 80), doctest::Contains("cannot resolve"),
                              std::system_error);
         CHECK_THROWS_AS(mt::tcp_listen("not an address", 0), std::system_error);

@@ -1,4 +1,4 @@
-// micro_pipes: every row of SPEC section 5's table, the death rules of the
+// micro_pipes: every row of the table of docs/reference/pipes.md, the death rules of the
 // stdin/stdout attachment, generators by composition, pipeline, select.
 #include <doctest/doctest.h>
 

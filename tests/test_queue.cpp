@@ -1,5 +1,5 @@
-// mt::queue<T> of capacity N: the orders, the table of SPEC section 5 with N
-// slots, fairness, deadlines, the unbuffered form, abort safety with every
+// mt::queue<T> of capacity N: the orders, the pipe's table (docs/reference/pipes.md)
+// with N slots, fairness, deadlines, the unbuffered form, abort safety with every
 // value counted, allocations, the dump and deadlock reports, misuse.
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // The model-checked stress test: seeded random operations on thousands of
 // puppet micro-threads, checked after every step against the reference model
-// of SPEC (tests/stress/, docs/reliability.md).
+// of the engine's contract (tests/stress/, docs/reliability.md).
 //
 //   MT_STRESS_SEEDS=1000        seeds per profile (default: the fixed set below)
 //   MT_STRESS_FIRST_SEED=5000   where the seeds start (default 1)

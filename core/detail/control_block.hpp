@@ -49,7 +49,7 @@ protected:
 // io_attachment — a micro-thread's stdin or stdout: an object of pipes/
 // (core knows only these operations). The control block holds a reference
 // from spawn until the micro-thread ends; then on_end tells the pipe how
-// this end of it died (pipes carry deaths along a chain, SPEC section 5).
+// this end of it died (pipes carry deaths along a chain, docs/reference/pipes.md).
 enum class io_role : std::uint8_t { in = 0, out = 1 };
 
 struct io_ops {

@@ -1,8 +1,9 @@
-// core/detail/lock_cycle.cpp — lock cycles caught when they close (SPEC
-// section 9): a micro-thread about to wait for a lock follows the chain
-// "the holder waits for a lock held by ..." from that lock's holder. If the
-// chain comes back to it, its wait would close a cycle that no release can
-// ever open: it raises deadlock_error at once, before linking anything.
+// core/detail/lock_cycle.cpp — lock cycles caught when they close
+// (docs/design/sync.md, "Lock cycles"): a micro-thread about to wait for a
+// lock follows the chain "the holder waits for a lock held by ..." from that
+// lock's holder. If the chain comes back to it, its wait would close a cycle
+// that no release can ever open: it raises deadlock_error at once, before
+// linking anything.
 //
 // Why the walk is enough: every edge of the wait-for graph of locks is made
 // by a micro-thread starting a lock wait (a handoff or a release only gives

@@ -4,7 +4,8 @@
 // (core/queue.hpp) adds the storage and the order in which values come out
 // (FIFO ring, LIFO stack, priority heap) through four virtual functions.
 //
-// It is the table of SPEC section 5 with `capacity` slots instead of one:
+// It is the pipe's table (docs/reference/pipes.md) with `capacity` slots
+// instead of one:
 //
 //   put(v)  a getter waits       : hand v to it (it runs next)       [count == 0]
 //           count < capacity     : store v

@@ -1,6 +1,6 @@
 #include <cstdio>
 
-#include "core/microthreading.hpp"
+#include <microthreading/microthreading.hpp>
 
 int main() {
     int total = mt::run([] {

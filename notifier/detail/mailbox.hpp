@@ -1,5 +1,5 @@
 // notifier/detail/mailbox.hpp — where other OS threads drop wake-ups for one
-// reactor (the thread-safe path of SPEC section 4).
+// reactor (the thread-safe path of docs/design/notifier.md, "Other OS threads").
 //
 // A wake-up names a wait by (node, generation). It is shared by the reactor
 // and every token handed out (remote_wakeup, submit_work), so a token fired

@@ -1,4 +1,4 @@
-// pipes/detail/pipe_state.cpp — the table of SPEC section 5, one operation
+// pipes/detail/pipe_state.cpp — the table of docs/reference/pipes.md, one operation
 // at a time. Invariants: see pipe_state.hpp.
 #include "pipes/detail/pipe_state.hpp"
 
@@ -248,7 +248,7 @@ const io_ops pipe_state::attachment_ops{
             p->reader_ref_ = &cb;
         }
     },
-    // The death rules of SPEC section 5.
+    // The death rules (docs/reference/pipes.md, "stdin and stdout").
     [](void* obj, control_block& cb, io_role role) noexcept {
         auto* p = static_cast<pipe_state*>(obj);
         if (role == io_role::out) {

@@ -1,4 +1,4 @@
-/* python/src/deferred.c — the deferred of a micro-thread (SPEC section 3)
+/* python/src/deferred.c — the deferred of a micro-thread (docs/reference/deferred.md)
  * and the PEP's callback queue, for Python.
  *
  *   d = this_deferred()          # the running micro-thread's

@@ -12,7 +12,7 @@
  *   pipe.c      micro_pipe objects, stdin()/stdout(), select
  *   deferred.c  the deferred and its callback queue
  *   io.c        sleep_d, fd/socket I/O, submit_work
- *   toolbox.c   Semaphore, Event, Barrier, Queue (SPEC section 9)
+ *   toolbox.c   Semaphore, Event, Barrier, Queue (docs/design/sync.md)
  *
  * Threading: everything here runs on the engine's OS thread with the GIL
  * held, except the bodies of submit_work (a worker OS thread that takes the

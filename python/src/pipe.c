@@ -1,5 +1,5 @@
 /* python/src/pipe.c — micro_pipe objects: the C API's untyped pipe holding
- * Python objects (one slot, the table of SPEC section 5), and the running
+ * Python objects (one slot, the table of docs/reference/pipes.md), and the running
  * micro-thread's stdin()/stdout().
  *
  * A value put moves one reference into the pipe; a get hands one out. A

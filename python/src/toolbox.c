@@ -1,4 +1,4 @@
-/* python/src/toolbox.c — the synchronization toolbox of SPEC section 9 for
+/* python/src/toolbox.c — the synchronization toolbox (docs/design/sync.md) for
  * Python, over the C API's primitives: Semaphore (and a bounded one), Event,
  * Barrier, Queue. Each suspends only the calling micro-thread, is FIFO-fair,
  * takes a timeout on every wait (Timeout), raises MicroThreadExit when its

@@ -1,4 +1,4 @@
-"""micro_pipe: the table of SPEC section 5 with Python objects; stdin/stdout
+"""micro_pipe: the table of docs/reference/pipes.md with Python objects; stdin/stdout
 attachment and pipeline; generators by composition; references counted."""
 import sys
 import unittest

@@ -713,6 +713,21 @@ static mt_status test_arg_dispose(void* arg, void** result) {
     return MT_OK;
 }
 
+/* a spawn that fails leaves its argument with the caller: arg_dispose is
+ * not called (here: no engine on this OS thread) */
+static int test_failed_spawn_keeps_arg(void) {
+    mt_spawn_options o;
+    mt_spawn_options_init(&o);
+    o.arg_dispose = dispose_arg;
+    disposed_args = 0;
+    counted* c = counted_new(6);
+    CHECK(mt_spawn(&o, reads_arg, c) == NULL);
+    CHECK(mt_last_error_kind() == MT_USAGE);
+    CHECK(disposed_args == 0);
+    counted_release(c);
+    return 0;
+}
+
 /* an fd closed with close(2) after its waits ended (an interpreter's socket
  * objects do that) leaves nothing behind: its number, reused, is waited on
  * afresh, and libev never meets the closed fd */
@@ -970,6 +985,7 @@ static const test_case tests[] = {
     {"the unhandled hook gets an unjoined failure's object", NULL, test_unhandled_hook},
     {"mt_submit_object: a dropped result is released", test_submit_object, NULL},
     {"arg_dispose: the argument is disposed of, run or not", test_arg_dispose, NULL},
+    {"a spawn that fails leaves its argument with the caller", NULL, test_failed_spawn_keeps_arg},
     {"an fd closed with close(2) after its waits leaves no watcher behind", test_fd_closed_behind_the_engine, NULL},
 };
 

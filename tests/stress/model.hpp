@@ -1,5 +1,6 @@
-// tests/stress/model.hpp — a small reference model of SPEC (sections 2, 3, 5
-// and 9) for the stress test: an interpreter of the same operations as the
+// tests/stress/model.hpp — a small reference model of the engine's
+// contract (micro-threads, the deferred, pipes, select, scopes: docs/reference/)
+// for the stress test: an interpreter of the same operations as the
 // puppets (ops.hpp), over abstract workers, scopes, pipes and deferreds.
 //
 // For each operation it says what every worker logs (the events a puppet
@@ -8,12 +9,12 @@
 // is, which values were destroyed undelivered, and which failures reach the
 // unhandled-exception handler.
 //
-// Where SPEC leaves an order open the model follows the engine's documented
+// Where the contract leaves an order open the model follows the engine's documented
 // policy: a FIFO run queue; a pipe's handoff runs the getter next; a
 // micro-thread's end tells its stdin, then its stdout, then its joiners
 // (first come first served), then its scope. Two things it learns from the
 // run instead of predicting them (see docs/reliability.md):
-//   * which ready case a select chose (SPEC: uniformly random) — it checks
+//   * which ready case a select chose (the contract: uniformly random) — it checks
 //     the choice was ready and goes on from it;
 //   * when a short deadline passed — a wait with a short deadline may time
 //     out at any moment until the next tick, after which it must have; the

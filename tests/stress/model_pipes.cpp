@@ -1,5 +1,5 @@
 // tests/stress/model_pipes.cpp — the reference model's pipes: the table of
-// SPEC section 5, first come first served waiters, a handoff that runs the
+// docs/reference/pipes.md, first come first served waiters, a handoff that runs the
 // getter next, closing that wakes every waiter, and select.
 #include <algorithm>
 #include <cstdio>
@@ -202,7 +202,7 @@ void model::do_select(mworker& a, const op& o, const observed& obs) {
         if (c.enabled && c.pipe >= 0 && (c.put ? can_put(c.pipe) : can_get(c.pipe))) ready.push_back(static_cast<int>(i));
     }
     if (!ready.empty()) {
-        // SPEC: uniformly random among the ready cases; the run says which.
+        // The contract: uniformly random among the ready cases; the run says which.
         int i = ready.front();
         if (ready.size() > 1) {
             auto it = logs.find(a.id);
