@@ -331,6 +331,8 @@ def check(s, opts, work):
         flags = ["-L" + opts.lib_dir, "-lmicrothreading", "-pthread"]
         rpath = ["-Wl,-rpath," + opts.lib_dir]
         includes = ["-I", os.path.join(ROOT, "include"), "-I", ROOT]
+    if not is_c and "fmt::" in source_of(s):
+        flags = flags + ["-lfmt"]  # the opt-in formatters (core/format.hpp) are used with fmt itself
     compiler = [opts.cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-variable",
                 "-Wno-unused-parameter"] if is_c else [opts.cxx, "-std=c++20"] + WARNINGS
     exe = os.path.join(work, name)

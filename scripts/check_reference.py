@@ -147,6 +147,8 @@ def cpp_names():
             continue
         if kind == "NamespaceDecl":
             continue
+        if kind in ("ClassTemplateSpecializationDecl", "ClassTemplatePartialSpecializationDecl"):
+            continue  # fmt::formatter<mt::...>: another library's template, documented with what it formats
         record = obj
         if kind == "ClassTemplateDecl":
             record = next((d for d in obj.get("inner", []) if d["kind"] == "CXXRecordDecl"), None)
