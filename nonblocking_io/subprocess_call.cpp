@@ -139,13 +139,13 @@ void collect(std::shared_ptr<subprocess_state> s, int answer_fd) {
         // The pipe or the wait failed (not our child any more, no memory):
         // the call fails with that error.
         reap_now(s->pid);
-        s->finish(std::current_exception(), true);
+        s->finish(std::current_exception());
         return;
     } catch (...) {
         // Aborted (the engine is ending, a Ctrl-C): the child goes too.
         const int st = reap_now(s->pid);
         s->abort_asked = true;
-        s->finish(judge(*s, r, false, st), false);
+        s->finish(judge(*s, r, false, st), "a collector was aborted: its engine is ending");
         throw;
     }
     std::exception_ptr outcome;
@@ -154,7 +154,7 @@ void collect(std::shared_ptr<subprocess_state> s, int answer_fd) {
     } catch (...) {
         outcome = std::current_exception();
     }
-    s->finish(std::move(outcome), true);
+    s->finish(std::move(outcome));
 }
 
 // check_use — the checks of every waiting operation on a handle.
@@ -216,7 +216,7 @@ void start_subprocess(const std::shared_ptr<subprocess_state>& s) {
     } catch (...) {
         ::close(c.answer_fd);
         reap_now(c.pid);
-        s->finish(std::current_exception(), false);
+        s->finish(std::current_exception(), "a collector could not be started");
         throw;
     }
 }
@@ -257,10 +257,15 @@ const std::string& subprocess_ref::answer(const deadline& d, const char* op) {
     check_deadline(me, d, op);
     if (pending_raise(me)) raise_pending(me);
     if (s_->phase != call_phase::done) {
-        answer_waiter w{&me, s_, {}};
+        const std::shared_ptr<subprocess_state> s = s_;  // the handle may be moved from while this waits
+        answer_waiter w{&me, s, {}};
         begin_wait(me, answer_kind, &w);
-        s_->waiters.push_back(w);
+        s->waiters.push_back(w);
         end_wait_or_throw(me, d, op);
+        if (s->failure) std::rethrow_exception(s->failure);
+        if (s_ != s)
+            throw usage_error(std::string(op) + " in micro-thread " + describe(me) + ": the handle of " +
+                              s->describe() + " was moved away while it waited");
     }
     if (s_->failure) std::rethrow_exception(s_->failure);
     return s_->value;

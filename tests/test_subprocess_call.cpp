@@ -534,3 +534,19 @@ TEST_CASE("the answer reader accepts exactly one whole answer and names what is 
     none.end();
     CHECK(none.problem() == "nothing arrived");
 }
+
+TEST_CASE("a handle moved away while a micro-thread waits on it: the waiter gets a usage error, the new owner the value") {
+    in_engine([] {
+        auto call = mt::call_in_subprocess([] {
+            ::usleep(30'000);
+            return 1;
+        });
+        auto waiter = mt::spawn([&] {
+            CHECK_THROWS_WITH_AS(call.result(), doctest::Contains("was moved away while it waited"), mt::usage_error);
+        });
+        mt::yield();
+        mt::subprocess_call<int> moved = std::move(call);
+        CHECK(moved.result() == 1);
+        waiter.wait();
+    });
+}

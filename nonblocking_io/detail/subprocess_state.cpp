@@ -16,11 +16,11 @@ void subprocess_state::wake_all() noexcept {
     while (answer_waiter* w = waiters.pop_front()) fire(*w->me, nullptr);
 }
 
-void subprocess_state::finish(std::exception_ptr why, bool start_more) noexcept {
+void subprocess_state::finish(std::exception_ptr why, const char* stop_why) noexcept {
     MT_ASSERT(phase == call_phase::running, "a subprocess call finishes that is not running");
     phase = call_phase::done;
     failure = std::move(why);
-    if (pool) pool->place_freed(*this, start_more);
+    if (pool) pool->place_freed(*this, stop_why);
     wake_all();
     check_invariants();
 }
@@ -59,15 +59,14 @@ void subprocess_state::check_invariants() const noexcept {
     MT_ASSERT(phase == call_phase::done || !failure, "an unfinished subprocess call has an outcome");
 }
 
-void pool_core::place_freed(subprocess_state& s, bool start_more) noexcept {
+void pool_core::place_freed(subprocess_state& s, const char* stop_why) noexcept {
     MT_ASSERT(s.pool == this, "a call gives a place back to a pool not its own");
     running.remove(s);
     s.pool = nullptr;
-    if (start_more) {
+    if (!stop_why) {
         start_queued();
     } else {
-        // The collector was aborted (the engine is ending): nothing new starts.
-        while (subprocess_state* p = pending.front()) p->drop_pending("its engine is ending");
+        while (subprocess_state* p = pending.front()) p->drop_pending(stop_why);
     }
     check_invariants();
 }

@@ -75,9 +75,9 @@ struct subprocess_state : std::enable_shared_from_this<subprocess_state> {
     std::exception_ptr failure;
 
     // finish — running -> done with `failure` (nullptr: the value is in
-    // `value`): wakes the waiters, and gives the pool its place back
-    // (start_more: and starts pending calls in it). Never throws.
-    void finish(std::exception_ptr failure, bool start_more) noexcept;
+    // `value`): wakes the waiters, and gives the pool its place back (see
+    // pool_core::place_freed for `stop_why`). Never throws.
+    void finish(std::exception_ptr failure, const char* stop_why = nullptr) noexcept;
     // drop_pending — pending -> done, aborted ("<why>"): leaves the pool's
     // queue and wakes the waiters. Never throws.
     void drop_pending(const char* why) noexcept;
@@ -106,9 +106,11 @@ struct pool_core {
     engine_binding binding;
 
     // place_freed — a running call of this pool ended: takes it out and
-    // (start_more) starts pending calls while there is room. Never throws:
-    // a call that cannot be started is done with that error.
-    void place_freed(subprocess_state& s, bool start_more) noexcept;
+    // starts pending calls while there is room; or, with a `stop_why` (its
+    // collector was aborted, or could not be spawned), starts none and
+    // drops every pending call as aborted ("<why>"). Never throws: a call
+    // that cannot be started is done with that error.
+    void place_freed(subprocess_state& s, const char* stop_why) noexcept;
     // start_queued — starts pending calls while places are free.
     void start_queued() noexcept;
     void check_invariants() const noexcept;
