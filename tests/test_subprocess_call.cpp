@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/microthreading.hpp"
+#include "core/detail/sys.hpp"
 #include "nonblocking_io/detail/subprocess_answer.hpp"
 #include "nonblocking_io/detail/subprocess_child.hpp"
 #include "nonblocking_io/process_pool.hpp"
@@ -548,5 +549,42 @@ TEST_CASE("a handle moved away while a micro-thread waits on it: the waiter gets
         mt::subprocess_call<int> moved = std::move(call);
         CHECK(moved.result() == 1);
         waiter.wait();
+    });
+}
+
+TEST_CASE("a fork that fails (EAGAIN): call_in_subprocess throws it at once; a pool's call fails with it and the line moves on") {
+    in_engine([] {
+        static int forks_to_fail = 0;
+        mt::detail::sys_override restore;
+        static pid_t (*const real_fork)() = mt::detail::sys().fork;
+        mt::detail::sys().fork = [] {
+            if (forks_to_fail > 0) {
+                --forks_to_fail;
+                errno = EAGAIN;
+                return pid_t{-1};
+            }
+            return real_fork();
+        };
+        forks_to_fail = 1;
+        CHECK_THROWS_WITH_AS(mt::call_in_subprocess(mt::subprocess_options{"unlucky"}, [] { return 1; }),
+                             doctest::Contains("starting subprocess call 'unlucky': fork"), std::system_error);
+
+        mt::process_pool pool(1, "retry");
+        auto first = pool.submit([] {
+            ::usleep(20'000);
+            return 1;
+        });
+        auto second = pool.submit([] { return 2; });
+        auto third = pool.submit([] { return 3; });
+        forks_to_fail = 1;  // second's fork, when first's place frees up
+        CHECK(first.result() == 1);
+        try {
+            second.result();
+            FAIL("result() returned");
+        } catch (const std::system_error& e) {
+            CHECK(e.code().value() == EAGAIN);
+        }
+        CHECK(third.result() == 3);
+        CHECK(pool.running() == 0);
     });
 }

@@ -34,6 +34,7 @@
 #include <typeinfo>
 
 #include "core/detail/context.hpp"
+#include "core/detail/sys.hpp"
 #include "core/engine.hpp"
 #include "nonblocking_io/detail/subprocess_answer.hpp"
 
@@ -172,7 +173,7 @@ forked_child fork_child(child_job& job, const child_setup& setup, const std::str
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    const pid_t pid = ::fork();
+    const pid_t pid = sys().fork();
     if (pid == 0) become_child(job, setup, keep, p[1], parent);
     const int err = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

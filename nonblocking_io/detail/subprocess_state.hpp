@@ -12,8 +12,9 @@
 //
 // Transitions: start (pending -> running, start_subprocess), finish
 // (running -> done, by the collector), drop_pending (pending -> done: an
-// abort, the handle dropped, the pool destroyed). Each asserts where it
-// comes from.
+// abort, the handle dropped, the pool destroyed), and a failed start
+// (pending -> done with the fork's error, in start_subprocess). Each asserts
+// where it comes from.
 //
 // Invariants (check_invariants):
 //   * running <=> pid > 0 and the child is not reaped; pending => pid == -1.
