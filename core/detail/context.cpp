@@ -2,7 +2,8 @@
 //
 // It owns: the backend choice (Boost.Context's fiber on its fcontext
 // assembly backend, the one Debian builds), the hand-over of the continuation
-// that was left, and the sanitizer annotations of every switch.
+// that was left, the sanitizer annotations of every switch, and the one-shot
+// call on a fresh stack that a forked child makes (call_on_fresh_stack).
 //
 // Why fcontext and not ucontext+BOOST_USE_ASAN: the ucontext backend makes a
 // system call (sigprocmask) per switch and costs about 40x as much. The
@@ -30,10 +31,13 @@
 
 #include <boost/context/fiber.hpp>
 #include <cxxabi.h>
+
+#include <cerrno>
 #include <new>
 #include <utility>
 
 #include "core/detail/sanitizers.hpp"
+#include "core/detail/stack_mapping.hpp"
 #include "core/detail/stack_pool.hpp"
 
 namespace mt::detail {
@@ -118,6 +122,22 @@ struct pooled_stack {
     void deallocate(ctx::stack_context&) noexcept { pool->release(s); }
 };
 
+// The StackAllocator of call_on_fresh_stack: a stack mapped (and later
+// unmapped) by the caller, so a refused mapping is a return value, not an
+// exception from inside Boost.Context.
+struct borrowed_stack {
+    std::byte* top;
+    std::size_t size;
+
+    ctx::stack_context allocate() noexcept {
+        ctx::stack_context sc;
+        sc.sp = top;
+        sc.size = size;
+        return sc;
+    }
+    void deallocate(ctx::stack_context&) noexcept {}
+};
+
 }  // namespace
 
 void context_create(context_slot& slot, const stack& s, stack_pool& pool, context_entry entry,
@@ -151,6 +171,52 @@ void context_switch(context_slot& from, context_slot& to, switch_state& st) noex
     asan_finish(from.asan_fake_stack, st.save_into);
     file(*st.save_into, std::move(back));
     eh_restore(from, st);
+}
+
+// call_on_fresh_stack — a one-shot fiber: resume it once, it runs fn and
+// hands back the continuation it was resumed from. The ASan annotations are
+// those of context_switch, with "this fiber ends" (a null fake-stack slot)
+// on the way back.
+bool call_on_fresh_stack(std::size_t size, void (*fn)(void*), void* arg) noexcept {
+    const std::size_t page = page_size(), guard = guard_size();
+    size = (size + page - 1) / page * page;
+    std::byte* base = map_stack_memory(guard + size);
+    if (!base) return false;
+    if (!protect_guard(base)) {
+        const int err = errno;
+        unmap_stack_memory(base, guard + size);
+        errno = err;
+        return false;
+    }
+    std::byte* lo = base + guard;
+    const unsigned valgrind_id = valgrind_register_stack(lo, lo + size);
+    eh_state& globals = *static_cast<eh_state*>(static_cast<void*>(abi::__cxa_get_globals()));
+    const eh_state saved = globals;
+    globals = eh_state{nullptr, 0};
+
+    context_slot fresh;  // only its bounds: for ASan's annotations
+    fresh.stack_lo = lo;
+    fresh.stack_size = size;
+    context_slot back;   // learns the caller's bounds when the fiber starts
+    void* fake = nullptr;
+    {
+        ctx::fiber f(std::allocator_arg, borrowed_stack{lo + size, size},
+                     [fn, arg, &back](ctx::fiber&& caller) noexcept -> ctx::fiber {
+                         asan_finish(nullptr, &back);
+                         fn(arg);
+                         void** ends = nullptr;
+                         asan_start(ends, back);
+                         return std::move(caller);
+                     });
+        asan_start(&fake, fresh);
+        std::move(f).resume();
+        asan_finish(fake, nullptr);
+    }
+    globals = saved;
+    valgrind_deregister_stack(valgrind_id);
+    asan_forget_stack(lo, size);
+    unmap_stack_memory(base, guard + size);
+    return true;
 }
 
 }  // namespace mt::detail

@@ -59,4 +59,15 @@ void context_create(context_slot& slot, const stack& s, stack_pool& pool, contex
 // throws.
 void context_switch(context_slot& from, context_slot& to, switch_state& st) noexcept;
 
+// call_on_fresh_stack — runs fn(arg) on a stack of its own, `size` usable
+// bytes (rounded up to pages) with a guard below, mapped here and unmapped
+// when fn returns; then returns true. For a forked child (a function run in
+// a subprocess), which must not go on running on the small micro-thread
+// stack it inherited. fn starts with no exception being handled (the
+// thread's exception state is saved and restored around it), must not let
+// an exception out and must not switch to any engine context; it may end
+// the process instead of returning. Returns false, with errno set and fn not
+// run, when the stack cannot be mapped. Any context; never throws.
+bool call_on_fresh_stack(std::size_t size, void (*fn)(void*), void* arg) noexcept;
+
 }  // namespace mt::detail

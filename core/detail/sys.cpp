@@ -20,6 +20,7 @@ syscall_table& sys() noexcept {
         .accept4 = ::accept4,
         .connect = ::connect,
         .socket = ::socket,
+        .fork = ::fork,
     };
     return table;
 }

@@ -29,6 +29,8 @@ struct syscall_table {
     int (*accept4)(int fd, sockaddr* addr, socklen_t* len, int flags);
     int (*connect)(int fd, const sockaddr* addr, socklen_t len);
     int (*socket)(int domain, int type, int protocol);
+    // processes (a function run in a subprocess)
+    pid_t (*fork)();
 };
 
 // sys — the live table.
