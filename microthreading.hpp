@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/microthreading.hpp"
+#include "nonblocking_io/buffered_reader.hpp"
 #include "nonblocking_io/fd.hpp"
 #include "nonblocking_io/io.hpp"
 #include "nonblocking_io/process.hpp"
