@@ -28,9 +28,12 @@ buffered_reader::buffered_reader(buffered_reader&& o) noexcept
       cap_(std::exchange(o.cap_, 0)),
       begin_(std::exchange(o.begin_, 0)),
       end_(std::exchange(o.end_, 0)),
-      eof_(o.eof_) {}
+      eof_(o.eof_) {
+    MT_ASSERT(!o.busy_, "buffered_reader: moved while a call is under way");
+}
 
 buffered_reader& buffered_reader::operator=(buffered_reader&& o) noexcept {
+    MT_ASSERT(!busy_ && !o.busy_, "buffered_reader: moved while a call is under way");
     if (this != &o) {
         fd_ = o.fd_;
         max_line_ = o.max_line_;
@@ -95,6 +98,12 @@ std::size_t buffered_reader::fill(detail::op_context& ctx, std::size_t max_cap) 
 std::optional<std::string_view> buffered_reader::next(const char* op, std::string_view delim, const deadline& d) {
     detail::op_context ctx(op, fd_, d);
     if (delim.empty()) throw usage_error(ctx.what() + ": the delimiter is empty");
+    if (busy_) throw usage_error(ctx.what() + ": the reader is in use by another call (one call at a time)");
+    struct in_call {
+        bool& busy;
+        explicit in_call(bool& b) : busy(b) { busy = true; }
+        ~in_call() { busy = false; }
+    } guard(busy_);
     const std::size_t max_cap = max_line_ + delim.size() + chunk_;
     std::size_t from = begin_;  // no delimiter starts before `from`
     for (;;) {

@@ -27,8 +27,9 @@
 // fd 7 ..."); an abort raises MicroThreadExit at the wait; OS errors are
 // std::system_error naming the call, the fd and the micro-thread. After any
 // of these the reader is consistent: bytes read so far stay buffered and the
-// next call goes on from them. Must run in a micro-thread; one micro-thread
-// at a time may use a reader. The reader does not own the fd.
+// next call goes on from them. Must run in a micro-thread; one call at a
+// time: a second micro-thread calling while the first waits gets a
+// usage_error. The reader does not own the fd.
 #pragma once
 
 #include <cstddef>
@@ -111,6 +112,7 @@ private:
     std::size_t begin_ = 0;  // first byte not yet returned
     std::size_t end_ = 0;    // one past the last byte read
     bool eof_ = false;
+    bool busy_ = false;  // a call is under way (it may be suspended in a wait)
 };
 
 }  // namespace mt

@@ -243,3 +243,16 @@ TEST_CASE("buffered_reader misuse: zero sizes, an empty delimiter, a closed fd, 
         CHECK_THROWS_AS(bad.read_line(), std::system_error);
     });
 }
+
+TEST_CASE("a second micro-thread calling a reader while the first waits gets a usage_error; the first goes on") {
+    in_engine([] {
+        stream_pair p;
+        mt::buffered_reader r(p.a.get());
+        auto first = mt::spawn(mt::spawn_options{"first"}, [&] { return *r.read_line(); });
+        mt::yield();
+        CHECK_THROWS_WITH_AS(r.read_line(), doctest::Contains("the reader is in use by another call"),
+                             mt::usage_error);
+        mt::write_all(p.b.get(), "mine\n");
+        CHECK(first.wait() == "mine");
+    });
+}
