@@ -103,7 +103,11 @@ step_release() {
   : >build/compile_fail.log
   local cxx
   for cxx in g++ clang++; do
-    command -v "$cxx" >/dev/null && python3 tests/compile_fail/check.py . "$cxx" >>build/compile_fail.log 2>&1
+    command -v "$cxx" >/dev/null || continue
+    python3 tests/compile_fail/check.py . "$cxx" >"build/compile_fail.$cxx.log" 2>&1 ||
+      grep -q '^FAIL ' "build/compile_fail.$cxx.log" ||
+      echo "FAIL check.py with $cxx exited non-zero" >>"build/compile_fail.$cxx.log"
+    cat "build/compile_fail.$cxx.log" >>build/compile_fail.log
   done
   sed 's/^/   /' build/compile_fail.log | grep -E '^   (ok|FAIL)'
   grep -A25 '^FAIL' build/compile_fail.log | head -40
