@@ -4,7 +4,9 @@
 #pragma once
 
 #include "core/microthreading.hpp"
+#include "nonblocking_io/buffered_reader.hpp"
 #include "nonblocking_io/fd.hpp"
+#include "nonblocking_io/file_chunks.hpp"
 #include "nonblocking_io/io.hpp"
 #include "nonblocking_io/process.hpp"
 #include "nonblocking_io/process_pool.hpp"

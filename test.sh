@@ -6,7 +6,8 @@
 #                   outputs (C++ and Python), README's example, the Python
 #                   module's tests under both interpreters, and an outside
 #                   program built against the installed library (pkg-config
-#                   with g++ and clang++, CMake, a meson subproject);
+#                   with g++ and clang++, CMake, a meson subproject), and
+#                   programs that must not compile (tests/compile_fail/);
 #   the docs        every public name of the headers named in docs/reference/,
 #                   every code snippet of README.md and docs/ compiled, and the
 #                   programs whose output a page shows run and compared (the
@@ -85,7 +86,8 @@ run_doctest() {
 # ---- release ------------------------------------------------------------------------
 
 # step_release — the release build: the C++ suite, the C API's tests, the PEP
-# examples, README's example, the Python module, the installed library.
+# examples, README's example, the compile failures, the Python module, the
+# installed library.
 step_release() {
   echo "== build (release)"
   if ! mt_build build/release; then failed=$((failed + 1)); return; fi
@@ -101,6 +103,19 @@ step_release() {
   else
     failed=$((failed + 1))
   fi
+  echo "== programs that must not compile, with one readable message (g++, clang++)"
+  : >build/compile_fail.log
+  local cxx
+  for cxx in g++ clang++; do
+    command -v "$cxx" >/dev/null || continue
+    python3 tests/compile_fail/check.py . "$cxx" >"build/compile_fail.$cxx.log" 2>&1 ||
+      grep -q '^FAIL ' "build/compile_fail.$cxx.log" ||
+      echo "FAIL check.py with $cxx exited non-zero" >>"build/compile_fail.$cxx.log"
+    cat "build/compile_fail.$cxx.log" >>build/compile_fail.log
+  done
+  sed 's/^/   /' build/compile_fail.log | grep -E '^   (ok|FAIL)'
+  grep -A25 '^FAIL' build/compile_fail.log | head -40
+  count_lines build/compile_fail.log
   python_module_tests build/release
   echo "== the installed library, used from outside (pkg-config, CMake, meson subproject; g++, clang++)"
   tests/consumer/check.sh build/release build/consumers >build/consumers.log 2>&1

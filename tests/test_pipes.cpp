@@ -933,3 +933,17 @@ TEST_CASE("a pipe used after the engine that first used it ended is a usage erro
                              mt::usage_error);
     });
 }
+
+TEST_CASE("pipeline stages may take their pipes by reference") {
+    in_engine([] {
+        const int sum = mt::pipeline<int, int>(
+            [](mt::micro_pipe<int>& out) { for (int i = 1; i <= 4; ++i) out.put(i); },
+            [](mt::micro_pipe<int>& in, mt::micro_pipe<int>& out) { for (int v : in) out.put(v * 10); },
+            [](const mt::micro_pipe<int>&) {
+                int s = 0;
+                for (int v : mt::this_stdin<int>()) s += v;
+                return s;
+            });
+        CHECK(sum == 100);
+    });
+}
