@@ -54,6 +54,26 @@ def _seconds(timeout, what):
     return timeout
 
 
+_INT_MAX = 2 ** 31 - 1
+_MAX_SECONDS = (2 ** 63 - 1) // 10 ** 9  # what _PyTime_t holds
+
+
+def _milliseconds(timeout):
+    """poll()'s timeout (ms, None or negative: no limit) in seconds or None,
+    with the original's OverflowError for what a C int cannot hold."""
+    if timeout is None:
+        return None
+    timeout = _seconds(timeout, "an integer")
+    if timeout < 0:  # any negative value, -1e-100 too
+        if timeout < -_INT_MAX - 1:
+            raise OverflowError("timeout is too large")
+        return None
+    ms = _math.ceil(timeout)
+    if ms > _INT_MAX:
+        raise OverflowError("timeout is too large")
+    return ms / 1000.0
+
+
 def wait_any(interest, timeout):
     """Suspends until one of {fd: poll events} is ready (True) or the
     timeout passes (False)."""
@@ -84,6 +104,8 @@ def select(rlist, wlist, xlist, timeout=None):
     timeout = _seconds(timeout, "a float")
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be non-negative")
+    if timeout is not None and timeout > _MAX_SECONDS:
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")
     ready = _orig_select(rlist, wlist, xlist, 0)
     if ready[0] or ready[1] or ready[2] or timeout == 0:
         return ready
@@ -100,12 +122,23 @@ def select(rlist, wlist, xlist, timeout=None):
     return _until_ready(ask, interest, timeout) or ([], [], [])
 
 
-class poll:
-    """select.poll(), whose poll() is cooperative in a micro-thread."""
+class Poll:
+    """What select.poll() returns: the original's poll object, whose poll()
+    is cooperative in a micro-thread. Not instantiable (as the original's
+    type): select.poll() makes them."""
 
-    def __init__(self):
+    __slots__ = ("_poll", "_interest", "_polling")
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError("cannot create '%s.%s' instances" % (cls.__module__, cls.__name__))
+
+    @classmethod
+    def _make(cls):
+        self = object.__new__(cls)
         self._poll = _orig_poll()
         self._interest = {}
+        self._polling = False
+        return self
 
     def register(self, fd, eventmask=_POLLIN | _POLLPRI | _POLLOUT):
         self._poll.register(fd, eventmask)
@@ -124,15 +157,27 @@ class poll:
         None or negative: no limit."""
         if not _in_micro_thread():
             return self._poll.poll(timeout)
-        if timeout is not None:
-            timeout = _seconds(timeout, "an integer")
-            timeout = None if timeout < 0 else _math.ceil(timeout) / 1000.0
-        ready = self._poll.poll(0)
-        if ready or timeout == 0 or not self._interest:
-            if not ready and not self._interest and timeout != 0:
-                _until_ready(lambda: None, {}, timeout)  # poll() of nothing sleeps
-            return ready
-        return _until_ready(lambda: self._poll.poll(0), self._interest, timeout) or []
+        timeout = _milliseconds(timeout)
+        if self._polling:
+            raise RuntimeError("concurrent poll() invocation")
+        self._polling = True
+        try:
+            ready = self._poll.poll(0)
+            if ready or timeout == 0 or not self._interest:
+                if not ready and not self._interest and timeout != 0:
+                    _until_ready(lambda: None, {}, timeout)  # poll() of nothing sleeps
+                return ready
+            return _until_ready(lambda: self._poll.poll(0), self._interest, timeout) or []
+        finally:
+            self._polling = False
+
+
+Poll.__module__, Poll.__name__, Poll.__qualname__ = "select", "poll", "poll"
+
+
+def poll():
+    """poll() -> a polling object (select.poll's), cooperative in a micro-thread."""
+    return Poll._make()
 
 
 if _orig_epoll is not None:
@@ -141,7 +186,7 @@ if _orig_epoll is not None:
         waits on the epoll fd itself. (select.epoll cannot be subclassed:
         this wraps one.)"""
 
-        def __init__(self, sizehint=-1, flags=0, _wrap=None):
+        def __init__(self, sizehint=-1, flags=0, *, _wrap=None):
             self._epoll = _wrap if _wrap is not None else _orig_epoll(sizehint, flags)
 
         @classmethod
@@ -155,6 +200,8 @@ if _orig_epoll is not None:
             timeout = _seconds(timeout, "an integer")
             if timeout is not None and timeout < 0:
                 timeout = None
+            if timeout is not None and _math.ceil(timeout * 1000) > _INT_MAX:
+                raise OverflowError("timeout is too large")
             ready = self._epoll.poll(0, maxevents)
             if ready or timeout == 0:
                 return ready
@@ -199,7 +246,7 @@ def apply(group):
         group.set(_select, "epoll", epoll)
     group.set(_selectors.SelectSelector, "_select", staticmethod(select))
     if hasattr(_selectors, "PollSelector"):
-        group.set(_selectors.PollSelector, "_selector_cls", poll)
+        group.set(_selectors.PollSelector, "_selector_cls", staticmethod(poll))
     if epoll is not None and hasattr(_selectors, "EpollSelector"):
         group.set(_selectors.EpollSelector, "_selector_cls", epoll)
         group.set(_selectors, "DefaultSelector", _selectors.EpollSelector)
