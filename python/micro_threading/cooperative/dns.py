@@ -77,7 +77,7 @@ def gethostbyaddr(ip_address):
 
 
 def getnameinfo(sockaddr, flags):
-    if not _in_micro_thread():
+    if not _in_micro_thread() or not isinstance(sockaddr, tuple):  # not a tuple: the original's TypeError
         return _orig["getnameinfo"](sockaddr, flags)
     return _submit(_socket.getnameinfo, sockaddr, flags)
 

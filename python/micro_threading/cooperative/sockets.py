@@ -44,6 +44,14 @@ _INET = (_socket.AF_INET, getattr(_socket, "AF_INET6", _socket.AF_INET))
 _CONNECTING = (_errno.EINPROGRESS, _errno.EALREADY, _errno.EWOULDBLOCK, _errno.EAGAIN)
 
 
+_DONTWAIT = getattr(_socket, "MSG_DONTWAIT", 0)
+
+
+def _flags_at(args, i):
+    """The flags argument of a call whose flags are args[i] (0 if absent)."""
+    return args[i] if len(args) > i and isinstance(args[i], int) else 0
+
+
 def _timed_out(message="timed out"):
     return TimeoutError(message)
 
@@ -154,11 +162,13 @@ class socket(_Base):
             except BlockingIOError:
                 pass
 
-    def _io(self, write, method, *args):
+    def _io(self, write, method, *args, flags=0):
+        """method(self, *args), waiting while it would block; flags: the
+        call's (MSG_DONTWAIT: never waits, as with the original)."""
         try:
             return method(self, *args)
         except BlockingIOError:
-            if self._mt_timeout == 0.0:
+            if self._mt_timeout == 0.0 or flags & _DONTWAIT:
                 raise
         return self._retry(write, method, *args)
 
@@ -166,7 +176,7 @@ class socket(_Base):
         try:
             return _ss.recv(self, bufsize, flags)
         except BlockingIOError:
-            if self._mt_timeout == 0.0:
+            if self._mt_timeout == 0.0 or flags & _DONTWAIT:
                 raise
         return self._retry(False, _ss.recv, bufsize, flags)
 
@@ -174,28 +184,28 @@ class socket(_Base):
         try:
             return _ss.recv_into(self, buffer, nbytes, flags)
         except BlockingIOError:
-            if self._mt_timeout == 0.0:
+            if self._mt_timeout == 0.0 or flags & _DONTWAIT:
                 raise
         return self._retry(False, _ss.recv_into, buffer, nbytes, flags)
 
     def recvfrom(self, bufsize, flags=0):
-        return self._io(False, _ss.recvfrom, bufsize, flags)
+        return self._io(False, _ss.recvfrom, bufsize, flags, flags=flags)
 
     def recvfrom_into(self, buffer, nbytes=0, flags=0):
-        return self._io(False, _ss.recvfrom_into, buffer, nbytes, flags)
+        return self._io(False, _ss.recvfrom_into, buffer, nbytes, flags, flags=flags)
 
     if hasattr(_ss, "recvmsg"):
         def recvmsg(self, *args):
-            return self._io(False, _ss.recvmsg, *args)
+            return self._io(False, _ss.recvmsg, *args, flags=_flags_at(args, 2))
 
         def recvmsg_into(self, *args):
-            return self._io(False, _ss.recvmsg_into, *args)
+            return self._io(False, _ss.recvmsg_into, *args, flags=_flags_at(args, 2))
 
     def send(self, data, flags=0):
         try:
             return _ss.send(self, data, flags)
         except BlockingIOError:
-            if self._mt_timeout == 0.0:
+            if self._mt_timeout == 0.0 or flags & _DONTWAIT:
                 raise
         return self._retry(True, _ss.send, data, flags)
 
@@ -222,11 +232,11 @@ class socket(_Base):
 
     def sendto(self, data, *args):
         args = args[:-1] + (self._resolve(args[-1]),) if args else args
-        return self._io(True, _ss.sendto, data, *args)
+        return self._io(True, _ss.sendto, data, *args, flags=_flags_at(args, 1) if len(args) == 2 else 0)
 
     if hasattr(_ss, "sendmsg"):
         def sendmsg(self, *args):
-            return self._io(True, _ss.sendmsg, *args)
+            return self._io(True, _ss.sendmsg, *args, flags=_flags_at(args, 2))
 
     def _sendfile_use_sendfile(self, file, offset=0, count=None):
         # The socket module's own version waits in a selector; this one
