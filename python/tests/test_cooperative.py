@@ -7,12 +7,16 @@ about patching itself (twice, after OS threads started, unpatching) run in
 fresh interpreters."""
 import http.client
 import http.server
+import os
 import queue
 import select
 import selectors
+import shutil
 import socket
 import socketserver
-import sys
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -342,6 +346,45 @@ class SelectTest(unittest.TestCase):
         self.assertFalse(t.is_alive())
         self.assertEqual(len(errors), 1)
         a.close()
+
+
+class TlsTest(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("openssl"), "needs the openssl command to make a certificate")
+    @in_run
+    def test_tls_server_and_client_on_one_os_thread(self):
+        with tempfile.TemporaryDirectory() as d:
+            cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                            "/CN=localhost", "-keyout", key, "-out", cert], check=True, capture_output=True)
+            server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_ctx.load_cert_chain(cert, key)
+        client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client_ctx.check_hostname = False
+        client_ctx.verify_mode = ssl.CERT_NONE
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        got = []
+
+        def server():
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                while data := tls.recv(1024):
+                    tls.sendall(data.upper())
+
+        def client(i):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
+                    client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"hello %d" % i)
+                got.append(tls.recv(1024))
+
+        servers = [threading.Thread(target=server) for _ in range(3)]
+        clients = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+        for t in servers + clients:
+            t.start()
+        for t in servers + clients:
+            t.join()
+        listener.close()
+        self.assertEqual(sorted(got), [b"HELLO 0", b"HELLO 1", b"HELLO 2"])
 
 
 class PatchingTest(unittest.TestCase):
