@@ -348,6 +348,43 @@ class SelectTest(unittest.TestCase):
         a.close()
 
 
+class OsTest(unittest.TestCase):
+    @in_run
+    def test_os_read_of_a_pipe_suspends_only_the_caller(self):
+        r, w = os.pipe()
+        t = threading.Thread(target=lambda: (time.sleep(0.02), os.write(w, b"ok")))
+        t.start()
+        self.assertEqual(os.read(r, 2), b"ok")  # the writer ran while this waited
+        t.join()
+        os.set_blocking(r, False)
+        self.assertRaises(BlockingIOError, os.read, r, 1)  # a non-blocking fd: at once, as before
+        os.close(r)
+        os.close(w)
+        with open(__file__, "rb") as f:
+            self.assertEqual(os.read(f.fileno(), 3), b'"""')
+
+    @in_run
+    def test_a_thread_that_forks_leaves_a_working_parent(self):
+        r, w = os.pipe()
+        pid = []
+
+        def fork():
+            pid.append(os.fork())
+            if pid[0] == 0:
+                try:
+                    os.write(w, b"child")
+                finally:
+                    os._exit(0)
+
+        t = threading.Thread(target=fork)
+        t.start()
+        self.assertEqual(os.read(r, 5), b"child")
+        t.join()
+        self.assertEqual(os.waitpid(pid[0], 0)[1], 0)
+        os.close(r)
+        os.close(w)
+
+
 class TlsTest(unittest.TestCase):
     @unittest.skipUnless(shutil.which("openssl"), "needs the openssl command to make a certificate")
     @in_run

@@ -24,7 +24,8 @@ inside micro_threading.run(), they suspend only the calling micro-thread:
             queue.Queue over a lock that suspends micro-threads;
             threading.local per micro-thread
   ssl       ssl.SSLSocket over cooperative sockets
-  os        os.close through the engine (micro_threading.close_fd)
+  os        os.close through the engine (micro_threading.close_fd); os.read
+            of a blocking fd waits for readability through the engine
 
 Outside run() — before it, after it, on other OS threads — every patched
 function behaves like the original: it blocks its OS thread.
@@ -79,7 +80,7 @@ def patch_ssl():
 
 
 def patch_os():
-    """os.close goes through micro_threading.close_fd."""
+    """os.close goes through micro_threading.close_fd; os.read waits through the engine."""
     from . import oscalls
     return _patcher.patch("os", oscalls.apply)
 
