@@ -154,6 +154,13 @@ class socket(_Base):
         """After method(self, *args) raised BlockingIOError on a socket with
         a timeout: waits and tries again until it succeeds or the timeout
         passes (TimeoutError)."""
+        if self._mt_timeout is None:  # the common case, without the deadline's arithmetic
+            while True:
+                _wait_fd(self, write, None)
+                try:
+                    return method(self, *args)
+                except BlockingIOError:
+                    pass
         deadline = _deadline(self._mt_timeout)
         while True:
             wait(self, write, deadline)
@@ -213,12 +220,23 @@ class socket(_Base):
         """Sends all of data; the timeout bounds the whole call."""
         if self._mt_timeout == 0.0:
             return _ss.sendall(self, data, flags)
+        first = None
+        if type(data) is bytes:  # the common case: one send() without a memoryview often does it all
+            try:
+                first = _ss.send(self, data, flags)
+            except BlockingIOError:
+                first = 0
+            if first == len(data):
+                return None
         with memoryview(data) as view, view.cast("B") as b:
             n = len(b)
-            try:
-                sent = _ss.send(self, b, flags)
-            except BlockingIOError:
-                sent = 0
+            if first is not None:
+                sent = first
+            else:
+                try:
+                    sent = _ss.send(self, b, flags)
+                except BlockingIOError:
+                    sent = 0
             if sent >= n:
                 return None
             deadline = _deadline(self._mt_timeout)
