@@ -133,6 +133,7 @@ python_module_tests() {
   echo "== Python module (micro_threading)"
   if ! ninja -C "$dir" python/micro_threading/__init__.py \
       "python/micro_threading/_core$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')" \
+      $(cd python && ls micro_threading/cooperative/*.py | sed 's|^|python/|') \
       >"$dir.python.log" 2>&1; then
     tail -30 "$dir.python.log"; failed=$((failed + 1)); return
   fi
@@ -145,6 +146,16 @@ python_module_tests() {
     grep -E '^(ok|FAIL)' "$dir.python-tests.log" | grep -E '^FAIL' | head -20
     count_summary "python ($interp)" "$dir.python-tests.log" $rc
   done
+  # CPython's own tests of a few patched modules under the cooperative mode
+  # (a quick selection; scripts/cpython_cooperative.py without --quick runs
+  # them all, see docs/embedding.md), where the python3 on PATH has them.
+  if python3 -c 'import test.test_queue' >/dev/null 2>&1; then
+    echo "== CPython's own tests under the cooperative mode (quick selection)"
+    PYTHONPATH="$dir/python" python3 scripts/cpython_cooperative.py -v --quick >"$dir.cpython-coop.log" 2>&1
+    local rc=$?
+    grep -E '^(FAIL|    )' "$dir.cpython-coop.log" | head -20
+    count_summary "CPython suites, cooperative" "$dir.cpython-coop.log" $rc
+  fi
 }
 
 # ---- the documentation ---------------------------------------------------------------

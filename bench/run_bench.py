@@ -196,6 +196,19 @@ OPERATIONS = [
           needs=['{build}/python/micro_threading']),
         C('gevent', '/usr/bin/python3', 'socket_roundtrip_ns', args=['{src}/peers/gevent_pingpong.py']),
     ], targets={'gevent': 1 / 1.5}),
+    # The legacy http.server (an unmodified ThreadingHTTPServer, a hello
+    # handler over HTTP/1.1 keep-alive) under wrk -t1 -c100 -d3s, made
+    # concurrent by micro_threading.cooperative.patch_all() against the same
+    # server under gevent.monkey.patch_all(); server on CPU 0, wrk on CPU 1.
+    # Higher is better; target >= 1.0x gevent's requests/s.
+    dict(name='python: legacy http.server (wrk -t1 -c100)', group='python', higher_is_better=True, contestants=[
+        C('ours (cooperative)', '/usr/bin/python3', 'http_requests_per_s', ours=True,
+          args=['{src}/server_bench.py', 'http', '/usr/bin/python3', '{src}/py/legacy_http_server.py', 'mt',
+                '{build}/python'], needs=['{build}/python/micro_threading']),
+        C('gevent monkey', '/usr/bin/python3', 'http_requests_per_s',
+          args=['{src}/server_bench.py', 'http', '/usr/bin/python3', '{src}/py/legacy_http_server.py', 'gevent',
+                '-']),
+    ], targets={'gevent monkey': 1.0}),
     # Servers, one OS thread each (Go: GOMAXPROCS=1), pinned to CPU 0, the
     # client to CPU 1. HTTP/1.1 keep-alive hello world under wrk -t1 -c100
     # -d3s; TCP echo, 100 connections of 64-byte ping-pong, under the common

@@ -27,9 +27,10 @@
  * and return MT_EXIT from its mt_func. Every later suspending call returns
  * MT_EXIT again (aborts are sticky).
  *
- * Threading: the engine's OS thread, except mt_version and mt_status_name,
- * which any OS thread may call; the last error is per OS thread; an mt_work
- * function and an mt_type's release may run on a worker OS thread. */
+ * Threading: the engine's OS thread, except mt_version, mt_status_name,
+ * mt_remote_callback, mt_remote_retain and mt_remote_release, which any OS
+ * thread may call; the last error is per OS thread; an mt_work function and
+ * an mt_type's release may run on a worker OS thread. */
 #ifndef MICROTHREADING_H
 #define MICROTHREADING_H
 
@@ -219,6 +220,26 @@ mt_status mt_deferred_cancel(void);
  * previous result, returns MT_OK with *out, or MT_FAILED (mt_set_error),
  * which discards the rest of the queue. */
 typedef mt_status (*mt_callback)(void* value, void* state, void** out);
+/* mt_remote_arm — arms the running micro-thread's deferred (as
+ * mt_deferred_arm) so that any OS thread may fire it, once, through the
+ * token returned (one reference; NULL on failure). The owner then waits with
+ * mt_deferred_wait as usual; a fire through the token is dropped when the
+ * deferred was fired otherwise first (mt_deferred_callback from the engine's
+ * thread, which is allowed and withdraws the token), cancelled, or its owner
+ * aborted, or when the engine has ended. While armed this way the wait counts
+ * as one that something outside the engine may end: it is never reported as
+ * a deadlock. */
+typedef struct mt_remote mt_remote;
+mt_remote* mt_remote_arm(void);
+/* mt_remote_callback — fires the token's deferred with `value` (an untyped
+ * pointer, not an object: nothing is retained or released). Any OS thread;
+ * never blocks. MT_OK when the wake-up was posted (it may still be dropped
+ * as above), MT_USAGE for a NULL token or a second fire. */
+mt_status mt_remote_callback(mt_remote* r, void* value);
+/* mt_remote_retain / mt_remote_release — the token's reference count; any OS thread. */
+void mt_remote_retain(mt_remote* r);
+void mt_remote_release(mt_remote* r);
+
 /* mt_deferred_push — adds a continuation to the caller's deferred.
  * `dispose` (may be NULL) is called with `state` if the continuation is
  * discarded without running (an earlier one failed, the wait was aborted). */

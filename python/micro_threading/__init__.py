@@ -21,8 +21,9 @@ interpreter's state) is the extension micro_threading._core, built on the C
 API of microthreading; this file adds what is plain Python over it: scope,
 start_in_parallel, pipeline, accept_d and connect_d. See docs/embedding.md.
 
-A cooperative mode (unmodified blocking stdlib code served by micro-threads)
-is meant to live in a submodule of this package (micro_threading.cooperative).
+The cooperative mode (unmodified blocking stdlib code served by
+micro-threads: socket, select, time.sleep, threading.Thread) is the
+submodule micro_threading.cooperative: call its patch_all().
 """
 
 import socket as _socket

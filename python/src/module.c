@@ -166,7 +166,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     PyObject* m = PyModule_Create(&module_def);
     if (!m) return NULL;
     if (mtpy_errors_init(m) < 0 || mtpy_thread_init(m) < 0 || mtpy_pipe_init(m) < 0 ||
-        mtpy_deferred_init(m) < 0 || mtpy_io_init(m) < 0 || mtpy_toolbox_init(m) < 0 ||
+        mtpy_deferred_init(m) < 0 || mtpy_io_init(m) < 0 || mtpy_toolbox_init(m) < 0 || mtpy_coop_init(m) < 0 ||
         PyModule_AddIntConstant(m, "DEFAULT_STACK_SIZE", MTPY_DEFAULT_STACK_SIZE) < 0) {
         Py_DECREF(m);
         return NULL;

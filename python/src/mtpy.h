@@ -13,6 +13,9 @@
  *   deferred.c  the deferred and its callback queue
  *   io.c        sleep_d, fd/socket I/O, submit_work
  *   toolbox.c   Semaphore, Event, Barrier, Queue (docs/design/sync.md)
+ *   coop.c      what the cooperative mode needs in C: waits that fall back
+ *               to blocking outside run(), close_fd, idents and
+ *               thread-locals per micro-thread, CooperativeLock
  *
  * Threading: everything here runs on the engine's OS thread with the GIL
  * held, except the bodies of submit_work (a worker OS thread that takes the
@@ -98,6 +101,29 @@ void mtpy_bury(PyObject* o);
  * micro-threads (when a run ends). */
 void mtpy_drop_chunk_cache(void);
 void mtpy_flush_graveyard(void);
+
+/* ---- the cooperative mode (coop.c) ------------------------------------------------------- */
+
+/* mtpy_coop — what the cooperative mode keeps per micro-thread, in its state
+ * block: the run's main micro-thread stands for the OS thread (its ident and
+ * thread-locals are the OS thread's); any other gets an ident of its own at
+ * the first ask and a dict of thread-local storage, dropped when its body
+ * returns. */
+typedef struct mtpy_coop {
+    int is_main;
+    unsigned long ident;  /* 0 until asked */
+    PyObject* dict;       /* owned, or NULL */
+} mtpy_coop;
+/* mtpy_coop_state — the running micro-thread's, or NULL on the root, outside
+ * run(), or once its body has returned. */
+mtpy_coop* mtpy_coop_state(void);
+/* mtpy_coop_of — a micro-thread's (its block's), or NULL. */
+mtpy_coop* mtpy_coop_of(mt_thread* t);
+/* mtpy_main_end_hook — called (no arguments) in the main micro-thread after
+ * main's function returned or raised (not after SystemExit or
+ * KeyboardInterrupt), before the body ends; NULL: none. A reference. */
+extern PyObject* mtpy_main_end_hook;
+int mtpy_coop_init(PyObject* module);
 
 /* ---- thread.c -------------------------------------------------------------------------- */
 

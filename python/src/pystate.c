@@ -49,7 +49,8 @@
  *     live: its state is in PyThreadState; the others hold theirs;
  *   * a suspended block's cframe points into its own C stack or its
  *     base_cframe; its exc_info chain ends at its base_exc;
- *   * `context` and `deferred_value` are owned references. */
+ *   * `context`, `deferred_value` and `coop.dict` are owned references;
+ *     `coop.dict` is NULL once the body has returned. */
 #include "mtpy.h"
 
 #include <string.h>
@@ -74,9 +75,21 @@ struct mtpy_state {
     mtpy_record* record;        /* its spawn record while its body runs */
     PyObject* deferred_value;   /* the deferred's value in flight (owned), deferred.c */
     uint64_t deferred_fires;    /* fires of its deferred, deferred.c */
+    mtpy_coop coop;             /* the cooperative mode's: identity and thread-locals, coop.c */
 };
 
 size_t mtpy_state_size(void) { return sizeof(mtpy_state); }
+
+mtpy_coop* mtpy_coop_state(void) {
+    if (!mtpy_run) return NULL;
+    mtpy_state* s = mt_state();
+    return s && s->record ? &s->coop : NULL;
+}
+
+mtpy_coop* mtpy_coop_of(mt_thread* t) {
+    mtpy_state* s = t ? mt_thread_state(t) : NULL;
+    return s ? &s->coop : NULL;
+}
 
 PyObject** mtpy_deferred_slot(void* block) { return &((mtpy_state*)block)->deferred_value; }
 uint64_t* mtpy_deferred_fires(void* block) { return &((mtpy_state*)block)->deferred_fires; }
@@ -239,6 +252,7 @@ void mtpy_body_begin(PyObject* context, mtpy_record* record) {
     PyThreadState* ts = PyThreadState_Get();
     mtpy_state* s = mt_state();
     s->record = record;
+    s->coop.is_main = mtpy_run && record && record->handle == mtpy_run->main;
     Py_XSETREF(ts->context, context);
     ts->context_ver++;
 }
@@ -246,6 +260,7 @@ void mtpy_body_begin(PyObject* context, mtpy_record* record) {
 void mtpy_body_end(void) {
     PyThreadState* ts = PyThreadState_Get();
     mtpy_state* s = mt_state();
+    Py_CLEAR(s->coop.dict); /* its thread-locals go first: their finalizers still run as this micro-thread */
     s->record = NULL;
     Py_CLEAR(s->deferred_value);
     PyObject* ctx = ts->context;

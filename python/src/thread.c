@@ -65,6 +65,28 @@ static int is_fatal(void) {
     return PyErr_ExceptionMatches(PyExc_SystemExit) || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
 }
 
+/* after_main — runs the cooperative mode's hook in main once main's
+ * function returned (r) or raised (r == NULL); returns what main's outcome
+ * is now: the hook's failure replaces a result, and is reported as
+ * unraisable when main failed already. */
+static PyObject* after_main(PyObject* r) {
+    PyObject* hook = Py_NewRef(mtpy_main_end_hook);
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject* h = PyObject_CallNoArgs(hook);
+    if (h) {
+        Py_DECREF(h);
+        PyErr_Restore(et, ev, etb);
+    } else if (r) {
+        Py_CLEAR(r); /* main's result gives way to the hook's failure */
+    } else {
+        PyErr_WriteUnraisable(hook);
+        PyErr_Restore(et, ev, etb);
+    }
+    Py_DECREF(hook);
+    return r;
+}
+
 /* body — the mt_func of every micro-thread started from Python. */
 static mt_status body(void* arg, void** result) {
     mtpy_record* rec = arg;
@@ -72,6 +94,7 @@ static mt_status body(void* arg, void** result) {
     mtpy_body_begin(rec->context, rec);
     rec->context = NULL; /* the interpreter state owns it now */
     PyObject* r = PyObject_Call(rec->fn, rec->args, NULL);
+    if (mtpy_main_end_hook && mtpy_run && rec->handle == mtpy_run->main && (r || !is_fatal())) r = after_main(r);
     mt_status st = MT_OK;
     if (r) {
         *result = r;

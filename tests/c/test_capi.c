@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -659,6 +660,83 @@ static mt_status submits_then_is_aborted(void* arg, void** result) {
     return mt_submit_object(slow_object, (void*)(intptr_t)50000, NULL, &counted_type, MT_FOREVER, &r);
 }
 
+/* ---- wake-ups from other OS threads ---------------------------------------------------- */
+
+typedef struct {
+    mt_remote* token;
+    int delay_ms;
+    void* value;
+} remote_job;
+
+static void* fire_later(void* arg) {
+    remote_job* j = arg;
+    usleep((useconds_t)j->delay_ms * 1000);
+    CHECK_STATUS(mt_remote_callback(j->token, j->value), MT_OK);
+    CHECK_STATUS(mt_remote_callback(j->token, j->value), MT_USAGE); /* once */
+    mt_remote_release(j->token);
+    return NULL;
+}
+
+static pthread_t fire_from_thread(mt_remote* token, int delay_ms, void* value, remote_job* j) {
+    j->token = token;
+    j->delay_ms = delay_ms;
+    j->value = value;
+    mt_remote_retain(token); /* the thread's reference */
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, fire_later, j) == 0);
+    return th;
+}
+
+static mt_status test_remote(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    void* v = NULL;
+    remote_job j;
+    /* another OS thread fires the deferred */
+    mt_remote* r = mt_remote_arm();
+    CHECK(r != NULL);
+    CHECK(mt_remote_arm() == NULL); /* armed already */
+    CHECK(mt_last_error_kind() == MT_USAGE);
+    pthread_t th = fire_from_thread(r, 20, (void*)42, &j);
+    CHECK_STATUS(mt_deferred_wait(MS(10000), &v), MT_OK);
+    CHECK(v == (void*)42);
+    mt_remote_release(r);
+    pthread_join(th, NULL);
+
+    /* a fire from the engine's own thread withdraws the token: its later fire is dropped */
+    r = mt_remote_arm();
+    th = fire_from_thread(r, 20, (void*)1, &j);
+    CHECK_STATUS(mt_deferred_callback(NULL, (void*)2), MT_OK);
+    CHECK_STATUS(mt_deferred_wait(MT_FOREVER, &v), MT_OK);
+    CHECK(v == (void*)2);
+    mt_remote_release(r);
+    pthread_join(th, NULL);
+    CHECK_STATUS(mt_sleep(MS(20)), MT_OK); /* the dropped wake-up comes and goes */
+    CHECK_STATUS(mt_deferred_wait(MS(1), &v), MT_USAGE); /* nothing armed it again */
+
+    /* a timed-out wait cancelled: the late fire finds nothing */
+    r = mt_remote_arm();
+    CHECK_STATUS(mt_deferred_wait(MS(1), &v), MT_TIMEOUT);
+    CHECK_STATUS(mt_deferred_cancel(), MT_OK);
+    th = fire_from_thread(r, 1, (void*)3, &j);
+    mt_remote_release(r);
+    pthread_join(th, NULL);
+    CHECK_STATUS(mt_sleep(MS(20)), MT_OK);
+    CHECK_STATUS(mt_deferred_arm(), MT_OK); /* idle: it can be armed again */
+    CHECK_STATUS(mt_deferred_cancel(), MT_OK);
+
+    /* misuse */
+    CHECK_STATUS(mt_remote_callback(NULL, NULL), MT_USAGE);
+    mt_remote_release(NULL);
+    return MT_OK;
+}
+
+static int test_remote_outside(void) {
+    CHECK(mt_remote_arm() == NULL); /* no engine */
+    CHECK(mt_last_error_kind() == MT_USAGE);
+    return 0;
+}
+
 static mt_status test_submit_object(void* arg, void** result) {
     (void)arg;
     (void)result;
@@ -984,6 +1062,8 @@ static const test_case tests[] = {
     {"mt_set_main: Ctrl-C is MT_INTERRUPTED in main", NULL, test_set_main},
     {"the unhandled hook gets an unjoined failure's object", NULL, test_unhandled_hook},
     {"mt_submit_object: a dropped result is released", test_submit_object, NULL},
+    {"mt_remote: another OS thread fires a deferred once; a late or withdrawn fire is dropped", test_remote, NULL},
+    {"mt_remote_arm outside a micro-thread is MT_USAGE", NULL, test_remote_outside},
     {"arg_dispose: the argument is disposed of, run or not", test_arg_dispose, NULL},
     {"a spawn that fails leaves its argument with the caller", NULL, test_failed_spawn_keeps_arg},
     {"an fd closed with close(2) after its waits leaves no watcher behind", test_fd_closed_behind_the_engine, NULL},
