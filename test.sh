@@ -6,7 +6,9 @@
 #                   outputs (C++ and Python), README's example, the Python
 #                   module's tests under both interpreters, and an outside
 #                   program built against the installed library (pkg-config
-#                   with g++ and clang++, CMake, a meson subproject);
+#                   with g++ and clang++, CMake, a meson subproject); the
+#                   instruction-count guard (scripts/check_instructions.sh:
+#                   hot paths against bench/baseline_instructions.txt);
 #   ASan+UBSan      the C++ suite and the C API's tests again;
 #   TSan            the tests that cross OS threads (the worker pool, wake-ups
 #                   from other OS threads, several engines);
@@ -125,6 +127,18 @@ python_module_tests() {
   done
 }
 
+# step_instructions — the instruction-count guard (scripts/check_instructions.sh):
+# callgrind's counts for yield, spawn+join, a pipe round trip and a socket
+# round trip in the release build against bench/baseline_instructions.txt;
+# a rise of more than 10% fails. Independent of the machine's noise.
+step_instructions() {
+  echo "== instruction counts against bench/baseline_instructions.txt (callgrind)"
+  scripts/check_instructions.sh build/release >build/instructions.log 2>&1
+  sed 's/^/   /' build/instructions.log
+  count_lines build/instructions.log
+  if ! grep -qE '^(ok|FAIL) ' build/instructions.log; then failed=$((failed + 1)); fi
+}
+
 # ---- sanitizers ---------------------------------------------------------------------
 
 # step_asan — the ASan+UBSan build: the suite and the C API's tests again.
@@ -234,6 +248,7 @@ step_valgrind() {
 }
 
 step_release
+step_instructions
 step_asan
 step_tsan
 step_fuzz_regression
