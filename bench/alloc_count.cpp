@@ -3,10 +3,25 @@
 // libstdc++, calls malloc, so it is counted too). peers::allocations()
 // returns the count so far; a benchmark reports the difference over its
 // measured loop divided by the operations, as "<name>_allocs".
-// Forwards to glibc's own entry points (__libc_malloc & co.).
+// Forwards to glibc's own entry points (__libc_malloc & co.). Under a
+// sanitizer, which owns malloc, nothing is interposed and the count stays 0.
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MT_BENCH_NO_INTERPOSE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define MT_BENCH_NO_INTERPOSE 1
+#endif
+#endif
+
+#ifdef MT_BENCH_NO_INTERPOSE
+namespace peers {
+long allocations() { return 0; }
+}  // namespace peers
+#else
 
 extern "C" {
 void* __libc_malloc(std::size_t);
@@ -55,3 +70,4 @@ int posix_memalign(void** out, std::size_t align, std::size_t n) {
     return 0;
 }
 }
+#endif  // MT_BENCH_NO_INTERPOSE
