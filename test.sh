@@ -12,6 +12,8 @@
 #                   every code snippet of README.md and docs/ compiled, and the
 #                   programs whose output a page shows run and compared (the
 #                   tutorial's against the installed library);
+#   instructions    the instruction-count guard (scripts/check_instructions.sh:
+#                   hot paths against bench/baseline_instructions.txt);
 #   ASan+UBSan      the C++ suite and the C API's tests again;
 #   TSan            the tests that cross OS threads (the worker pool, wake-ups
 #                   from other OS threads, several engines);
@@ -193,6 +195,18 @@ step_docs() {
   count_lines build/docs-snippets.log
 }
 
+# step_instructions — the instruction-count guard (scripts/check_instructions.sh):
+# callgrind's counts for yield, spawn+join, a pipe round trip and a socket
+# round trip in the release build against bench/baseline_instructions.txt;
+# a rise of more than 10% fails. Independent of the machine's noise.
+step_instructions() {
+  echo "== instruction counts against bench/baseline_instructions.txt (callgrind)"
+  scripts/check_instructions.sh build/release >build/instructions.log 2>&1
+  sed 's/^/   /' build/instructions.log
+  count_lines build/instructions.log
+  if ! grep -qE '^(ok|FAIL) ' build/instructions.log; then failed=$((failed + 1)); fi
+}
+
 # ---- sanitizers ---------------------------------------------------------------------
 
 # step_asan — the ASan+UBSan build: the suite and the C API's tests again.
@@ -341,6 +355,7 @@ step_valgrind() {
 
 step_release
 step_docs
+step_instructions
 step_asan
 step_tsan
 step_fuzz_regression

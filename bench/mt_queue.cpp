@@ -1,7 +1,8 @@
 // mt_queue: mt::queue<long> costs between two micro-threads of one engine,
 // capacity 64 (kCapacity).
 //   queue_roundtrip_ns — A puts to q1, B gets it and puts it to q2, A gets
-//                  it (two queues of capacity 64); elapsed / N.
+//                  it (two queues of capacity 64); elapsed / N
+//                  (queue_roundtrip_allocs: heap allocations per round trip).
 //   queue_stream_ns — a producer puts N values to a consumer through one
 //                  queue of capacity 64; elapsed / N.
 //   allocs_per_queue_value — heap allocations (operator new) per value
@@ -42,13 +43,13 @@ int main(int argc, char** argv) {
                 q1.put(i);
                 q2.get();
             }
-            const auto t0 = peers::clock::now();
+            const peers::measured m;
             long check = 0;
             for (long i = 0; i < n; ++i) {
                 q1.put(i);
                 check += *q2.get();
             }
-            peers::report("queue_roundtrip_ns", peers::ns_since(t0) / static_cast<double>(n));
+            m.report("queue_roundtrip", n);
             if (check != n * (n - 1) / 2) std::abort();
             q1.close();
             echo.wait();

@@ -3,7 +3,8 @@
 //                  releases `pong`, A (waiting in acquire) takes it; per
 //                  round trip. Both semaphores start at 0, so every acquire
 //                  suspends and every release hands the permit straight over.
-//   sem_uncontended_ns — one acquire + release pair nobody waits on.
+//   sem_uncontended_ns — one acquire + release pair nobody waits on
+//                  (sem_uncontended_allocs: heap allocations per pair).
 //   allocs_per_roundtrip — heap allocations (operator new) per round trip,
 //                  counted by this program.
 // The same round trip on Boost.Fiber (which has no semaphore: one is built
@@ -63,12 +64,12 @@ int main(int argc, char** argv) {
                 s.acquire();
                 s.release();
             }
-            const auto t0 = peers::clock::now();
+            const peers::measured meas;
             for (long i = 0; i < n; ++i) {
                 s.acquire();
                 s.release();
             }
-            peers::report("sem_uncontended_ns", peers::ns_since(t0) / static_cast<double>(n));
+            meas.report("sem_uncontended", n);
             if (s.available() != 1) std::abort();
         }
     });

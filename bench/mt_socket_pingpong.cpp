@@ -1,6 +1,7 @@
 // mt_socket_pingpong: a 1-byte round trip over a UNIX socketpair between two
 // micro-threads of one engine, each waiting for readiness in the notifier
-// (wait_readable) — no busy polling. socket_roundtrip_ns = elapsed / round trips.
+// (wait_readable) — no busy polling. socket_roundtrip_ns = elapsed / round trips,
+// socket_roundtrip_allocs = heap allocations per round trip.
 // The same program on raw libev callbacks, Go and gevent is in peers/.
 #include <sys/socket.h>
 #include <unistd.h>
@@ -46,12 +47,12 @@ int main(int argc, char** argv) {
             write_byte(sv[0]);
             read_byte(sv[0]);
         }
-        const auto t0 = peers::clock::now();
+        const peers::measured m;
         for (long i = 0; i < n; ++i) {
             write_byte(sv[0]);
             read_byte(sv[0]);
         }
-        peers::report("socket_roundtrip_ns", peers::ns_since(t0) / static_cast<double>(n));
+        m.report("socket_roundtrip", n);
         echo.wait();
     });
     ::close(sv[0]);

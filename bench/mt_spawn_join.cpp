@@ -1,6 +1,11 @@
 // mt_spawn_join: cost of spawning a micro-thread with an empty body and
-// joining it, one at a time. Stacks come from the pool and carry a guard page
-// (the pool keeps guard pages while the kernel's map budget allows).
+// joining it, one at a time (spawn_join_ns, spawn_join_allocs). Stacks come
+// from the pool and carry a guard page (the pool keeps guard pages while the
+// kernel's map budget allows).
+// Also many_alive_ns: 1,000 micro-threads spawned, all alive at once, then
+// joined in order; elapsed / 1,000 per batch (many_alive_allocs likewise).
+#include <vector>
+
 #include "core/microthreading.hpp"
 #include "peers/common.hpp"
 
@@ -8,11 +13,22 @@ int main(int argc, char** argv) {
     const long n = peers::arg_count(argc, argv, 2'000'000);
     mt::run([n] {
         for (long i = 0; i < 1000; ++i) mt::spawn([] {}).wait();  // warm the pool
-        const auto t0 = peers::clock::now();
-        for (long i = 0; i < n; ++i) mt::spawn([] {}).wait();
-        const double ns = peers::ns_since(t0) / static_cast<double>(n);
+        {
+            const peers::measured m;
+            for (long i = 0; i < n; ++i) mt::spawn([] {}).wait();
+            m.report("spawn_join", n);
+        }
         const auto& c = mt::engine::current()->stacks().counts();
         if (c.live_guarded == 0) std::fprintf(stderr, "warning: main's stack is not guarded\n");
-        peers::report("spawn_join_ns", ns);
+        std::vector<mt::micro_thread<void>> alive(1000);
+        auto batch = [&] {
+            for (auto& t : alive) t = mt::spawn([] {});
+            for (auto& t : alive) t.wait();
+        };
+        batch();  // warm-up: the pool holds 1,000 stacks
+        const long batches = n / 1000 + 1;
+        const peers::measured m;
+        for (long b = 0; b < batches; ++b) batch();
+        m.report("many_alive", batches * 1000);
     });
 }

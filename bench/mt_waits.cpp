@@ -5,7 +5,8 @@
 //                          insert and erase per suspending wait).
 //   select4_ready_ns     — a select over 4 pipes that all hold a value (one
 //                          is chosen at random and refilled).
-//   allocs_per_timed_wait — heap allocations per timed round trip.
+//   *_allocs             — heap allocations per round trip (bench/alloc_count.cpp);
+//                          select4_ready_allocs per select.
 // Compiled against today's tree; the same program builds against earlier
 // trees (the select and pipe calls it uses did not change), which is how
 // "today's select" is compared with an earlier one.
@@ -20,18 +21,6 @@
 #include "peers/common.hpp"
 #include "pipes/micro_pipe.hpp"
 #include "pipes/select.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -54,7 +43,7 @@ double roundtrip(long n, long& allocs) {
         put(p1, i);
         get(p2);
     }
-    const long a0 = allocations.load();
+    const long a0 = peers::allocations();
     const auto t0 = peers::clock::now();
     long check = 0;
     for (long i = 0; i < n; ++i) {
@@ -62,14 +51,14 @@ double roundtrip(long n, long& allocs) {
         check += *get(p2);
     }
     const double ns = peers::ns_since(t0) / static_cast<double>(n);
-    allocs = allocations.load() - a0;
+    allocs = peers::allocations() - a0;
     if (check != n * (n - 1) / 2) std::abort();
     p1.close();
     echo.wait();
     return ns;
 }
 
-double select4_ready(long n) {
+void select4_ready(long n) {
     mt::micro_pipe<long> p[4] = {mt::micro_pipe<long>("a"), mt::micro_pipe<long>("b"), mt::micro_pipe<long>("c"),
                                  mt::micro_pipe<long>("d")};
     for (auto& q : p) q.put(1);
@@ -83,11 +72,10 @@ double select4_ready(long n) {
     };
     for (long i = 0; i < n / 10; ++i) once();
     sum = 0;
-    const auto t0 = peers::clock::now();
+    const peers::measured m;
     for (long i = 0; i < n; ++i) once();
-    const double ns = peers::ns_since(t0) / static_cast<double>(n);
+    m.report("select4_ready", n);
     if (sum != n) std::abort();
-    return ns;
 }
 
 }  // namespace
@@ -97,13 +85,14 @@ int main(int argc, char** argv) {
     const bool only_select = argc > 2 && std::string_view(argv[2]) == "select";  // for profiling one row
     mt::run([n, only_select] {
         if (only_select) {
-            peers::report("select4_ready_ns", select4_ready(n));
+            select4_ready(n);
             return;
         }
         long allocs = 0;
         peers::report("roundtrip_untimed_ns", roundtrip<false>(n, allocs));
+        peers::report("roundtrip_untimed_allocs", static_cast<double>(allocs) / static_cast<double>(n));
         peers::report("roundtrip_timed_ns", roundtrip<true>(n, allocs));
-        peers::report("allocs_per_timed_wait", static_cast<double>(allocs) / static_cast<double>(n));
-        peers::report("select4_ready_ns", select4_ready(n));
+        peers::report("roundtrip_timed_allocs", static_cast<double>(allocs) / static_cast<double>(n));
+        select4_ready(n);
     });
 }

@@ -5,7 +5,7 @@
 MT_PACKAGES=(
   g++ meson ninja-build pkg-config
   libboost-context-dev libboost-fiber-dev libev-dev doctest-dev libfmt-dev
-  valgrind golang-go python3-gevent curl wrk
+  valgrind golang-go python3-gevent curl wrk strace gnuplot-nox
   clang-14 libclang-rt-14-dev
   python3-dev python3-greenlet python3-mesonpy
   cmake clang

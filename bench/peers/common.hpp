@@ -37,4 +37,23 @@ inline void report(const char* metric, double value) {
     std::fflush(stdout);
 }
 
+// allocations — heap allocations so far in this process (bench/alloc_count.cpp,
+// linked into every C++ benchmark and twin).
+long allocations();
+
+// measured — times a loop and counts its heap allocations:
+//   peers::measured m;  for (...) op();  m.report("roundtrip", n);
+// prints "roundtrip_ns <elapsed / n>" and "roundtrip_allocs <allocations / n>".
+struct measured {
+    long a0 = allocations();
+    clock::time_point t0 = clock::now();
+
+    void report(const char* name, long n) const {
+        const double ns = ns_since(t0) / static_cast<double>(n);
+        const double allocs = static_cast<double>(allocations() - a0) / static_cast<double>(n);
+        std::printf("%s_ns %.1f\n%s_allocs %.3g\n", name, ns, name, allocs);
+        std::fflush(stdout);
+    }
+};
+
 }  // namespace peers

@@ -1,0 +1,3 @@
+module peers/http_minimal
+
+go 1.19

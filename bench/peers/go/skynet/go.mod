@@ -1,0 +1,3 @@
+module peers/skynet
+
+go 1.19

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# scripts/check_instructions.sh [BUILD_DIR] [--update] — the instruction-count
+# guard: counts, under valgrind's callgrind, the instructions each hot path
+# executes, and compares them with bench/baseline_instructions.txt. A rise of
+# more than 10% over the baseline is a failure. Machine noise does not enter:
+# the counts are of instructions, not time.
+#
+# Each benchmark runs twice, with N and with 2N iterations; the difference
+# divided by the operations the extra N iterations perform is the count per
+# operation, with start-up, warm-up set-up and exit cancelled out:
+#   yield           mt_yield N: per yield (4 per iteration: the warm-up
+#                   round's two and the measured round's two)
+#   spawn+join      mt_spawn_join N: per micro-thread (2 per iteration: one
+#                   spawned and joined alone, one of a batch of 1,000)
+#   pipe round trip mt_pingpong N: per round trip together with one one-way
+#                   handoff (1.1 of each per iteration: the warm-up's tenth)
+#   socket round trip mt_socket_pingpong N: per 1-byte round trip over a
+#                   socketpair through the reactor (1.1 per iteration)
+# BUILD_DIR (default build/release) must hold the release build's bench/.
+# --update writes the counts as the new baseline (commit it on its own, with
+# the reason). Prints "ok NAME ..." / "FAIL NAME ..." lines (test.sh counts
+# them); exits non-zero on any FAIL.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=build/release
+update=0
+for a in "$@"; do
+  case "$a" in
+    --update) update=1 ;;
+    -*) echo "usage: scripts/check_instructions.sh [BUILD_DIR] [--update]" >&2; exit 2 ;;
+    *) build="$a" ;;
+  esac
+done
+baseline=bench/baseline_instructions.txt
+limit_percent=10
+
+if ! command -v valgrind >/dev/null; then
+  echo "FAIL instructions: valgrind not found (Debian: valgrind)"; exit 1
+fi
+
+# instructions BINARY N [ARGS...] — instructions callgrind counts for one run.
+instructions() {
+  local bin="$1"; shift
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$@" 2>&1 >/dev/null |
+    sed -nE 's/^==[0-9]+== Collected : ([0-9]+)$/\1/p'
+}
+
+# per_op NAME BINARY N OPS_PER_ITERATION — instructions per operation.
+per_op() {
+  local name="$1" bin="$2" n="$3" ops="$4" a b
+  if [ ! -x "$bin" ]; then echo "FAIL $name: $bin not built"; return 1; fi
+  a=$(instructions "$bin" "$n")
+  b=$(instructions "$bin" $((2 * n)))
+  if [ -z "$a" ] || [ -z "$b" ]; then echo "FAIL $name: no count from callgrind for $bin"; return 1; fi
+  python3 -c "print('%.1f' % (($b - $a) / ($n * $ops)))"
+}
+
+declare -A count
+fail=0
+measure() {
+  local name="$1" v
+  v=$(per_op "$@") || { echo "$v"; fail=1; return; }
+  count[$name]="$v"
+}
+measure yield "$build/bench/mt_yield" 20000 4
+measure spawn_join "$build/bench/mt_spawn_join" 2000 2
+measure pipe_roundtrip "$build/bench/mt_pingpong" 20000 1.1
+measure socket_roundtrip "$build/bench/mt_socket_pingpong" 2000 1.1
+
+if [ "$update" = 1 ]; then
+  [ "$fail" = 0 ] || exit 1
+  {
+    echo "# Instructions per operation (scripts/check_instructions.sh; valgrind callgrind)."
+    echo "# Made with: $(c++ --version | head -1); $(valgrind --version); release build with LTO."
+    echo "# Updated only on purpose, in its own commit: scripts/check_instructions.sh --update"
+    for k in yield spawn_join pipe_roundtrip socket_roundtrip; do echo "$k ${count[$k]}"; done
+  } >"$baseline"
+  echo "wrote $baseline"; cat "$baseline"; exit 0
+fi
+
+for k in yield spawn_join pipe_roundtrip socket_roundtrip; do
+  [ -n "${count[$k]:-}" ] || continue
+  base=$(sed -nE "s/^$k ([0-9.]+)$/\1/p" "$baseline")
+  if [ -z "$base" ]; then echo "FAIL $k: no baseline in $baseline"; fail=1; continue; fi
+  verdict=$(python3 -c "
+c, b = ${count[$k]}, $base
+d = (c - b) / b * 100
+print('%s %s: %.1f instructions per operation, baseline %.1f (%+.1f%%, limit +$limit_percent%%)' % (
+    'ok' if d <= $limit_percent else 'FAIL', '$k', c, b, d))")
+  echo "$verdict"
+  case "$verdict" in FAIL*) fail=1 ;; esac
+done
+exit "$fail"
