@@ -13,9 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "core/engine.hpp"
-#include "core/micro_thread.hpp"
-#include "core/state.hpp"
+#include "engine.hpp"
+#include "micro_thread.hpp"
+#include "state.hpp"
 
 template <>
 struct fmt::formatter<mt::state> : fmt::formatter<fmt::string_view> {

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "core/format.hpp"
-#include "pipes/micro_pipe.hpp"
+#include "../core/format.hpp"
+#include "micro_pipe.hpp"
 
 template <class T>
 struct fmt::formatter<mt::micro_pipe<T>> {
