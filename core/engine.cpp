@@ -183,8 +183,8 @@ inline detail::context_slot& engine::enter(detail::control_block* from, detail::
 // head of the run queue, or to the root when the queue is empty.
 void engine::switch_from(detail::control_block* from) noexcept {  // also called by engine_loop.cpp: not inline
     detail::control_block* to = pop_runnable();
-    if (to == from) {  // it was the only one runnable: keep running
-        from->st = state::running;
+    if (to == from) {  // it was the only one runnable (or, on the root, every queued one was aborted unstarted)
+        if (from) from->st = state::running;
         return;
     }
     if (!to && !from) return;  // root with nothing to run
