@@ -22,6 +22,9 @@ remote_slot& remote_slot_pool::take(control_block& waiter, remote_use use, bool 
     s->waiter = &waiter;
     s->use = use;
     s->external = external;
+    s->on_cancel = nullptr;
+    s->describe = nullptr;
+    s->ctx = nullptr;
     ++(external ? external_ : internal_);
     return *s;
 }
@@ -65,6 +68,7 @@ control_block* no_blocker(const void*) { return nullptr; }
 void give_back_slot(void* obj, control_block& waiter) {
     auto* s = static_cast<remote_slot*>(obj);
     if (s->use == remote_use::free || s->waiter != &waiter) return;  // fired already (idempotent)
+    if (s->on_cancel) s->on_cancel(s->ctx);
     waiter.eng->remote_slots().give_back(*s);
 }
 
@@ -72,7 +76,11 @@ void give_back_slot(void* obj, control_block& waiter) {
 
 const wait_kind remote_wait_kind{
     "remote",
-    [](const void*, std::string& out) { out += "for a wake-up from another OS thread"; },
+    [](const void* obj, std::string& out) {
+        auto* s = static_cast<const remote_slot*>(obj);
+        if (s->describe) s->describe(s->ctx, out);
+        else out += "for a wake-up from another OS thread";
+    },
     no_blocker,
     give_back_slot,
 };

@@ -25,6 +25,7 @@
 #include <deque>
 #include <exception>
 #include <memory>
+#include <string>
 
 #include "mailbox.hpp"
 #include "wait.hpp"
@@ -46,6 +47,14 @@ struct remote_slot {
     std::uint32_t generation = 0;
     remote_use use = remote_use::free;
     bool external = true;
+    // Optional, for a wait that links a record of its own where the waker
+    // finds it (cross_wait.hpp): on_cancel(ctx) unlinks it when the wait
+    // ends by timeout or abort (engine thread; must not suspend or throw);
+    // describe(ctx, out) says what is waited on. Set after take(), reset by
+    // the next take() (a timeout message is built after the cancel).
+    void (*on_cancel)(void* ctx) noexcept = nullptr;
+    void (*describe)(const void* ctx, std::string& out) = nullptr;
+    void* ctx = nullptr;
 };
 
 // remote_token — what a waker needs: the mailbox and the slot's identity.
