@@ -242,10 +242,20 @@ void engine_group::start(const std::function<void(const std::shared_ptr<detail::
                     ++core->made;
                 }
                 core->started_cv.notify_all();
-                start_and_forget(spawn_options{"group anchor"}, [c = core.get()] {
-                    std::unique_lock<std::mutex> lock(c->mu);
-                    while (!c->stopping) detail::cross_wait(lock, c->anchors, {}, detail::describe_anchor, c, "the group's anchor");
+                // The anchor is the engine's main: Ctrl-C (delivered to whichever
+                // engine's notifier owns SIGINT) interrupts it, and its
+                // interrupted_error fails the group, aborting every engine.
+                auto anchor = spawn(spawn_options{"group anchor"}, [c = core.get()] {
+                    try {
+                        std::unique_lock<std::mutex> lock(c->mu);
+                        while (!c->stopping)
+                            detail::cross_wait(lock, c->anchors, {}, detail::describe_anchor, c, "the group's anchor");
+                    } catch (const interrupted_error&) {
+                        c->fail(std::current_exception());
+                    }
                 });
+                e.set_main(anchor.get_deferred().owner());
+                anchor = {};
                 e.loop();
             } catch (...) {
                 bool counted;

@@ -30,6 +30,10 @@
 //     reaches 0, stopping is set and every engine's anchor is woken;
 //   * failure holds the first failure, set once.
 //
+// Ctrl-C (SIGINT) reaches the group: it interrupts the anchor of the engine
+// whose notifier owns SIGINT, which fails the group with interrupted_error
+// (every engine's micro-threads are aborted; run rethrows it).
+//
 // Deadlock detection inside a group engine is off (an engine cannot tell a
 // wait on another engine from a wait forever without a group-wide census);
 // the dump is per engine.
