@@ -20,10 +20,6 @@
 using namespace std::chrono_literals;
 using mt_test::in_engine;
 
-namespace {
-std::string message_of(const std::exception& e) { return e.what(); }
-}  // namespace
-
 TEST_CASE("engines: a group runs main on engine 0 and returns its result") {
     mt::engine_group g({.threads = 2});
     CHECK(g.size() == 2);
@@ -193,12 +189,14 @@ TEST_CASE("engines: a micro_pipe or a micro-thread handle used from another engi
     g.run([] {
         mt::micro_pipe<int> local("local");
         local.put(1);  // binds it to engine 0
-        auto child = mt::spawn([] { mt::sleep_d(20ms); });
+        mt::xpipe<int> gate("gate");
+        auto child = mt::spawn([gate]() mutable { (void)gate.get(); });  // its block stays put meanwhile
         auto h = mt::spawn_on(1, [&] {
             CHECK_THROWS_WITH_AS((void)local.get(), doctest::Contains("another OS thread"), mt::usage_error);
             CHECK_THROWS_WITH_AS(child.wait(), doctest::Contains("another OS thread"), mt::usage_error);
         });
         h.wait();
+        gate.close();
         child.wait();
         CHECK(local.get() == 1);
     });

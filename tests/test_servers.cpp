@@ -93,7 +93,7 @@ TEST_CASE("the HTTP server answers curl, keeps the connection alive, and ends cl
     CHECK(s.stop());
 }
 
-TEST_CASE("the HTTP server with --threads 2 runs two engines on one port and ends cleanly on Ctrl-C") {
+TEST_CASE("the HTTP server with --threads 2 answers on one port from both listeners and ends cleanly on Ctrl-C") {
     server s("http_server", 0, "2");
     for (int i = 0; i < 20; ++i) CHECK(shell("curl -s " + s.url()) == "Hello, world!\n");
     const std::string out = shell("curl -sv " + s.url() + " " + s.url("/again"));
@@ -101,7 +101,7 @@ TEST_CASE("the HTTP server with --threads 2 runs two engines on one port and end
     CHECK(s.stop());
 }
 
-TEST_CASE("the echo server with --threads 2 echoes on 200 connections spread over its engines") {
+TEST_CASE("the echo server with --threads 2 echoes on 200 connections") {
     server s("echo_server", 0, "2");
     int ok = 0;
     mt::run([&] {
