@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/group_dump.hpp"
 #include "core/microthreading.hpp"
 #include "pipes/micro_pipe.hpp"
 #include "pipes/xpipe.hpp"
@@ -313,4 +314,24 @@ TEST_CASE("engines: many producers on both engines and a plain thread fan in to 
         reader.wait();
     });
     CHECK(got == 5000);
+}
+
+TEST_CASE("engines: the group's dump lists the micro-threads of every engine and what they wait for") {
+    mt::engine_group g({.threads = 2});
+    g.run([] {
+        mt::xpipe<int> gate("gate");
+        auto parked = mt::spawn_on(1, "parked", [gate]() mutable { (void)gate.get(); });
+        std::string d;
+        for (int tries = 0; tries < 1000 && d.find("waits to get from xpipe 'gate'") == std::string::npos; ++tries) {
+            d = mt::group_dump();
+            if (d.find("waits to get from xpipe 'gate'") == std::string::npos) mt::sleep_d(1ms);
+        }
+        CHECK(d.find("engine 0:") != std::string::npos);
+        CHECK(d.find("engine 1:") != std::string::npos);
+        CHECK(d.find("'parked'") != std::string::npos);
+        CHECK(d.find("waits to get from xpipe 'gate'") != std::string::npos);
+        CHECK(d.find("'group anchor'") != std::string::npos);
+        gate.close();
+        parked.wait();
+    });
 }
