@@ -20,3 +20,4 @@
 #include "pipes/micro_pipe.hpp"
 #include "pipes/pipeline.hpp"
 #include "pipes/select.hpp"
+#include "pipes/xpipe.hpp"

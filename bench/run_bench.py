@@ -5,7 +5,7 @@ Usually run through bench/run (which builds first and writes
 docs/performance.md and docs/performance.svg). Directly, with Debian's python
 (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7] [--quick]
-        [--only yield,spawn_join,parked,skynet,pingpong,waits,queue,semaphore,mutex,socket,python,servers]
+        [--only yield,spawn_join,parked,skynet,pingpong,waits,queue,semaphore,mutex,xpipe,socket,python,servers]
         [--taskset CPU] [--markdown PAGE] [--chart SVG] [--syscalls]
 
 --markdown replaces the generated block of PAGE (between the markers BEGIN
@@ -197,6 +197,18 @@ OPERATIONS = [
         C('Boost.Fiber', 'peers/peer_fiber_semaphore', 'sem_uncontended_ns'),
         C('Go', 'go/semaphore', 'sem_uncontended_ns', env=GO_ENV),
     ], targets={}),
+    # xpipe between two engines on two OS threads (bench/mt_xpipe.cpp) vs
+    # Go's channels between goroutines with GOMAXPROCS=2 (go/xchan). Round
+    # trip on capacity 1 (target <= 0.5x Go), a stream on capacity 128
+    # (target <= 1.0x Go's time per value). Needs 2 cores.
+    dict(name='xpipe cross-engine roundtrip', group='xpipe', contestants=[
+        C('ours', 'mt_xpipe', 'cross_roundtrip_ns', ours=True),
+        C('Go', 'go/xchan', 'cross_roundtrip_ns', env={'GOMAXPROCS': '2'}),
+    ], targets={'Go': 0.5}),
+    dict(name='xpipe cross-engine stream', group='xpipe', contestants=[
+        C('ours', 'mt_xpipe', 'cross_stream_ns', ours=True),
+        C('Go', 'go/xchan', 'cross_stream_ns', env={'GOMAXPROCS': '2'}),
+    ], targets={'Go': 1.0}),
     # mt::mutex (bench/mt_mutex.cpp). Uncontended lock+unlock: target <= 5 ns
     # (absolute). Handoff: the time per change of holder when two
     # micro-threads both want the mutex; target <= 1.2x our own yield. The

@@ -61,7 +61,7 @@ std::atomic<std::uint64_t> next_serial{1};
 
 engine::engine(engine_options opts)
     : opts_(opts), pool_(opts.stacks), serial_(next_serial.fetch_add(1, std::memory_order_relaxed)),
-      unhandled_(default_unhandled) {
+      unhandled_(default_unhandled), mailbox_(std::make_shared<detail::mailbox>()) {
     if (tls_engine)
         throw usage_error("an engine already runs on this OS thread (one engine per OS thread)");
     detail::context_init(sw_);
@@ -97,6 +97,8 @@ engine::~engine() {
                          static_cast<unsigned long long>(serial_), ex.what());
         }
     }
+    // From now on a post is dropped (and a task posted is destroyed unrun).
+    for (detail::remote_post& p : mailbox_->close()) delete p.task;
     owned_notifier_.reset();
     notifier_ = nullptr;
     std::free(root_state_);
@@ -193,8 +195,8 @@ inline detail::context_slot& engine::enter(detail::control_block* from, detail::
 // head of the run queue, or to the root when the queue is empty.
 void engine::switch_from(detail::control_block* from) noexcept {  // also called by engine_loop.cpp: not inline
     detail::control_block* to = pop_runnable();
-    if (to == from) {  // it was the only one runnable: keep running
-        from->st = state::running;
+    if (to == from) {  // it was the only one runnable (or, on the root, every queued one was aborted unstarted)
+        if (from) from->st = state::running;
         return;
     }
     if (!to && !from) return;  // root with nothing to run
@@ -213,8 +215,44 @@ inline void engine::poll_if_due() {
     if (++since_poll_ >= poll_interval) [[unlikely]] {
         since_poll_ = 0;
         if (notifier_) notifier_->poll(0);
+        drain_mailbox();
         if (!timers_.empty()) expire_timers();
     }
+}
+
+// drain_mailbox — what other OS threads posted: tasks run, and each wake-up
+// whose wait is still the one it names (slot and generation) fires it. The
+// slot is given back before the fire, so a slot in use always belongs to an
+// armed wait.
+void engine::drain_mailbox() noexcept {
+    if (!mailbox_->maybe_pending()) return;
+    mailbox_->drain(batch_);
+    for (detail::remote_post& p : batch_) {
+        if (p.task) {
+            std::unique_ptr<detail::remote_task> t(std::exchange(p.task, nullptr));
+            t->run(*this);
+            continue;
+        }
+        detail::remote_slot* s = remote_.find(p.slot, p.generation);
+        if (!s) continue;  // that wait ended (timed out, aborted): dropped
+        detail::control_block* w = s->waiter;
+        const detail::remote_use use = s->use;
+        remote_.give_back(*s);
+        if (use == detail::remote_use::wait) {
+            if (p.error) detail::fire_error(*w, std::move(p.error));
+            else detail::fire(*w, p.value);
+        } else {
+            // The user's deferred: firing it withdraws its registration (the
+            // slot, already given back). A deferred fired meanwhile by
+            // someone else refuses a second fire: the wake-up is dropped.
+            try {
+                if (p.error) w->d.errback(std::move(p.error));
+                else w->d.callback(p.value);
+            } catch (...) {
+            }
+        }
+    }
+    batch_.clear();
 }
 
 void engine::yield_running() {

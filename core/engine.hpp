@@ -25,10 +25,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "detail/context.hpp"
 #include "detail/control_block.hpp"
+#include "detail/mailbox.hpp"
 #include "detail/overflow.hpp"
+#include "detail/remote_slots.hpp"
 #include "detail/stack_pool.hpp"
 #include "detail/timer_heap.hpp"
 #include "notifier_interface.hpp"
@@ -49,6 +52,7 @@ class engine;
 namespace detail {
 extern constinit thread_local engine* tls_engine MT_TLS_MODEL;
 class tracer;
+struct group_member;
 }
 
 // unhandled_handler — receives the exception of a micro-thread nobody will
@@ -199,6 +203,7 @@ public:
     // set_notifier — a notifier the caller keeps alive (a host's own loop).
     void set_notifier(notifier_interface* n) noexcept {
         notifier_ = n;
+        mailbox_->set_notifier(n);
         if (n && block_before_) n->set_block_hooks(block_before_, block_after_, block_user_);
     }
     // adopt_notifier — a notifier the engine owns and destroys after the
@@ -225,10 +230,13 @@ public:
     // idle — true when nothing is runnable: the host may block in its own
     // poll (on the notifier's fd, until next_deadline()).
     bool idle() const noexcept { return run_head_ == nullptr; }
-    // can_progress — something runnable, a deadline pending, or a notifier
-    // registration that could fire: false means the waiters are deadlocked.
+    // can_progress — something runnable, a deadline pending, a notifier
+    // registration that could fire, or a wait that an OS thread outside the
+    // engine's group may end: false means the waiters are deadlocked (or,
+    // in a group, wait for other engines: engine_group.hpp).
     bool can_progress() const noexcept {
-        return run_head_ || !timers_.empty() || (notifier_ && notifier_->can_fire());
+        return run_head_ || !timers_.empty() || remote_.external() > 0 || (notifier_ && notifier_->can_fire()) ||
+               (!group_ && remote_.internal() > 0);
     }
 
     // --- observability (core/observe.cpp, core/trace.cpp; docs/observability.md)
@@ -254,6 +262,19 @@ public:
     // cpu_time — how long `cb` (nullptr: the root) has run while CPU time
     // was measured, up to now.
     std::chrono::nanoseconds cpu_time(const detail::control_block* cb) const noexcept;
+    // --- the thread-safe way in (core/detail/mailbox.hpp, remote_slots.hpp)
+    // mailbox — where other OS threads post wake-ups and tasks; shared with
+    // the tokens handed out, so a post after the engine ended is dropped.
+    detail::mailbox& mailbox() const noexcept { return *mailbox_; }
+    const std::shared_ptr<detail::mailbox>& shared_mailbox() const noexcept { return mailbox_; }
+    // remote_slots — the waits another OS thread may end. Engine thread only.
+    detail::remote_slot_pool& remote_slots() noexcept { return remote_; }
+    // drain_mailbox — fires the waits posted for and runs the posted tasks.
+    // Engine thread, root or the fairness poll; never suspends or throws.
+    void drain_mailbox() noexcept;
+    // group membership (engine_group.hpp): set by the group before loop().
+    void set_group(detail::group_member* m) noexcept { group_ = m; }
+    detail::group_member* group() const noexcept { return group_; }
 
     // check_invariants — asserts the invariants of the engine and of every
     // live micro-thread (O(n); live in debug and sanitizer builds only).
@@ -333,6 +354,11 @@ private:
     notifier_interface* notifier_ = nullptr;
     std::unique_ptr<notifier_interface> owned_notifier_;
     detail::control_block* main_ = nullptr;  // cleared when it ends
+    std::shared_ptr<detail::mailbox> mailbox_;  // made with the engine, closed by ~engine
+    detail::remote_slot_pool remote_;
+    std::vector<detail::remote_post> batch_;  // drain_mailbox's buffer
+    detail::group_member* group_ = nullptr;
+    bool in_loop_ = false;  // loop() runs (the mailbox's "awake")
     bool stop_when_main_ends_ = false;       // set by interrupt_main
 };
 

@@ -26,11 +26,15 @@ void engine::expire_timers() noexcept {
     }
 }
 
-// wait_for_events — polls the notifier (blocking until an event or the next
-// deadline when `block`), then expires the deadlines that passed. With no
-// notifier, a blocking wait sleeps until the next deadline.
+// wait_for_events — polls the notifier (blocking until an event, a post to
+// the mailbox or the next deadline when `block`), drains the mailbox, then
+// expires the deadlines that passed. With no notifier, a blocking wait
+// sleeps on the mailbox's condition variable until a post or the next
+// deadline. The mailbox is told before the engine blocks, so a post made
+// meanwhile signals it (and one made earlier is drained instead).
 void engine::wait_for_events(bool block) {
     double max_wait = 0;
+    if (block && !mailbox_->begin_sleep()) block = false;  // something was posted: drain it first
     if (block) {
         if (timers_.empty()) {
             max_wait = -1;
@@ -43,13 +47,15 @@ void engine::wait_for_events(bool block) {
         tracer_->on_block(detail::ticks(), true);
     if (notifier_) {
         notifier_->poll(max_wait);
-    } else if (max_wait > 0) {
+    } else if (max_wait != 0) {
         if (block_before_) block_before_(block_user_);
-        std::this_thread::sleep_until(timers_.next());
+        mailbox_->sleep_until(max_wait < 0 ? deadline::clock::time_point::max() : timers_.next());
         if (block_after_) block_after_(block_user_);
     }
     if (tracer_ && block) [[unlikely]]
         tracer_->on_block(detail::ticks(), false);
+    if (block) mailbox_->end_sleep(in_loop_);
+    drain_mailbox();
     expire_timers();
 }
 
@@ -57,6 +63,17 @@ void engine::loop() {
     if (current_) throw usage_error("the engine loop was started from inside micro-thread " + detail::describe(*current_));
     if (!notifier_ && opts_.default_notifier && detail::make_default_notifier)
         adopt_notifier(detail::make_default_notifier(*this));
+    struct awake_guard {  // while the loop runs, it drains before it blocks: posts need not signal
+        engine& e;
+        explicit awake_guard(engine& en) : e(en) {
+            e.in_loop_ = true;
+            e.mailbox_->set_awake(true);
+        }
+        ~awake_guard() {
+            e.in_loop_ = false;
+            e.mailbox_->set_awake(false);
+        }
+    } guard(*this);
     while (!live_.empty()) {
         if (run_head_) {
             switch_from(nullptr);
@@ -111,6 +128,7 @@ void engine::check_invariants() const noexcept {
     live_.check_invariants();
     ended_.check_invariants();
     timers_.check_invariants();
+    remote_.check_invariants();
     std::size_t queued = 0;
     for (const detail::control_block* cb = run_head_; cb; cb = cb->run_next) {
         MT_ASSERT(cb->st == state::created || cb->st == state::runnable, "the run queue holds a micro-thread that is not runnable");

@@ -7,6 +7,7 @@
 #include "deadline.hpp"
 #include "deferred.hpp"
 #include "engine.hpp"
+#include "engine_group.hpp"
 #include "errors.hpp"
 #include "event.hpp"
 #include "micro_thread.hpp"

@@ -31,6 +31,15 @@ public:
     // engine::interrupt, never throw.
     virtual void poll(double max_wait_s) = 0;
 
+    // wake — makes a poll that blocks (or the next one) return soon. Called
+    // from any OS thread (the engine's mailbox, core/detail/mailbox.hpp,
+    // when another OS thread posts to an engine that sleeps); must be
+    // thread-safe and must not block. The libev reactor sends its async
+    // watcher. The default does nothing: a host notifier that blocks
+    // without bound must override it, or posts from other OS threads wait
+    // for its next wake-up of its own.
+    virtual void wake() noexcept {}
+
     // kind — identifies an implementation without RTTI (compared by
     // address; dynamic_cast compared type names with strcmp on every wait).
     virtual const void* kind() const noexcept { return nullptr; }

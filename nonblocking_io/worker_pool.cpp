@@ -6,7 +6,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/wait.hpp"
 #include "core/engine.hpp"
-#include "notifier/detail/reactor.hpp"
+#include "core/detail/remote_slots.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -63,12 +63,12 @@ remote_wait remote_wait::begin(const char* op) {
     engine& e = engine::get(op);
     control_block& me = e.require_running(op);
     if (pending_raise(me)) raise_pending(me);
-    remote_wait w{&me, nullptr, nullptr, 0};
-    w.node = reactor::of(e).arm_remote(me, false, w.generation, w.box);
+    remote_wait w{&me, nullptr, 0, 0};
+    w.box = arm_remote(me, false, w.slot, w.generation);
     return w;
 }
 
-void remote_wait::post() const noexcept { mailbox_post(*box, node, generation, nullptr, nullptr); }
+void remote_wait::post() const noexcept { box->post(slot, generation, nullptr, nullptr); }
 
 void remote_wait::end(const deadline& d, const char* op) const { end_wait_or_throw(*me, d, op); }
 

@@ -5,7 +5,7 @@
 //                                                       // the engine runs everything else
 //
 // The calling micro-thread is suspended in an internal wait (woken through
-// the notifier's thread-safe wake-up) and resumed with the result or the
+// the engine's thread-safe mailbox) and resumed with the result or the
 // exception. If it is aborted or times out while it waits, it goes on at
 // once: a job that has not started is dropped, one that has runs to its end
 // on its worker thread and its result is dropped.
@@ -75,13 +75,14 @@ struct job_result {
 };
 
 // remote_wait — an internal wait of the running micro-thread on a wake-up
-// from another OS thread (the notifier's mailbox). Made by begin(), ended
-// by end() or, when setting up the job failed, abandon().
+// from another OS thread (the engine's mailbox, core/detail/mailbox.hpp).
+// Made by begin(), ended by end() or, when setting up the job failed,
+// abandon().
 struct remote_wait {
     control_block* me;
-    std::shared_ptr<remote_mailbox> box;
-    wait_node* node;
-    std::uint64_t generation;
+    std::shared_ptr<mailbox> box;
+    std::uint32_t slot;
+    std::uint32_t generation;
 
     static remote_wait begin(const char* op);
     void post() const noexcept;  // from any OS thread, once: ends the wait

@@ -56,22 +56,6 @@ const wait_kind signal_kind{
     cancel_wait,
 };
 
-const wait_kind remote_kind{
-    "remote",
-    [](const void*, std::string& out) { out += "for a wake-up from another OS thread"; },
-    no_blocker,
-    cancel_wait,
-};
-
-// user_remote_kind — the registration of a deferred armed by remote_wakeup:
-// withdrawn when the deferred is cancelled, aborted, or fired by anyone.
-const wait_kind user_remote_kind{
-    "remote",
-    [](const void*, std::string& out) { out += "on its deferred, for a wake-up from another OS thread"; },
-    no_blocker,
-    cancel_wait,
-};
-
 }  // namespace
 
 // ---- life ----------------------------------------------------------------------------
@@ -97,8 +81,7 @@ bool env_on(const char* name) {
 }  // namespace
 
 ev_reactor::ev_reactor(engine& e)
-    : eng_(e), backend_(static_cast<backend_events&>(*this)), mailbox_(std::make_shared<remote_mailbox>()) {
-    mailbox_->backend = &backend_;
+    : eng_(e), backend_(static_cast<backend_events&>(*this)) {
     if (signals_.owns_sigint()) backend_.watch_signal(SIGINT);  // Ctrl-C goes to the main micro-thread
     if (env_on("MT_DUMP_ON_SIGQUIT")) dump_board::enable(SIGQUIT);
     if (dump_board::any()) watch_dump_signals();
@@ -109,7 +92,6 @@ ev_reactor::~ev_reactor() {
     if (pool_.counts().active() > 0) fatal("the reactor was destroyed with waits pending");
     dump_board::leave(*this);  // before the backend goes: no request wakes a dead loop
     for (int s = 1; s < NSIG; ++s) handover_.owned = handover_.owned || (dump_board::dumps_on(s) && signals_.owns(s));
-    mailbox_->close();
 }
 
 int ev_reactor::host_fd() {
@@ -280,49 +262,9 @@ void ev_reactor::deliver_sigint() noexcept {
     ::raise(SIGINT);
 }
 
-// ---- other OS threads --------------------------------------------------------------------
-
-wait_node* ev_reactor::arm_remote(control_block& me, bool user, std::uint64_t& generation,
-                                  std::shared_ptr<remote_mailbox>& box) {
-    wait_node* n = pool_.take(user ? node_kind::user_remote : node_kind::remote, &me);
-    if (user) {
-        try {
-            me.d.arm(user_remote_kind, n);
-        } catch (...) {
-            pool_.give_back(n);
-            throw;
-        }
-    } else {
-        detail::begin_wait(me, remote_kind, n);
-    }
-    generation = n->generation;
-    box = mailbox_;
-    return n;
-}
-
-void ev_reactor::on_wakeup() noexcept {
-    mailbox_->drain(remote_batch_);
-    for (auto& f : remote_batch_) {
-        wait_node* n = f.n;
-        if (n->generation != f.generation) continue;  // the wait ended (cancelled, aborted)
-        if (n->kind == node_kind::remote) {
-            if (f.error) fire_error(n, std::move(f.error));
-            else fire(n, f.value);
-        } else if (n->kind == node_kind::user_remote) {
-            // The user's deferred: firing it withdraws the registration
-            // (gives the node back). A deferred fired meanwhile by someone
-            // else refuses a second fire: the wake-up is dropped.
-            deferred& d = n->waiter->d;
-            try {
-                if (f.error) d.errback(std::move(f.error));
-                else d.callback(f.value);
-            } catch (...) {
-            }
-            give_back(n);
-        }
-    }
-    remote_batch_.clear();
-}
+// on_wakeup — another OS thread posted to the engine's mailbox (core): the
+// blocked run returns, and the engine drains the mailbox after the poll.
+void ev_reactor::on_wakeup() noexcept {}
 
 // ---- the loop ----------------------------------------------------------------------------
 

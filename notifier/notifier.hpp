@@ -28,8 +28,7 @@ namespace mt {
 using timeout_t = std::optional<std::chrono::nanoseconds>;
 
 namespace detail {
-struct wait_node;
-struct remote_mailbox;
+class mailbox;
 }
 
 // wait_readable / wait_writable — suspend until `fd` is readable / writable.
@@ -73,7 +72,8 @@ int wait_child(pid_t pid, deadline d = {});
 //
 // arm() arms the running micro-thread's deferred; callback()/errback() may be
 // called from any OS thread, once. A wake-up for a wait that was aborted, or
-// that arrives after the engine ended, is dropped.
+// that arrives after the engine ended, is dropped. It travels through the
+// engine's mailbox (core), so it works on an engine with no notifier too.
 class remote_wakeup {
 public:
     static remote_wakeup arm();
@@ -81,11 +81,11 @@ public:
     void errback(std::exception_ptr error) const noexcept;
 
 private:
-    remote_wakeup(std::shared_ptr<detail::remote_mailbox> box, detail::wait_node* n, std::uint64_t g)
-        : box_(std::move(box)), node_(n), generation_(g) {}
-    std::shared_ptr<detail::remote_mailbox> box_;
-    detail::wait_node* node_;
-    std::uint64_t generation_;
+    remote_wakeup(std::shared_ptr<detail::mailbox> box, std::uint32_t slot, std::uint32_t g)
+        : box_(std::move(box)), slot_(slot), generation_(g) {}
+    std::shared_ptr<detail::mailbox> box_;  // the engine's (core/detail/mailbox.hpp)
+    std::uint32_t slot_;
+    std::uint32_t generation_;
 };
 
 // handle_interrupts — from now on Ctrl-C (SIGINT) reaches the main

@@ -10,6 +10,8 @@
 #include <system_error>
 
 #include "core/detail/control_block.hpp"
+#include "core/detail/mailbox.hpp"
+#include "core/detail/remote_slots.hpp"
 #include "core/engine.hpp"
 #include "core/detail/wait.hpp"
 #include "core/errors.hpp"
@@ -68,19 +70,15 @@ int wait_child(pid_t pid, deadline d) {
 remote_wakeup remote_wakeup::arm() {
     engine& e = engine::get("remote_wakeup::arm");
     detail::control_block& me = e.require_running("remote_wakeup::arm");
-    auto& r = detail::reactor::of(e);
-    std::uint64_t generation = 0;
-    std::shared_ptr<detail::remote_mailbox> box;
-    detail::wait_node* n = r.arm_remote(me, true, generation, box);
-    return remote_wakeup(std::move(box), n, generation);
+    std::uint32_t slot = 0, generation = 0;
+    auto box = detail::arm_remote(me, true, slot, generation);
+    return remote_wakeup(std::move(box), slot, generation);
 }
 
-void remote_wakeup::callback(void* value) const noexcept {
-    detail::mailbox_post(*box_, node_, generation_, value, nullptr);
-}
+void remote_wakeup::callback(void* value) const noexcept { box_->post(slot_, generation_, value, nullptr); }
 
 void remote_wakeup::errback(std::exception_ptr error) const noexcept {
-    detail::mailbox_post(*box_, node_, generation_, nullptr, std::move(error));
+    box_->post(slot_, generation_, nullptr, std::move(error));
 }
 
 void handle_interrupts() { detail::reactor::of(engine::get("handle_interrupts")); }

@@ -1,5 +1,6 @@
 // echo_server — a TCP echo server: one micro-thread per connection, code that
-// reads like blocking code. Usage: echo_server [PORT] (0 or none: any port).
+// reads like blocking code. Usage: echo_server [PORT] [--threads N] (PORT 0
+// or none: any port; N engines on N OS threads, serve_on_cores.hpp).
 // Prints "listening on PORT", serves until Ctrl-C.
 //
 // What to notice: mt::serve (accept_d in a loop), read_d and write_all suspend only their own
@@ -15,6 +16,7 @@
 #include "nonblocking_io/server.hpp"
 #include "nonblocking_io/socket.hpp"
 #include "notifier/notifier.hpp"
+#include "serve_on_cores.hpp"
 
 using namespace std::chrono_literals;
 
@@ -28,16 +30,15 @@ void serve_connection(mt::fd conn) {
 }
 
 int main(int argc, char** argv) {
+    const auto threads = example::take_threads_flag(argc, argv);
+    if (!threads) {
+        std::fprintf(stderr, "usage: echo_server [PORT] [--threads N]   (N: 1 to 1024)\n");
+        return 2;
+    }
     mt::raise_fd_limit();  // thousands of connections need thousands of fds
     const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0);
     try {
-        mt::run([port] {
-            mt::handle_interrupts();  // Ctrl-C ends the server cleanly from here on
-            mt::fd listener = mt::tcp_listen("127.0.0.1", port);
-            std::printf("listening on %u\n", mt::local_port(listener.get()));
-            std::fflush(stdout);
-            mt::serve(listener.get(), serve_connection);  // one micro-thread per connection
-        });
+        example::serve_on_cores(*threads, port, serve_connection);
     } catch (const mt::interrupted_error&) {
         std::printf("interrupted; bye\n");
     }

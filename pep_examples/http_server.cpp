@@ -1,5 +1,6 @@
 // http_server — an HTTP/1.1 server with keep-alive: one micro-thread per
-// connection. Usage: http_server [PORT]. Prints "listening on PORT", serves
+// connection. Usage: http_server [PORT] [--threads N] (N engines on N OS
+// threads, serve_on_cores.hpp). Prints "listening on PORT", serves
 // until Ctrl-C. Routes: any path answers "Hello, world!\n"; /sleep?ms=N first
 // sleeps N ms with sleep_d (other connections go on meanwhile), N at most
 // 60000.
@@ -27,6 +28,7 @@
 #include "nonblocking_io/io.hpp"
 #include "nonblocking_io/server.hpp"
 #include "nonblocking_io/socket.hpp"
+#include "serve_on_cores.hpp"
 #include "notifier/notifier.hpp"
 #include "pep_examples/http_reply.hpp"
 #include "pep_examples/http_request.hpp"
@@ -161,20 +163,15 @@ void serve_connection(mt::fd conn) {
 }
 
 int main(int argc, char** argv) {
+    const auto threads = example::take_threads_flag(argc, argv);
     const auto port = argc > 1 ? http::parse_decimal(argv[1], 65535) : std::optional<std::uint64_t>(0);
-    if (!port) {
-        std::fprintf(stderr, "usage: http_server [PORT]   (PORT: 0 to 65535, 0 or none: any)\n");
+    if (!port || !threads) {
+        std::fprintf(stderr, "usage: http_server [PORT] [--threads N]   (PORT: 0 to 65535, 0 or none: any; N: 1 to 1024)\n");
         return 2;
     }
     mt::raise_fd_limit();  // thousands of connections need thousands of fds
     try {
-        mt::run([port = static_cast<std::uint16_t>(*port)] {
-            mt::handle_interrupts();  // Ctrl-C ends the server cleanly from here on
-            mt::fd listener = mt::tcp_listen("127.0.0.1", port);
-            std::printf("listening on %u\n", mt::local_port(listener.get()));
-            std::fflush(stdout);
-            mt::serve(listener.get(), serve_connection);  // one micro-thread per connection
-        });
+        example::serve_on_cores(*threads, static_cast<std::uint16_t>(*port), serve_connection);
     } catch (const mt::interrupted_error&) {
         std::printf("interrupted; bye\n");
     }

@@ -32,7 +32,8 @@ struct server {
     int out_fd = -1;  // its stdout, kept open: it says goodbye there on Ctrl-C
     std::string err_path;
 
-    explicit server(const std::string& name, int fd_limit = 0) {
+    // threads: passed as "--threads N" (nullptr: not passed).
+    explicit server(const std::string& name, int fd_limit = 0, const char* threads = nullptr) {
         const std::string exe = std::string(MT_EXAMPLES_DIR) + "/" + name;
         err_path = "/tmp/mt_server_err_" + std::to_string(::getpid()) + "_" + name;
         int out[2];
@@ -49,7 +50,8 @@ struct server {
                 rlimit rl{static_cast<rlim_t>(fd_limit), static_cast<rlim_t>(fd_limit)};
                 ::setrlimit(RLIMIT_NOFILE, &rl);
             }
-            ::execl(exe.c_str(), exe.c_str(), "0", static_cast<char*>(nullptr));
+            if (threads) ::execl(exe.c_str(), exe.c_str(), "0", "--threads", threads, static_cast<char*>(nullptr));
+            else ::execl(exe.c_str(), exe.c_str(), "0", static_cast<char*>(nullptr));
             ::_exit(127);
         }
         ::close(out[1]);

@@ -263,7 +263,18 @@ TEST_CASE("another OS thread fires a micro-thread's deferred through remote_wake
         t.join();
 
         auto w2 = mt::remote_wakeup::arm();
-        std::thread t2([w2] { w2.errback(std::make_exception_ptr(std::runtime_error("from afar"))); });
+        std::thread t2([w2] {
+            // Thrown rather than made with make_exception_ptr, whose copy of the
+            // runtime_error would share its message with a temporary destroyed
+            // here, through a reference count inside libstdc++ that TSan cannot see.
+            std::exception_ptr e;
+            try {
+                throw std::runtime_error("from afar");
+            } catch (...) {
+                e = std::current_exception();
+            }
+            w2.errback(e);
+        });
         CHECK_THROWS_WITH(mt::this_deferred().wait(), "from afar");
         t2.join();
     });

@@ -93,6 +93,34 @@ TEST_CASE("the HTTP server answers curl, keeps the connection alive, and ends cl
     CHECK(s.stop());
 }
 
+TEST_CASE("the HTTP server with --threads 2 answers on one port from both listeners and ends cleanly on Ctrl-C") {
+    server s("http_server", 0, "2");
+    for (int i = 0; i < 20; ++i) CHECK(shell("curl -s " + s.url()) == "Hello, world!\n");
+    const std::string out = shell("curl -sv " + s.url() + " " + s.url("/again"));
+    CHECK(out.find("Re-using existing connection") != std::string::npos);
+    CHECK(s.stop());
+}
+
+TEST_CASE("the echo server with --threads 2 echoes on 200 connections") {
+    server s("echo_server", 0, "2");
+    int ok = 0;
+    mt::run([&] {
+        mt::scope sc;
+        for (int i = 0; i < 200; ++i) {
+            sc.spawn([&, i] {
+                mt::fd c = mt::tcp_connect("127.0.0.1", static_cast<std::uint16_t>(s.port), 30s);
+                const std::string msg = "connection " + std::to_string(i) + "\n";
+                mt::write_all(c.get(), msg, 30s);
+                std::string back(msg.size(), '\0');
+                mt::read_exact(c.get(), std::as_writable_bytes(std::span(back.data(), back.size())), 30s);
+                if (back == msg) ++ok;
+            });
+        }
+    });
+    CHECK(ok == 200);
+    CHECK(s.stop());
+}
+
 TEST_CASE("the HTTP server serves slow /sleep requests concurrently") {
     server s("http_server");
     const auto t0 = std::chrono::steady_clock::now();

@@ -4,7 +4,6 @@
 //   node_pool     one record per pending wait, generations for wake-ups
 //   fd_table      who waits for which fd and direction, the read hint
 //   signal_table  which signals this reactor owns, who waits for each
-//   mailbox       wake-ups from other OS threads
 //   dump_board    the process's reactors, asked for dumps on a signal
 // and here: beginning, settling and cancelling each kind of wait, the poll,
 // Ctrl-C, and the child waits (child_wait.cpp).
@@ -33,7 +32,6 @@
 #include "dump_board.hpp"
 #include "ev_backend.hpp"
 #include "fd_table.hpp"
-#include "mailbox.hpp"
 #include "node_pool.hpp"
 #include "reactor.hpp"
 #include "signal_table.hpp"
@@ -51,8 +49,7 @@ public:
     void wait_fd(control_block& me, int fd, bool write, const deadline& d, const char* op) override;
     int wait_signal(control_block& me, int signo, const deadline& d) override;
     int wait_child(control_block& me, pid_t pid, const deadline& d) override;
-    wait_node* arm_remote(control_block& me, bool user, std::uint64_t& generation,
-                          std::shared_ptr<remote_mailbox>& box) override;
+    void wake() noexcept override { backend_.wake(); }
 
     int host_fd() override;
     void prepare_host_wait() override { backend_.run(0); }
@@ -105,8 +102,6 @@ private:
     ev_backend backend_;
     node_pool pool_;
     fd_table fds_;
-    std::shared_ptr<remote_mailbox> mailbox_;
-    std::vector<remote_fire_t> remote_batch_;  // the loop's thread only
     bool sigint_pending_ = false;
     std::atomic<bool> dump_requested_{false};        // request_dump
     std::atomic<bool> dump_signals_requested_{false};  // request_dump_signals

@@ -12,8 +12,7 @@ std::size_t& node_pool::count_of(node_kind k) noexcept {
     switch (k) {
         case node_kind::fd: return counts_.fd_waits;
         case node_kind::signal: return counts_.signal_waits;
-        case node_kind::child: return counts_.child_waits;
-        default: return counts_.remote_waits;
+        default: return counts_.child_waits;
     }
 }
 

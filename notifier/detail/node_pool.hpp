@@ -5,12 +5,8 @@
 // Invariants (check_invariants):
 //   * a node is free (in free_, kind == free) or owned by exactly one pending
 //     wait; counts_ counts the owned nodes by kind.
-//   * a node's generation changes every time it is given back, so a wake-up
-//     from another OS thread naming (node, generation) of a wait that ended
-//     finds another generation and is dropped.
 //
-// Threading: the reactor's OS thread only (other OS threads only carry
-// (node, generation) pairs into the mailbox; they never dereference them).
+// Threading: the reactor's OS thread only.
 #pragma once
 
 #include <sys/types.h>
@@ -27,7 +23,7 @@ namespace mt::detail {
 
 struct control_block;
 
-enum class node_kind : std::uint8_t { free, fd, signal, child, remote, user_remote };
+enum class node_kind : std::uint8_t { free, fd, signal, child };
 
 struct wait_node {
     control_block* waiter = nullptr;  // while pending

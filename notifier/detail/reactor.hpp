@@ -26,20 +26,12 @@ namespace mt::detail {
 
 struct wait_node;
 
-// remote_mailbox — where other OS threads drop wake-ups for one reactor.
-// Shared by the reactor and every remote_wakeup token, so a token fired after
-// its engine (and reactor) ended finds the mailbox closed and does nothing.
-struct remote_mailbox;
-void mailbox_post(remote_mailbox& box, wait_node* n, std::uint64_t generation, void* value,
-                  std::exception_ptr error) noexcept;
-
 struct reactor_counts {
     std::size_t fd_waits = 0;
     std::size_t signal_waits = 0;
     std::size_t child_waits = 0;
-    std::size_t remote_waits = 0;
     std::size_t pool_nodes = 0;  // watcher nodes allocated so far (reused)
-    std::size_t active() const noexcept { return fd_waits + signal_waits + child_waits + remote_waits; }
+    std::size_t active() const noexcept { return fd_waits + signal_waits + child_waits; }
 };
 
 class reactor : public notifier_interface {
@@ -67,15 +59,9 @@ public:
     // where the kernel has them, else polling with back-off).
     virtual int wait_child(control_block& me, pid_t pid, const deadline& d) = 0;
 
-    // Wake-ups from other OS threads. arm_remote registers a node for `me`
-    // and returns it, its generation and the mailbox; mailbox_post may then
-    // be called from any OS thread, once. With `user`, the node fires `me`'s
-    // deferred (its user-level arm is made here: remote_wakeup); without, it
-    // begins an internal wait of `me` that the caller ends with end_wait
-    // (submit_work), or abandons with abandon_wait. A wake-up for a wait that
-    // was cancelled, or for a reactor that no longer exists, is dropped.
-    virtual wait_node* arm_remote(control_block& me, bool user, std::uint64_t& generation,
-                                  std::shared_ptr<remote_mailbox>& box) = 0;
+    // Wake-ups from other OS threads are core's (the engine's mailbox,
+    // core/detail/mailbox.hpp): the reactor only makes a blocked poll return
+    // (wake()).
 
     // For a host that drives the engine from its own loop: an fd that becomes
     // readable when the reactor has something to do. prepare_host_wait

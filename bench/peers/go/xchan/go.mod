@@ -1,0 +1,3 @@
+module peers/xchan
+
+go 1.19
