@@ -2,7 +2,6 @@
 // report's wait-for chains.
 #include <fmt/format.h>
 
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -16,7 +15,7 @@ void append_wait(std::string& out, const detail::control_block& cb) {
     detail::describe_wait(cb, out);
     const deferred& d = cb.d;
     if (d.fired() && !d.waiting()) out += " (its deferred fired: kept for its next wait)";
-    if (d.pending_callbacks()) fmt::format_to(std::back_inserter(out), " ({} callbacks pending)", d.pending_callbacks());
+    if (d.pending_callbacks()) out += fmt::format(" ({} callbacks pending)", d.pending_callbacks());
 }
 
 double kib(std::size_t bytes) { return static_cast<double>(bytes) / 1024.0; }
@@ -30,9 +29,9 @@ void engine::append_activity(std::string& out, const detail::control_block& cb) 
     const char* s = n == 1 ? "" : "es";
     if (cpu_time_measured() || cb.cpu_ticks) {
         const double ms = static_cast<double>(cpu_time(&cb).count()) / 1e6;
-        fmt::format_to(std::back_inserter(out), "; cpu {:.3f} ms, {} switch{}", ms, n, s);
+        out += fmt::format("; cpu {:.3f} ms, {} switch{}", ms, n, s);
     } else {
-        fmt::format_to(std::back_inserter(out), "; {} switch{}", n, s);
+        out += fmt::format("; {} switch{}", n, s);
     }
 }
 
@@ -57,7 +56,7 @@ std::string engine::dump() const {
             detail::append_held_locks(out, cb);
         }
         if (cb.stk) {
-            fmt::format_to(std::back_inserter(out), "; stack {:.1f} KiB {}, high-water {:.1f} KiB", kib(cb.stk.size),
+            out += fmt::format("; stack {:.1f} KiB {}, high-water {:.1f} KiB", kib(cb.stk.size),
                            detail::kind_name(cb.stk.kind), kib(detail::stack_pool::high_water(cb.stk)));
         }
         append_activity(out, cb);

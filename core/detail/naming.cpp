@@ -4,8 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <iterator>
-
 #include "core/detail/control_block.hpp"
 #include "core/engine.hpp"
 
@@ -17,8 +15,11 @@ std::string name_of(const control_block& cb) {
 }
 
 void append_ref(std::string& out, const control_block& cb) {
-    if (cb.name[0]) fmt::format_to(std::back_inserter(out), "#{} '{}'", cb.id, cb.name);
-    else fmt::format_to(std::back_inserter(out), "#{} 'micro-thread-{}'", cb.id, cb.id);
+    // fmt::format (fmt's compiled vformat), never format_to an iterator: that
+    // instantiates fmt's whole writer here, which GCC then inlines and LTO
+    // re-optimizes in every program linking the library.
+    if (cb.name[0]) out += fmt::format("#{} '{}'", cb.id, cb.name);
+    else out += fmt::format("#{} 'micro-thread-{}'", cb.id, cb.id);
 }
 
 std::string describe(const control_block& cb) {
