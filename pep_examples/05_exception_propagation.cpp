@@ -29,7 +29,7 @@ void put(const char* who, mt::micro_pipe<int>& out, int v) {
     try {
         out.put(v);
     } catch (const mt::MicroThreadExit& e) {
-        std::printf("    %s: %s in put (its reader is gone)\n", who, e.what());
+        std::printf("    %s: %s (its reader is gone)\n", who, e.what());
         throw;
     }
 }

@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -48,18 +47,33 @@ struct balance_report {
     std::string why;
 };
 
+// number_after — the digits after `key` in `line`, or "" (no std::regex:
+// libstdc++'s recursive matcher needs more stack than a micro-thread has
+// for a long line).
+std::string number_after(const std::string& line, const std::string& key, std::size_t from = 0) {
+    const std::size_t k = line.find(key, from);
+    if (k == std::string::npos) return {};
+    std::size_t i = k + key.size(), j = i;
+    while (j < line.size() && line[j] >= '0' && line[j] <= '9') ++j;
+    return line.substr(i, j - i);
+}
+
 balance_report check_balance(const std::string& json) {
     balance_report rep;
     std::map<std::string, int> depth;
     std::istringstream in(json);
-    static const std::regex ev(R"re("ph":"([BEXiM])".*"pid":(\d+),"tid":(\d+))re");
     for (std::string line; std::getline(in, line);) {
-        std::smatch m;
-        if (!std::regex_search(line, m, ev)) continue;
+        const std::size_t ph = line.find("\"ph\":\"");
+        if (ph == std::string::npos || ph + 6 >= line.size()) continue;
+        const char kind = line[ph + 6];
+        if (std::string("BEXiM").find(kind) == std::string::npos) continue;
+        const std::string pid = number_after(line, "\"pid\":", ph);
+        const std::string tid = number_after(line, "\"tid\":", ph);
+        if (pid.empty() || tid.empty()) continue;
         ++rep.events;
-        const std::string track = m[2].str() + "/" + m[3].str();
-        if (m[1] == "B") ++depth[track];
-        if (m[1] == "E" && --depth[track] < 0) {
+        const std::string track = pid + "/" + tid;
+        if (kind == 'B') ++depth[track];
+        if (kind == 'E' && --depth[track] < 0) {
             rep.ok = false;
             rep.why = "an E without its B on track " + track + ": " + line;
             return rep;
@@ -103,7 +117,19 @@ TEST_CASE("the dump counts how often each micro-thread was switched to, and its 
             mt::engine& e = mt::engine::get("test");
             const std::string d = mt::dump();
             CHECK(contains(d, "'busy' waiting: waits in sleep_d"));
-            CHECK(std::regex_search(d, std::regex("'busy' waiting.*; cpu [0-9]+\\.[0-9]{3} ms, 1 switch\n")));
+            {  // the line of 'busy' ends "; cpu <n>.<3 digits> ms, 1 switch"
+                const std::size_t at = d.find("'busy' waiting");
+                const std::size_t eol = d.find('\n', at);
+                const std::string line = d.substr(at, eol - at);
+                const std::size_t cpu = line.rfind("; cpu ");
+                REQUIRE(cpu != std::string::npos);
+                const std::string rest = line.substr(cpu + 6);
+                const std::size_t dot = rest.find('.');
+                CHECK(dot != std::string::npos);
+                CHECK(!number_after(rest, "").empty());
+                CHECK(number_after(rest, ".").size() == 3);
+                CHECK(rest.substr(rest.find(' ')) == " ms, 1 switch");
+            }
             CHECK(e.cpu_time(nullptr) >= 0ns);  // the root's
             busy.abort();
             idle.abort();
