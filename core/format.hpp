@@ -25,8 +25,11 @@ struct fmt::formatter<mt::state> : fmt::formatter<fmt::string_view> {
     }
 };
 
-template <class T>
-struct fmt::formatter<mt::micro_thread<T>> {
+namespace mt::detail {
+// long_form_spec — the format spec of the engine's formatters: {} or {:l}
+// (with its state); `Name` says whose formatter refused another spec.
+template <const char* Name>
+struct long_form_spec {
     bool with_state = false;
 
     constexpr auto parse(fmt::format_parse_context& ctx) {
@@ -35,9 +38,16 @@ struct fmt::formatter<mt::micro_thread<T>> {
             with_state = true;
             ++it;
         }
-        if (it != ctx.end() && *it != '}') throw fmt::format_error("micro_thread: the only format is {:l}");
+        if (it != ctx.end() && *it != '}') throw fmt::format_error(Name);
         return it;
     }
+};
+inline constexpr char micro_thread_spec_error[] = "micro_thread: the only format is {:l}";
+inline constexpr char micro_pipe_spec_error[] = "micro_pipe: the only format is {:l}";
+}  // namespace mt::detail
+
+template <class T>
+struct fmt::formatter<mt::micro_thread<T>> : mt::detail::long_form_spec<mt::detail::micro_thread_spec_error> {
 
     template <class Ctx>
     auto format(const mt::micro_thread<T>& h, Ctx& ctx) const {

@@ -14,18 +14,7 @@
 #include "micro_pipe.hpp"
 
 template <class T>
-struct fmt::formatter<mt::micro_pipe<T>> {
-    bool with_state = false;
-
-    constexpr auto parse(fmt::format_parse_context& ctx) {
-        auto it = ctx.begin();
-        if (it != ctx.end() && *it == 'l') {
-            with_state = true;
-            ++it;
-        }
-        if (it != ctx.end() && *it != '}') throw fmt::format_error("micro_pipe: the only format is {:l}");
-        return it;
-    }
+struct fmt::formatter<mt::micro_pipe<T>> : mt::detail::long_form_spec<mt::detail::micro_pipe_spec_error> {
 
     template <class Ctx>
     auto format(const mt::micro_pipe<T>& p, Ctx& ctx) const {
