@@ -20,21 +20,14 @@
 #include "nonblocking_io/worker_pool.hpp"
 #include "notifier/notifier.hpp"
 #include "tests/engine_fixture.hpp"
+#include "tests/stream_pair.hpp"
 
 using namespace std::chrono_literals;
 using mt_test::in_engine;
 
 namespace {
 
-struct stream_pair {
-    mt::fd a, b;
-    stream_pair() {
-        int sv[2];
-        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-        a = mt::fd(sv[0]);
-        b = mt::fd(sv[1]);
-    }
-};
+using mt_test::stream_pair;
 
 std::string read_all(int fd) {
     std::string out;
