@@ -5,7 +5,7 @@ Usually run through bench/run (which builds first and writes
 docs/performance.md and docs/performance.svg). Directly, with Debian's python
 (gevent lives there):
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7] [--quick]
-        [--only yield,spawn_join,parked,skynet,pingpong,waits,queue,semaphore,mutex,xpipe,socket,python,servers]
+        [--only yield,spawn_join,parked,skynet,pingpong,waits,queue,semaphore,mutex,xpipe,socket,python,servers,servers2]
         [--taskset CPU] [--markdown PAGE] [--chart SVG] [--syscalls]
 
 --markdown replaces the generated block of PAGE (between the markers BEGIN
@@ -38,7 +38,8 @@ with "(missing: path)".
 The servers group runs bench/server_bench.py on each server (ours from
 <build-dir>/pep_examples/, the libev floors from <build-dir>/bench/peers/, the
 Go twins): the server pinned to CPU 0, the client (wrk, or the common epoll
-client peer_echo_client) to CPU 1.
+client peer_echo_client) to CPU 1. The servers2 group runs them on two
+engines / threads / Ps, server and client unpinned (see its entries).
 """
 import argparse
 import datetime
@@ -71,10 +72,14 @@ def C(label, exe, metric, args=(), env=None, ours=False, needs=(), quick=None, a
                 env=env or {}, ours=ours, needs=list(needs), allocs=allocs)
 
 
-def S(label, kind, server, metric, env=None, ours=False):
-    """A server contestant: bench/server_bench.py KIND SERVER (see there)."""
+def S(label, kind, server, metric, env=None, ours=False, server_args=(), cpus=None):
+    """A server contestant: bench/server_bench.py KIND SERVER SERVER_ARGS (see
+    there). cpus: (server CPU list, client CPU list) for server_bench's
+    --server-cpu/--client-cpu (default: its own, 0 and 1)."""
     needs = [server] + (['{bench}/peers/peer_echo_client'] if kind == 'echo' else [])
-    args = ['{src}/server_bench.py', '--echo-client', '{bench}/peers/peer_echo_client', kind, server]
+    pinning = ['--server-cpu', cpus[0], '--client-cpu', cpus[1]] if cpus else []
+    args = ['{src}/server_bench.py', '--echo-client', '{bench}/peers/peer_echo_client'] + pinning + \
+        [kind, server] + list(server_args)
     return C(label, '/usr/bin/python3', metric, env=env, ours=ours, needs=needs, args=args,
              quick=args[:1] + ['--duration', '1'] + args[1:])
 
@@ -302,6 +307,38 @@ OPERATIONS = [
         S('Go', 'echo', '{bench}/go/echo_server', 'echo_roundtrips_per_s', env=GO_ENV),
         S('libev floor', 'echo', '{bench}/peers/peer_libev_echo', 'echo_roundtrips_per_s'),
     ], targets={'Go': 1.0}),
+    # The same servers on two engines (--threads 2: two OS threads, each
+    # with its own SO_REUSEPORT listener, pep_examples/serve_on_cores.hpp)
+    # against Go with GOMAXPROCS=2 and the libev floor on two threads (a loop
+    # and a SO_REUSEPORT listener each, bench/peers/libev_server.hpp). This
+    # machine has two CPUs, so the server may use both and the client shares
+    # them (nothing pinned): the rows compare servers under the same client,
+    # and the scaling row (2 engines against our own 1 engine, same
+    # unpinned set-up) shows what two cores give when the client takes its
+    # share of them, not the >= 1.7x a separate client machine would show.
+    dict(name='HTTP hello, 2 engines (wrk -t1 -c100)', group='servers2', higher_is_better=True,
+         contestants=[
+        S('ours', 'http', '{build}/pep_examples/http_server', 'http_requests_per_s', ours=True,
+          server_args=['--threads', '2'], cpus=('none', 'none')),
+        S('Go same work GOMAXPROCS=2', 'http', '{bench}/go/http_minimal', 'http_requests_per_s',
+          env={'GOMAXPROCS': '2'}, cpus=('none', 'none')),
+        S('libev floor, 2 threads', 'http', '{bench}/peers/peer_libev_http', 'http_requests_per_s',
+          server_args=['--threads', '2'], cpus=('none', 'none')),
+        S('Go net/http GOMAXPROCS=2', 'http', '{bench}/go/http_server', 'http_requests_per_s',
+          env={'GOMAXPROCS': '2'}, cpus=('none', 'none')),
+        S('ours, 1 engine', 'http', '{build}/pep_examples/http_server', 'http_requests_per_s',
+          cpus=('none', 'none')),
+    ], targets={'Go same work GOMAXPROCS=2': 1.0, 'libev floor, 2 threads': 0.9, 'ours, 1 engine': 1.7}),
+    dict(name='TCP echo, 100 connections, 2 engines', group='servers2', higher_is_better=True, contestants=[
+        S('ours', 'echo', '{build}/pep_examples/echo_server', 'echo_roundtrips_per_s', ours=True,
+          server_args=['--threads', '2'], cpus=('none', 'none')),
+        S('Go GOMAXPROCS=2', 'echo', '{bench}/go/echo_server', 'echo_roundtrips_per_s',
+          env={'GOMAXPROCS': '2'}, cpus=('none', 'none')),
+        S('libev floor, 2 threads', 'echo', '{bench}/peers/peer_libev_echo', 'echo_roundtrips_per_s',
+          server_args=['--threads', '2'], cpus=('none', 'none')),
+        S('ours, 1 engine', 'echo', '{build}/pep_examples/echo_server', 'echo_roundtrips_per_s',
+          cpus=('none', 'none')),
+    ], targets={'Go GOMAXPROCS=2': 1.0, 'libev floor, 2 threads': 0.9, 'ours, 1 engine': 1.7}),
 ]
 
 # --quick: the iteration count appended to the arguments of contestants that

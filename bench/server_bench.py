@@ -7,8 +7,10 @@ The server command gets the port as its last argument ("0": any port) and
 must print "listening on PORT" as its first stdout line, then serve until
 SIGINT (pep_examples/http_server and echo_server, bench/peers/peer_libev_*,
 the Go twins in bench/peers/go/*_server). The server runs pinned to
---server-cpu and the client to --client-cpu with taskset (both skipped when
-taskset is missing or the machine has a single CPU). Then:
+--server-cpu and the client to --client-cpu with taskset: each a CPU list
+("0", "0,1") or "none" (not pinned); pinning is skipped when taskset is
+missing, the machine has a single CPU or a listed CPU is not available.
+Then:
 
   http: one GET / checked by hand (status 200, body "Hello, world!\\n"), then
         wrk -t1 -c100 -d3s --latency http://127.0.0.1:PORT/ ; prints
@@ -46,7 +48,16 @@ def fail(s):
 
 
 def pin(cpu, argv):
-    return (['taskset', '-c', str(cpu)] + argv) if cpu is not None else argv
+    return (['taskset', '-c', cpu] + argv) if cpu is not None else argv
+
+
+def cpu_list(arg):
+    """"none" -> None; "0,1" -> "0,1" (checked: integers)."""
+    if arg == 'none':
+        return None
+    for c in arg.split(','):
+        int(c)
+    return arg
 
 
 def check_hello(port):
@@ -129,8 +140,8 @@ def main():
     ap = argparse.ArgumentParser(usage=__doc__.split('\n\n')[1].strip())
     ap.add_argument('--duration', type=float, default=3.0, help='seconds of load (default 3)')
     ap.add_argument('--connections', type=int, default=100, help='default 100')
-    ap.add_argument('--server-cpu', type=int, default=0)
-    ap.add_argument('--client-cpu', type=int, default=1)
+    ap.add_argument('--server-cpu', type=cpu_list, default='0', help='CPU list or "none" (default 0)')
+    ap.add_argument('--client-cpu', type=cpu_list, default='1', help='CPU list or "none" (default 1)')
     ap.add_argument('--echo-client', default='',
                     help='path of peer_echo_client (default: found next to the server '
                          'binary\'s build dir, else build/release/bench/peers/)')
@@ -150,8 +161,8 @@ def main():
 
     server_cpu, client_cpu = opts.server_cpu, opts.client_cpu
     cpus = os.sched_getaffinity(0)
-    if not shutil.which('taskset') or len(cpus) < 2 or \
-            server_cpu not in cpus or client_cpu not in cpus:
+    wanted = {int(c) for arg in (server_cpu, client_cpu) if arg for c in arg.split(',')}
+    if not shutil.which('taskset') or len(cpus) < 2 or not wanted <= cpus:
         log('server_bench: note: not pinning (taskset missing or CPUs %s/%s not available)'
             % (server_cpu, client_cpu))
         server_cpu = client_cpu = None

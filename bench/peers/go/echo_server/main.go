@@ -1,4 +1,5 @@
-// echo_server: Go twin of pep_examples/echo_server, GOMAXPROCS=1. A TCP echo
+// echo_server: Go twin of pep_examples/echo_server, GOMAXPROCS=1 unless the
+// environment sets GOMAXPROCS (the two-engine rows run it with GOMAXPROCS=2). A TCP echo
 // server with one goroutine per connection: read up to 16 KiB (the same
 // buffer as ours), write it all back, until the client closes. Go sets
 // TCP_NODELAY on accepted TCP connections by default, like ours.
@@ -34,7 +35,9 @@ func serve(c net.Conn) {
 }
 
 func main() {
-	runtime.GOMAXPROCS(1)
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	port := 0
 	if len(os.Args) > 1 {
 		if v, err := strconv.Atoi(os.Args[1]); err == nil && v >= 0 {

@@ -1,4 +1,5 @@
-// http_minimal: the same-work Go twin of pep_examples/http_server, GOMAXPROCS=1.
+// http_minimal: the same-work Go twin of pep_examples/http_server, GOMAXPROCS=1 unless the
+// environment sets GOMAXPROCS (the two-engine rows run it with GOMAXPROCS=2).
 // One goroutine per connection with one fixed 8 KiB buffer, like ours: it
 // reads until a whole head is buffered, checks the request line (method,
 // target, HTTP/1.x) and each header line (a name, a colon), takes
@@ -142,7 +143,9 @@ func serve(c net.Conn) {
 }
 
 func main() {
-	runtime.GOMAXPROCS(1)
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	port := 0
 	if len(os.Args) > 1 {
 		if v, err := strconv.Atoi(os.Args[1]); err == nil && v >= 0 {

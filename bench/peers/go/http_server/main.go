@@ -1,4 +1,5 @@
-// http_server: Go twin of pep_examples/http_server, GOMAXPROCS=1. A net/http
+// http_server: Go twin of pep_examples/http_server, GOMAXPROCS=1 unless the
+// environment sets GOMAXPROCS (the two-engine rows run it with GOMAXPROCS=2). A net/http
 // hello world with keep-alive (net/http's default): every path answers
 // "Hello, world!\n" with Content-Type text/plain (Content-Length 14; net/http
 // adds its own Date header). Usage: http_server [PORT] (0 or none: any
@@ -27,7 +28,9 @@ func hello(w http.ResponseWriter, r *http.Request) {
 }
 
 func main() {
-	runtime.GOMAXPROCS(1)
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	port := 0
 	if len(os.Args) > 1 {
 		if v, err := strconv.Atoi(os.Args[1]); err == nil && v >= 0 {
