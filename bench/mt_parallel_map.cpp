@@ -2,6 +2,8 @@
 // rounds of an integer hash per item) over engine groups of 1 and 2 engines.
 //   map_1_engine_ms / map_2_engines_ms — the median of 5 runs each;
 //   map_speedup_x100 — 100 x (1-engine time / 2-engine time).
+// `mt_parallel_map N K` measures only the group of K engines (map_1_engine_ms
+// or map_2_engines_ms), so that bench/run_bench.py interleaves the two.
 // Meaningful only on a machine with 2 free cores.
 #include <algorithm>
 #include <cstdint>
@@ -39,6 +41,12 @@ int main(int argc, char** argv) {
     const long n = peers::arg_count(argc, argv, 20'000);
     std::vector<std::uint64_t> in(static_cast<std::size_t>(n));
     std::iota(in.begin(), in.end(), 1);
+    if (argc > 2) {
+        const long k = std::atol(argv[2]);
+        if (k != 1 && k != 2) return 2;
+        peers::report(k == 1 ? "map_1_engine_ms" : "map_2_engines_ms", time_map(static_cast<std::size_t>(k), in));
+        return 0;
+    }
     const double one = time_map(1, in);
     const double two = time_map(2, in);
     peers::report("map_1_engine_ms", one);

@@ -214,6 +214,14 @@ OPERATIONS = [
         C('ours', 'mt_xpipe', 'cross_stream_ns', ours=True),
         C('Go', 'go/xchan', 'cross_stream_ns', env={'GOMAXPROCS': '2'}),
     ], targets={'Go': 1.0}),
+    # parallel_map of a CPU-bound function (bench/mt_parallel_map.cpp) over 2
+    # engines against 1: the target is a speed-up >= 1.8x, i.e. 2 engines'
+    # time <= 0.556x one engine's. Needs 2 free cores.
+    dict(name='parallel_map, 2 engines vs 1', group='xpipe', contestants=[
+        C('ours, 2 engines', 'mt_parallel_map', 'map_2_engines_ms', args=['10000', '2'], ours=True,
+          quick=['2000', '2']),
+        C('ours, 1 engine', 'mt_parallel_map', 'map_1_engine_ms', args=['10000', '1'], quick=['2000', '1']),
+    ], targets={'ours, 1 engine': 0.556}),
     # mt::mutex (bench/mt_mutex.cpp). Uncontended lock+unlock: target <= 5 ns
     # (absolute). Handoff: the time per change of holder when two
     # micro-threads both want the mutex; target <= 1.2x our own yield. The
