@@ -122,6 +122,8 @@ void engine::throw_outside(const char* operation) const {
 
 inline void engine::push_runnable(detail::control_block& cb) noexcept {
     cb.run_next = nullptr;
+    cb.queued_at_back = true;
+    ++back_queued_;
     (run_tail_ ? run_tail_->run_next : run_head_) = &cb;
     run_tail_ = &cb;
 }
@@ -136,6 +138,11 @@ inline detail::control_block* engine::pop_runnable() noexcept {
             handoff_streak_ = 0;  // nobody else was waiting: the streak starved no one
         }
         cb->run_next = nullptr;
+        if (cb->queued_at_back) {
+            cb->queued_at_back = false;
+            --back_queued_;
+            handoff_streak_ = 0;  // the queue was served in order: whoever waited at the back ran
+        }
         if (cb->st == state::created && cb->abort_requested) [[unlikely]] {
             end_unstarted(*cb);
             continue;
@@ -165,7 +172,7 @@ void engine::make_runnable(detail::control_block& cb) noexcept {
 void engine::make_runnable_next(detail::control_block& cb) noexcept {
     MT_ASSERT(cb.st == state::waiting, "make_runnable_next on a micro-thread that is not waiting");
     cb.st = state::runnable;
-    if (++handoff_streak_ > max_handoff_streak) {
+    if (back_queued_ > 0 && ++handoff_streak_ > max_handoff_streak) {
         handoff_streak_ = 0;
         push_runnable(cb);
         return;
@@ -281,7 +288,7 @@ void engine::suspend_running() {
 // ---- a micro-thread's life -----------------------------------------------------
 
 void engine::admit(detail::control_block& cb, std::string_view name, std::size_t stack_size,
-                   detail::io_attachment in, detail::io_attachment out) {
+                   detail::io_attachment in, detail::io_attachment out, bool queue) {
     cb.eng = this;
     cb.id = next_id_;
     const std::size_t n = name.size() < detail::max_name ? name.size() : detail::max_name;
@@ -305,7 +312,21 @@ void engine::admit(detail::control_block& cb, std::string_view name, std::size_t
     ++next_id_;
     cb.st = state::created;
     live_.push_back(cb);
-    push_runnable(cb);
+    if (queue) push_runnable(cb);
+}
+
+void engine::start_now(detail::control_block& cb) noexcept {
+    detail::control_block* me = current_;
+    MT_ASSERT(me && me->st == state::running, "start_now outside a running micro-thread");
+    MT_ASSERT(cb.st == state::created && cb.run_next == nullptr && run_tail_ != &cb,
+              "start_now on a micro-thread that is queued or started");
+    me->st = state::runnable;  // running -> runnable, first in line
+    me->run_next = run_head_;
+    run_head_ = me;
+    if (!run_tail_) run_tail_ = me;
+    if (!detail::stack_pool::canary_intact(me->stk)) detail::overflow_die(*me);
+    detail::context_slot& to_slot = enter(me, &cb);
+    detail::context_switch(me->ctx, to_slot, sw_);
 }
 
 detail::context_slot* engine::entry(void* arg) noexcept {

@@ -7,11 +7,17 @@
 //   * current_ == nullptr  <=> the root context (the OS thread's own stack) runs.
 //   * the run queue holds exactly the micro-threads in state created or runnable,
 //     each once; the live list holds exactly those that have not ended; the
-//     ended list holds exactly the ended ones that handles still refer to.
+//     ended list holds exactly the ended ones that handles still refer to
+//     (a block spawned eagerly is outside the queue between its admit and
+//     start_now, inside spawn, where nothing else runs).
+//   * back_queued_ counts the queued blocks with queued_at_back set (those
+//     put at the back: they are what a front-insertion could starve).
 //   * the timer heap holds exactly the waiting micro-threads whose wait has a
 //     deadline (every block's invariants: control_block.hpp, wait.hpp).
 //
-// Scheduling: FIFO. A micro-thread that suspends switches straight to the
+// Scheduling: FIFO, but for a pipe's handoff and an eager spawn, which go
+// to the front (the handoff's streak bounded, see make_runnable_next). A
+// micro-thread that suspends switches straight to the
 // head of the run queue (one context switch); only when the queue is empty
 // does control go back to the root, which blocks in the notifier until an
 // event or the next deadline, or reports a deadlock. See docs/design/core.md.
@@ -138,18 +144,28 @@ public:
     // --- life of micro-threads (used by spawn, handles, scopes, deferreds)
 
     // admit — gives a new control block an id and a stack, links it live and
-    // queues it. Throws stack_allocation_error / usage_error; on throw the
+    // queues it (unless `queue` is false: then the caller starts it with
+    // start_now). Throws stack_allocation_error / usage_error; on throw the
     // block is untouched and owned by the caller.
     void admit(detail::control_block& cb, std::string_view name, std::size_t stack_size,
-               detail::io_attachment in = {}, detail::io_attachment out = {});
+               detail::io_attachment in = {}, detail::io_attachment out = {}, bool queue = true);
+    // start_now — the running micro-thread (which admitted `cb` unqueued)
+    // goes to the front of the run queue and `cb` runs; returns when the
+    // caller runs again. Like a call, not a yield: the caller gives no one
+    // else a turn (nested eager spawns keep the whole chain at the front, so
+    // a tree unfolds depth-first). Not a wait: it raises nothing. Only from
+    // the micro-thread that admitted `cb`.
+    void start_now(detail::control_block& cb) noexcept;
     // make_runnable — a waiting micro-thread goes to the back of the run queue.
     void make_runnable(detail::control_block& cb) noexcept;
     // make_runnable_next — it goes to the front instead, to run next: a
     // pipe's handoff, so a producer/consumer pair does not cycle through the
     // whole queue per value. Fair because it is bounded: after
-    // max_handoff_streak front-insertions in a row the next one goes to the
-    // back, so a pair bouncing values cannot starve the rest of the queue
-    // (the count restarts whenever the queue drains: then nobody waited).
+    // max_handoff_streak front-insertions while a micro-thread queued at
+    // the back waits, the next one goes to the back, so a pair bouncing
+    // values cannot starve the rest of the queue (the count restarts
+    // whenever one queued at the back runs; front-insertions while none
+    // waits delay nobody and are not counted).
     void make_runnable_next(detail::control_block& cb) noexcept;
     // yield_running — the running micro-thread goes to the back of the run
     // queue and the head runs. Throws MicroThreadExit when aborted.
@@ -328,7 +344,11 @@ private:
     std::uint64_t next_id_ = 1;
     std::uint64_t serial_;  // set at construction
     bool resolving_deadlock_ = false;
-    unsigned handoff_streak_ = 0;  // front-insertions since the queue was last served in order
+    unsigned handoff_streak_ = 0;  // front-insertions since a micro-thread queued at the back last ran
+    // back_queued_ — queued micro-threads put at the back of the queue
+    // (yield, wake-ups, new ones): only while one waits can a front-insertion
+    // make someone wait longer, so only then does the streak count.
+    std::size_t back_queued_ = 0;
     static constexpr unsigned max_handoff_streak = 32;
     unsigned since_poll_ = 0;  // yields and suspensions since the notifier and timers were last polled
     static constexpr unsigned poll_interval = 64;

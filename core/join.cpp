@@ -56,9 +56,14 @@ void check_outcome(control_block& target, const char* op) {
     }
 }
 
-void admit(control_block& cb, const spawn_options& opts) {
-    engine::get("spawn()").admit(cb, opts.name, opts.stack_size, opts.in, opts.out);
+bool admit(control_block& cb, const spawn_options& opts) {
+    engine& e = engine::get("spawn()");
+    const bool now = opts.eager && e.running() != nullptr;
+    e.admit(cb, opts.name, opts.stack_size, opts.in, opts.out, !now);
+    return now;
 }
+
+void start_now(control_block& cb) noexcept { cb.eng->start_now(cb); }
 
 }  // namespace detail
 

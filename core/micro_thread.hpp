@@ -34,6 +34,16 @@ struct spawn_options {
     std::size_t stack_size = 0;  // usable bytes, rounded up to pages; 0: the engine's default (64 KiB)
     detail::io_attachment in = {};   // its stdin: a micro_pipe converts to this (pipes/)
     detail::io_attachment out = {};  // its stdout
+    // eager — the new micro-thread runs at once, before the caller goes on:
+    // the caller waits at the front of the run queue until the new one first
+    // suspends (or ends), then it is the next to run. Like a call, not a
+    // yield: micro-threads queued before get no turn from it (a loop of
+    // eager spawns runs as long as a loop that never suspends would). A
+    // tree of micro-threads spawned this way unfolds depth-first, so few of
+    // them are alive at once (Go runs a new goroutine next in much the same
+    // way). From the root context (no micro-thread running) it is ignored:
+    // queued as usual.
+    bool eager = false;
 };
 
 namespace detail {
@@ -89,8 +99,13 @@ void check_outcome(control_block& target, const char* op);
 // this OS thread's (a named usage_error otherwise, also once it ended).
 void abort_from_handle(control_block& cb);
 
-// admit — registers a new block with the engine of this OS thread.
-void admit(control_block& cb, const spawn_options& opts);
+// admit — registers a new block with the engine of this OS thread. Returns
+// true when the block is not queued because it must start now
+// (opts.eager, called from a micro-thread): then the caller calls start_now.
+bool admit(control_block& cb, const spawn_options& opts);
+// start_now — switches from the running micro-thread to `cb`, admitted
+// eagerly (see spawn_options::eager); returns when the caller runs again.
+void start_now(control_block& cb) noexcept;
 
 }  // namespace detail
 
@@ -168,17 +183,23 @@ private:
 };
 
 // spawn — starts f(args...) in a new micro-thread (queued behind what is
-// runnable; the caller keeps running). Must be called on an OS thread with an
-// engine (inside mt::run). Throws stack_allocation_error when no stack with a
-// guard page can be mapped (it names vm.max_map_count when the kernel's
-// limit on mappings may be why). Never suspends.
+// runnable; the caller keeps running — or, with opts.eager, the new one runs
+// first until it suspends, see spawn_options). Must be called on an OS
+// thread with an engine (inside mt::run). Throws stack_allocation_error when
+// no stack with a guard page can be mapped (it names vm.max_map_count when
+// the kernel's limit on mappings may be why). Never waits: an eager spawn
+// switches away and back, but is no wait (no deadline, no abort raised in
+// the caller: an abort that arrives meanwhile is raised at its next wait).
 template <class F, class... A>
 auto spawn(const spawn_options& opts, F&& f, A&&... args) {
     using R = detail::result_of_t<F, A...>;
     auto blk = std::make_unique<detail::task_block<R, std::decay_t<F>, std::decay_t<A>...>>(
         std::forward<F>(f), std::forward<A>(args)...);
-    detail::admit(*blk, opts);
-    return micro_thread<R>(blk.release());
+    const bool now = detail::admit(*blk, opts);
+    auto* raw = blk.release();
+    micro_thread<R> h(raw);
+    if (now) detail::start_now(*raw);
+    return h;
 }
 
 template <class F, class... A>

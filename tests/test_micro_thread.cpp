@@ -1,6 +1,8 @@
 // Micro-threads: spawn, join, abort, yield, current, start_and_forget.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -36,6 +38,77 @@ TEST_CASE("spawn copies its arguments and runs nothing until the spawner suspend
         CHECK_FALSE(ran);
         CHECK(h.state() == mt::state::created);
         CHECK(h.wait() == "hello7");
+    });
+}
+
+TEST_CASE("an eager spawn runs the new micro-thread before the caller goes on, and the caller next") {
+    in_engine([] {
+        std::vector<std::string> order;
+        auto other = mt::spawn([&] { order.push_back("queued before"); });
+        auto h = mt::spawn(mt::spawn_options{.name = "eager", .eager = true}, [&] {
+            order.push_back("child starts");
+            mt::yield();  // suspends: the caller runs next, before "queued before"
+            order.push_back("child resumes");
+        });
+        order.push_back("caller goes on");
+        mt::yield();
+        h.wait();
+        other.wait();
+        CHECK(order == std::vector<std::string>{"child starts", "caller goes on", "queued before", "child resumes"});
+        mt::engine::current()->check_invariants();
+    });
+}
+
+TEST_CASE("an eager spawn of a micro-thread that ends at once returns its finished handle") {
+    in_engine([] {
+        auto h = mt::spawn(mt::spawn_options{.eager = true}, [] { return 7; });
+        CHECK(h.done());
+        CHECK(h.wait() == 7);
+    });
+}
+
+TEST_CASE("an eager spawn from the root context is queued as usual") {
+    mt::engine e;
+    bool ran = false;
+    auto h = mt::spawn(mt::spawn_options{.eager = true}, [&] { ran = true; });
+    CHECK_FALSE(ran);
+    e.loop();
+    CHECK(ran);
+    CHECK(h.done());
+}
+
+TEST_CASE("a tree spawned eagerly unfolds depth-first: few micro-threads alive at once") {
+    in_engine([] {
+        long alive = 0, peak = 0;
+        std::function<long(long)> node = [&](long depth) -> long {
+            ++alive;
+            peak = std::max(peak, alive);
+            long sum = 1;
+            if (depth > 0) {
+                std::vector<mt::micro_thread<long>> kids;
+                for (int i = 0; i < 10; ++i)
+                    kids.push_back(mt::spawn(mt::spawn_options{.eager = true}, [&node, depth] { return node(depth - 1); }));
+                for (auto& k : kids) sum += k.wait();
+            }
+            --alive;
+            return sum;
+        };
+        CHECK(node(4) == 11111);  // 1 + 10 + 100 + 1,000 + 10,000 nodes
+        CHECK(peak <= 5);  // one path from the root; queued (not eager) it is ~10,000
+    });
+}
+
+TEST_CASE("eager spawns are calls, not yields: micro-threads queued before run when the caller suspends") {
+    in_engine([] {
+        bool other_ran = false;
+        auto other = mt::spawn([&] { other_ran = true; });
+        std::vector<mt::micro_thread<void>> kids;
+        for (int i = 0; i < 100; ++i) kids.push_back(mt::spawn(mt::spawn_options{.eager = true}, [] { mt::yield(); }));
+        CHECK_FALSE(other_ran);
+        mt::yield();
+        CHECK(other_ran);
+        for (auto& k : kids) k.wait();
+        other.wait();
     });
 }
 

@@ -2,7 +2,9 @@
 //
 // Invariants (engine::check_invariants checks them for every live block):
 //   * state == running  <=> this is engine::current_.
-//   * state in {created, runnable} <=> the block is in the run queue (run_next).
+//   * state in {created, runnable} <=> the block is in the run queue (run_next)
+//     (but for a block spawned eagerly, between its admit and start_now
+//     inside spawn, where nothing else runs).
 //   * state == waiting  => w.phase == armed; the block is then in at most one
 //     wait list (wait_hook) and in the timer heap iff its wait has a deadline.
 //   * has_ended(state)  => not in the run queue, not in any wait list, not in the
@@ -101,6 +103,7 @@ struct control_block {
     std::exception_ptr interruption;  // one-shot: the next suspension raises it (Ctrl-C)
     bool detached = false;         // start_and_forget: no handle will ever join it
     bool outcome_observed = false; // a joiner or a scope has seen its failure
+    bool queued_at_back = false;   // in the run queue, put at its back (engine::back_queued_ counts them)
     std::uint32_t handles = 0;     // micro_thread<R> handles referring to it
     std::exception_ptr error;      // the failure, when st == failed
 
