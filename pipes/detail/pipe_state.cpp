@@ -92,12 +92,14 @@ void pipe_state::take_slot(void* out, sink_fn sink) noexcept {
 }
 
 // refill_from_putter — the slot was emptied: the first waiting putter's value
-// goes in, and that putter returns.
+// goes in, and that putter returns; it runs next, as a getter handed a value
+// does (deliver_to), so the two sides of a pipe alternate without cycling
+// through the whole run queue.
 void pipe_state::refill_from_putter() noexcept {
     if (pipe_waiter* p = putters_.front()) {
         ops_.move_construct(slot_, p->value);
         full_ = true;
-        complete(*p, pipe_waiter::outcome::done, false);
+        complete(*p, pipe_waiter::outcome::done, true);
     }
 }
 
