@@ -1,4 +1,6 @@
 // mt_skynet: the skynet benchmark with micro-threads. Usage: mt_skynet [N].
+// `mt_skynet N eager`: every spawn is eager (spawn_options::eager: the child
+// runs first, the tree unfolds depth-first, as Go's runnext does).
 // A micro-thread of size s > 1 spawns ten children of size s/10 and sums the
 // ten numbers they put into its one pipe; a micro-thread of size 1 puts its
 // own number. With N = 1,000,000 (default) that is 1,111,111 micro-threads,
@@ -7,6 +9,7 @@
 // allocations per micro-thread) and skynet_threads. Go's reference version is
 // peers/go/skynet.
 #include <cstdlib>
+#include <string_view>
 
 #include "core/microthreading.hpp"
 #include "peers/common.hpp"
@@ -15,6 +18,7 @@
 namespace {
 
 long spawned = 0;
+mt::spawn_options opts;  // .eager from the command line
 
 // skynet — puts into `out` the sum of the numbers num .. num + size - 1,
 // computed by a tree of micro-threads with `div` children per node.
@@ -27,7 +31,7 @@ void skynet(mt::micro_pipe<long>& out, long num, long size, long div) {
     mt::micro_pipe<long> results;
     const long child = size / div;
     for (long i = 0; i < div; ++i) {
-        mt::start_and_forget([&results, c = num + i * child, child, div] { skynet(results, c, child, div); });
+        mt::start_and_forget(opts, [&results, c = num + i * child, child, div] { skynet(results, c, child, div); });
     }
     long sum = 0;
     for (long i = 0; i < div; ++i) sum += *results.get();
@@ -38,6 +42,7 @@ void skynet(mt::micro_pipe<long>& out, long num, long size, long div) {
 
 int main(int argc, char** argv) {
     const long n = peers::arg_count(argc, argv, 1'000'000);
+    opts.eager = argc > 2 && std::string_view(argv[2]) == "eager";
     long sum = 0;
     mt::run([&] {
         auto once = [&] {

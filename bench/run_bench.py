@@ -140,6 +140,15 @@ OPERATIONS = [
         C('Go GOMAXPROCS=1', 'go/skynet', 'skynet_ms', ['1000000'], env=GO_ENV, quick=['100000'], allocs='skynet_allocs'),
         C('Go GOMAXPROCS=2', 'go/skynet', 'skynet_ms', ['1000000'], env={'GOMAXPROCS': '2'}, quick=['100000'], allocs='skynet_allocs'),
     ], targets={'Go GOMAXPROCS=1': 0.5}),
+    # The same tree with every spawn eager (spawn_options::eager: the child
+    # runs before its parent goes on, so the tree unfolds depth-first, as
+    # Go's runnext slot makes it do; the work is the same spawns and pipes).
+    dict(name='skynet 1M, eager spawns', group='skynet', contestants=[
+        C('ours', 'mt_skynet', 'skynet_ms', ['1000000', 'eager'], ours=True, quick=['100000', 'eager'],
+          allocs='skynet_allocs'),
+        C('Go GOMAXPROCS=1', 'go/skynet', 'skynet_ms', ['1000000'], env=GO_ENV, quick=['100000'], allocs='skynet_allocs'),
+        C('Go GOMAXPROCS=2', 'go/skynet', 'skynet_ms', ['1000000'], env={'GOMAXPROCS': '2'}, quick=['100000'], allocs='skynet_allocs'),
+    ], targets={'Go GOMAXPROCS=1': 0.5}),
     # micro_pipe between two micro-threads (bench/mt_pingpong.cpp). A
     # micro_pipe holds one value: its like-for-like twins are Go's
     # make(chan int, 1) and Boost.Fiber's buffered_channel(2) (which holds
