@@ -123,7 +123,6 @@ void engine::throw_outside(const char* operation) const {
 inline void engine::push_runnable(detail::control_block& cb) noexcept {
     cb.run_next = nullptr;
     cb.queued_at_back = true;
-    ++back_queued_;
     (run_tail_ ? run_tail_->run_next : run_head_) = &cb;
     run_tail_ = &cb;
 }
@@ -138,11 +137,6 @@ inline detail::control_block* engine::pop_runnable() noexcept {
             handoff_streak_ = 0;  // nobody else was waiting: the streak starved no one
         }
         cb->run_next = nullptr;
-        if (cb->queued_at_back) {
-            cb->queued_at_back = false;
-            --back_queued_;
-            handoff_streak_ = 0;  // the queue was served in order: whoever waited at the back ran
-        }
         if (cb->st == state::created && cb->abort_requested) [[unlikely]] {
             end_unstarted(*cb);
             continue;
@@ -172,7 +166,8 @@ void engine::make_runnable(detail::control_block& cb) noexcept {
 void engine::make_runnable_next(detail::control_block& cb) noexcept {
     MT_ASSERT(cb.st == state::waiting, "make_runnable_next on a micro-thread that is not waiting");
     cb.st = state::runnable;
-    if (back_queued_ > 0 && ++handoff_streak_ > max_handoff_streak) {
+    cb.queued_at_back = false;
+    if (someone_waits_at_back() && ++handoff_streak_ > max_handoff_streak) {
         handoff_streak_ = 0;
         push_runnable(cb);
         return;
@@ -321,6 +316,7 @@ void engine::start_now(detail::control_block& cb) noexcept {
     MT_ASSERT(cb.st == state::created && cb.run_next == nullptr && run_tail_ != &cb,
               "start_now on a micro-thread that is queued or started");
     me->st = state::runnable;  // running -> runnable, first in line
+    me->queued_at_back = false;
     me->run_next = run_head_;
     run_head_ = me;
     if (!run_tail_) run_tail_ = me;

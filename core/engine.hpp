@@ -10,8 +10,9 @@
 //     ended list holds exactly the ended ones that handles still refer to
 //     (a block spawned eagerly is outside the queue between its admit and
 //     start_now, inside spawn, where nothing else runs).
-//   * back_queued_ counts the queued blocks with queued_at_back set (those
-//     put at the back: they are what a front-insertion could starve).
+//   * a queued block has queued_at_back set iff it was put at the back
+//     (push_runnable); then every block after it was too, so the tail has it
+//     iff any queued block has (someone_waits_at_back).
 //   * the timer heap holds exactly the waiting micro-threads whose wait has a
 //     deadline (every block's invariants: control_block.hpp, wait.hpp).
 //
@@ -163,9 +164,9 @@ public:
     // whole queue per value. Fair because it is bounded: after
     // max_handoff_streak front-insertions while a micro-thread queued at
     // the back waits, the next one goes to the back, so a pair bouncing
-    // values cannot starve the rest of the queue (the count restarts
-    // whenever one queued at the back runs; front-insertions while none
-    // waits delay nobody and are not counted).
+    // values cannot starve the rest of the queue (the count restarts then,
+    // and whenever the queue drains; front-insertions while none waits at
+    // the back delay nobody and are not counted).
     void make_runnable_next(detail::control_block& cb) noexcept;
     // yield_running — the running micro-thread goes to the back of the run
     // queue and the head runs. Throws MicroThreadExit when aborted.
@@ -344,11 +345,13 @@ private:
     std::uint64_t next_id_ = 1;
     std::uint64_t serial_;  // set at construction
     bool resolving_deadlock_ = false;
-    unsigned handoff_streak_ = 0;  // front-insertions since a micro-thread queued at the back last ran
-    // back_queued_ — queued micro-threads put at the back of the queue
-    // (yield, wake-ups, new ones): only while one waits can a front-insertion
-    // make someone wait longer, so only then does the streak count.
-    std::size_t back_queued_ = 0;
+    unsigned handoff_streak_ = 0;  // counted front-insertions since the last one sent to the back
+    // someone_waits_at_back — a queued micro-thread was put at the back
+    // (yield, a wake-up, a new one): only then can a front-insertion make
+    // someone wait longer, so only then does the streak count. Front
+    // insertions go before everything, so a block put at the back is
+    // followed only by others put at the back: one is queued iff the tail is.
+    bool someone_waits_at_back() const noexcept { return run_tail_ && run_tail_->queued_at_back; }
     static constexpr unsigned max_handoff_streak = 32;
     unsigned since_poll_ = 0;  // yields and suspensions since the notifier and timers were last polled
     static constexpr unsigned poll_interval = 64;

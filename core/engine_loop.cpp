@@ -129,15 +129,16 @@ void engine::check_invariants() const noexcept {
     ended_.check_invariants();
     timers_.check_invariants();
     remote_.check_invariants();
-    std::size_t queued = 0, at_back = 0;
+    std::size_t queued = 0;
+    bool seen_at_back = false;
     for (const detail::control_block* cb = run_head_; cb; cb = cb->run_next) {
-        at_back += cb->queued_at_back;
+        MT_ASSERT(cb->queued_at_back || !seen_at_back, "a block put at the front follows one put at the back");
+        seen_at_back = seen_at_back || cb->queued_at_back;
         MT_ASSERT(cb->st == state::created || cb->st == state::runnable, "the run queue holds a micro-thread that is not runnable");
         MT_ASSERT(live_.contains(*cb), "the run queue holds a micro-thread that is not live");
         ++queued;
         if (!cb->run_next) MT_ASSERT(cb == run_tail_, "the run queue's tail is not its last element");
     }
-    MT_ASSERT(at_back == back_queued_, "back_queued_ does not count the queued micro-threads put at the back");
     std::size_t runnable = 0, timed = 0;
     for (const detail::control_block* cb = live_.front(); cb; cb = decltype(live_)::next(*cb)) {
         MT_ASSERT(!has_ended(cb->st), "the live list holds an ended micro-thread");

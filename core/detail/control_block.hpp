@@ -103,7 +103,7 @@ struct control_block {
     std::exception_ptr interruption;  // one-shot: the next suspension raises it (Ctrl-C)
     bool detached = false;         // start_and_forget: no handle will ever join it
     bool outcome_observed = false; // a joiner or a scope has seen its failure
-    bool queued_at_back = false;   // in the run queue, put at its back (engine::back_queued_ counts them)
+    bool queued_at_back = false;   // put at the back of the run queue when last queued (engine::someone_waits_at_back)
     std::uint32_t handles = 0;     // micro_thread<R> handles referring to it
     std::exception_ptr error;      // the failure, when st == failed
 
