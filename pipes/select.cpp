@@ -253,8 +253,11 @@ std::optional<std::size_t> select_access::run(select_case* cases, std::size_t n,
                 while (pick--) bits &= bits - 1;  // drop the lowest set bit `pick` times
                 chosen = static_cast<std::size_t>(__builtin_ctzll(bits));
             } else {
-                for (chosen = 0;; ++chosen)
+                // Looked at again: an xpipe case may have stopped being
+                // possible since (then, past the end, look again).
+                for (chosen = 0; chosen < n; ++chosen)
                     if (cases[chosen].enabled_ && can_happen(cases[chosen]) && pick-- == 0) break;
+                if (chosen == n) continue;
             }
             select_case& c = cases[chosen];
             cleanup.chosen = chosen;  // its own wake-up, if any, is its own (perform_x passes on what is left)

@@ -361,3 +361,31 @@ TEST_CASE("select over xpipes: on a plain OS thread it is a usage error naming s
     });
     t.join();
 }
+
+TEST_CASE("select over xpipes: a run-time list of more than 64 cases, woken from another OS thread") {
+    in_engine([] {
+        constexpr std::size_t n = 70;
+        std::vector<mt::xpipe<int>> pipes;
+        std::vector<mt::micro_pipe<int>> locals;
+        for (std::size_t i = 0; i < n; ++i) {
+            pipes.emplace_back("x" + std::to_string(i));
+            locals.emplace_back("a" + std::to_string(i));
+        }
+        std::vector<std::optional<int>> got(2 * n);
+        std::vector<mt::select_case> cases;
+        for (std::size_t i = 0; i < n; ++i) {
+            cases.push_back(mt::on_get(locals[i], got[2 * i]));
+            cases.push_back(mt::on_get(pipes[i], got[2 * i + 1]));
+        }
+        pipes[67].put(67);  // ready at once
+        CHECK(mt::select(cases) == 2 * 67 + 1);
+        CHECK(got[2 * 67 + 1] == 67);
+        std::thread t([&] {
+            std::this_thread::sleep_for(2ms);
+            pipes[66].put(66);
+        });
+        CHECK(mt::select(cases) == 2 * 66 + 1);  // waits
+        t.join();
+        CHECK(got[2 * 66 + 1] == 66);
+    });
+}
