@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -388,4 +389,40 @@ TEST_CASE("select over xpipes: a run-time list of more than 64 cases, woken from
         t.join();
         CHECK(got[2 * 66 + 1] == 66);
     });
+}
+
+TEST_CASE("select over xpipes: a relay that selects between a get and a put, each side a plain OS thread, keeps every value in order") {
+    constexpr int n = 20000;
+    mt::xpipe<int> in("in", 2), out("out", 2);
+    std::thread producer([&] {
+        for (int i = 0; i < n; ++i) in.put(i);
+        in.close();
+    });
+    std::vector<int> received;
+    std::thread consumer([&] {
+        while (auto v = out.get()) received.push_back(*v);
+    });
+    in_engine([&] {
+        std::deque<int> pending;
+        bool in_open = true;
+        while (in_open || !pending.empty()) {
+            std::optional<int> got;
+            int next = pending.empty() ? -1 : pending.front();
+            const std::size_t k =
+                mt::select(mt::on_get(in, got, in_open && pending.size() < 8), mt::on_put(out, next, !pending.empty()));
+            if (k == 0) {
+                if (got) pending.push_back(*got);
+                else in_open = false;
+            } else {
+                pending.pop_front();
+            }
+        }
+        out.close();
+    });
+    producer.join();
+    consumer.join();
+    REQUIRE(received.size() == std::size_t(n));
+    bool in_order = true;
+    for (int i = 0; i < n; ++i) in_order = in_order && received[std::size_t(i)] == i;
+    CHECK(in_order);
 }
