@@ -1,4 +1,15 @@
-// pipes/select.cpp — one operation out of several.
+// pipes/select.cpp — one operation out of several, over micro_pipes and
+// xpipes (docs/design/multicore.md, "A select over local pipes and xpipes").
+//
+// Invariants of one select (asserted where its wait ends):
+//   * its wait is armed <=> its micro_pipe records are linked and, with
+//     xpipe cases, its remote slot is in use at g.slot_generation; every way
+//     the wait ends runs select_group::unlink_all first;
+//   * an xpipe record is linked only from x_link to the withdraw right after
+//     the wait ends (or is abandoned), and only under its xpipe's mutex;
+//   * select returns or throws with no record linked anywhere;
+//   * a wake-up an xpipe record got is used (its case happened) or passed
+//     to the next waiter of that xpipe while the case can still happen.
 #include "pipes/select.hpp"
 
 #include <cstdint>
@@ -7,6 +18,7 @@
 #include <new>
 #include <string>
 
+#include "core/detail/assert.hpp"
 #include "core/detail/control_block.hpp"
 #include "core/detail/remote_slots.hpp"
 #include "core/engine.hpp"
@@ -172,6 +184,8 @@ struct x_cleanup {
         for (std::size_t i = 0; i < n; ++i)
             if (select_access::is_x(cases[i])) select_access::x_withdraw(cases[i]);
     }
+    // (x_withdraw leaves no record linked: it unlinks under the mutex every
+    // record a waker has not unlinked already.)
     ~x_cleanup();
 };
 
@@ -335,6 +349,7 @@ std::optional<std::size_t> select_access::run(select_case* cases, std::size_t n,
             continue;
         }
         const wait_end r = end_wait(me, d);  // on abort, the cleanup withdraws the xpipe records
+        MT_ASSERT(!g.linked && g.slot == nullptr, "a select's wait ended with a case still registered");
         cleanup.withdraw();
         if (r == wait_end::timed_out) return std::nullopt;  // every case withdrawn
         if (g.chosen == SIZE_MAX) continue;                // an xpipe said "look": look again
