@@ -221,7 +221,7 @@ step_asan() {
 
 # The tests where OS threads meet: the worker pool, wake-ups from other OS
 # threads, engines on several OS threads, subprocesses in two engines.
-MT_THREAD_TESTS='*OS thread*,*worker*,*submit_work*,*remote*,*engines*,*other thread*'
+MT_THREAD_TESTS='*OS thread*,*worker*,*submit_work*,*remote*,*engines*,*other thread*,*select over xpipes*'
 
 # step_tsan — ThreadSanitizer over the tests that cross OS threads.
 step_tsan() {

@@ -223,9 +223,9 @@ inline void engine::poll_if_due() {
 }
 
 // drain_mailbox — what other OS threads posted: tasks run, and each wake-up
-// whose wait is still the one it names (slot and generation) fires it. The
-// slot is given back before the fire, so a slot in use always belongs to an
-// armed wait.
+// whose wait is still the one it names (slot and generation) fires it (a
+// select's part slot: through its on_wake). The slot is given back before
+// the fire, so a slot in use always belongs to an armed wait.
 void engine::drain_mailbox() noexcept {
     if (!mailbox_->maybe_pending()) return;
     mailbox_->drain(batch_);
@@ -239,8 +239,12 @@ void engine::drain_mailbox() noexcept {
         if (!s) continue;  // that wait ended (timed out, aborted): dropped
         detail::control_block* w = s->waiter;
         const detail::remote_use use = s->use;
+        void (*on_wake)(void*) noexcept = s->on_wake;
+        void* ctx = s->ctx;
         remote_.give_back(*s);
-        if (use == detail::remote_use::wait) {
+        if (use == detail::remote_use::part) {
+            on_wake(ctx);  // a select: withdraws its other cases, then fires
+        } else if (use == detail::remote_use::wait) {
             if (p.error) detail::fire_error(*w, std::move(p.error));
             else detail::fire(*w, p.value);
         } else {

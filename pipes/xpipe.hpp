@@ -18,6 +18,8 @@
 // signalled at all (it drains its mailbox on its own), so a stream costs a
 // post per wait, not per value, and a system call only when the engine sleeps.
 //
+// mt::select takes xpipe cases, mixed with micro_pipe cases (select.hpp).
+//
 // Copies of an xpipe share one pipe; each copy may be handed to another OS
 // thread (the handle is a shared_ptr). An empty (moved-from) handle is a
 // usage_error. On an engine's root context a put or get that would wait is
@@ -45,15 +47,42 @@
 namespace mt {
 
 template <class T>
+class xpipe;
+
+namespace detail {
+
+// xpipe_base — the untyped part of an xpipe's state, what a select over
+// xpipes (pipes/select.cpp) works with; every member but name and capacity
+// (set once, before the state is shared) is guarded by mu.
+struct xpipe_base {
+    std::mutex mu;
+    std::size_t capacity = 1;
+    bool closed = false;
+    std::exception_ptr error;
+    cross_list getters, putters;
+    std::string name;
+};
+
+// xpipe_select_ops — the typed operations a select case needs: size() the
+// values buffered; take() moves the oldest into the std::optional<T> at
+// `out` and drops it; store() appends *(T*)value, moved (may throw
+// std::bad_alloc, then the value stays with the caller). All under mu.
+struct xpipe_select_ops {
+    std::size_t (*size)(const xpipe_base& b) noexcept;
+    void (*take)(xpipe_base& b, void* out);
+    void (*store)(xpipe_base& b, void* value);
+};
+
+// xpipe_access — select's way to an xpipe's state (pipes/select.hpp).
+template <class T>
+struct xpipe_access;
+
+}  // namespace detail
+
+template <class T>
 class xpipe {
-    struct state {
-        std::mutex mu;
+    struct state : detail::xpipe_base {
         std::deque<T> buf;
-        std::size_t capacity;
-        bool closed = false;
-        std::exception_ptr error;
-        detail::cross_list getters, putters;
-        std::string name;
         static void describe_get(const void* o, std::string& out) {
             out += "to get from xpipe '" + static_cast<const state*>(o)->name + "'";
         }
@@ -61,6 +90,7 @@ class xpipe {
             out += "to put to xpipe '" + static_cast<const state*>(o)->name + "'";
         }
     };
+    friend struct detail::xpipe_access<T>;
 
 public:
     // Throws usage_error for a capacity of 0.
@@ -168,4 +198,23 @@ private:
     std::shared_ptr<state> st_;
 };
 
+namespace detail {
+
+template <class T>
+struct xpipe_access {
+    using state = typename xpipe<T>::state;
+    // base — the shared state of `p` (nullptr for an empty handle).
+    static std::shared_ptr<xpipe_base> base(const xpipe<T>& p) noexcept { return p.st_; }
+    static constexpr xpipe_select_ops ops{
+        [](const xpipe_base& b) noexcept { return static_cast<const state&>(b).buf.size(); },
+        [](xpipe_base& b, void* out) {
+            auto& buf = static_cast<state&>(b).buf;
+            static_cast<std::optional<T>*>(out)->emplace(std::move(buf.front()));
+            buf.pop_front();
+        },
+        [](xpipe_base& b, void* value) { static_cast<state&>(b).buf.push_back(std::move(*static_cast<T*>(value))); },
+    };
+};
+
+}  // namespace detail
 }  // namespace mt

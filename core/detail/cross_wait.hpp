@@ -10,6 +10,9 @@
 // its engine's mailbox: the OS thread goes on running other micro-threads)
 // or a plain OS thread (it blocks on its own condition variable). Its record
 // lives in its frame and is linked in the object's list while it waits.
+// A select with xpipe cases (pipes/select.cpp) links records of its own,
+// one per case, that name one remote slot; it follows the same invariants,
+// unlinking and passing on wake-ups itself instead of through on_cancel.
 //
 // Invariants (the object's mutex guards the list and every record in it):
 //   * a record is linked <=> its waiter waits and nobody has woken it;

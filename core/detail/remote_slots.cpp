@@ -25,6 +25,7 @@ remote_slot& remote_slot_pool::take(control_block& waiter, remote_use use, bool 
     s->on_cancel = nullptr;
     s->describe = nullptr;
     s->ctx = nullptr;
+    s->on_wake = nullptr;
     ++(external ? external_ : internal_);
     return *s;
 }
@@ -56,6 +57,9 @@ void remote_slot_pool::check_invariants() const noexcept {
         if (s.use == remote_use::wait)
             MT_ASSERT(s.waiter->w.phase == wait_phase::armed && s.waiter->w.obj == &s,
                       "a remote slot in use belongs to no armed wait");
+        if (s.use == remote_use::part)
+            MT_ASSERT(s.waiter->w.phase == wait_phase::armed && s.on_wake,
+                      "a remote part slot in use belongs to no armed wait");
     }
     MT_ASSERT(ext == external_ && in == internal_, "the remote slots' counts are wrong");
 #endif

@@ -15,7 +15,8 @@
 // there), which the group's idle accounting looks after (engine_group.hpp).
 //
 // Invariants (check_invariants): every slot is free or in use by exactly
-// one armed wait; external_ and internal_ count the slots in use.
+// one armed wait (the wait's object is the slot, but for a part slot:
+// pipes/select.cpp); external_ and internal_ count the slots in use.
 //
 // Threading: the engine's OS thread only (tokens carry only numbers).
 #pragma once
@@ -38,6 +39,10 @@ enum class remote_use : std::uint8_t {
     free,
     wait,  // fires the waiter's internal wait
     user,  // fires the waiter's deferred (remote_wakeup)
+    part,  // one registration of a wait whose object is not the slot (a
+           // select over xpipes): the drain calls on_wake(ctx) instead of
+           // firing, and on_wake withdraws the wait's other registrations
+           // and fires it
 };
 
 struct remote_slot {
@@ -55,6 +60,10 @@ struct remote_slot {
     void (*on_cancel)(void* ctx) noexcept = nullptr;
     void (*describe)(const void* ctx, std::string& out) = nullptr;
     void* ctx = nullptr;
+    // For remote_use::part only: what the drain calls (engine thread, the
+    // slot already given back, the wait still armed); it must fire the
+    // wait and must not suspend or throw.
+    void (*on_wake)(void* ctx) noexcept = nullptr;
 };
 
 // remote_token — what a waker needs: the mailbox and the slot's identity.

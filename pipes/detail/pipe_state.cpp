@@ -15,6 +15,12 @@ void pipe_state::link(pipe_waiter& w) noexcept { (w.is_put ? putters_ : getters_
 void pipe_state::unlink(pipe_waiter& w) noexcept { (w.is_put ? putters_ : getters_).remove_if_linked(w); }
 
 void select_group::unlink_all() noexcept {
+    if (slot) {
+        // Still ours unless the drain that fired this wait gave it back (its
+        // generation then changed, and it may already serve another wait).
+        if (slot->generation == slot_generation) cb->eng->remote_slots().give_back(*slot);
+        slot = nullptr;
+    }
     if (!linked) return;
     linked = false;
     for (pipe_waiter* w = first; w; w = w->next_case) w->pipe->unlink(*w);

@@ -36,6 +36,7 @@ namespace mt::detail {
 
 class pipe_state;
 struct select_group;
+struct remote_slot;
 
 // value_ops — what the untyped state needs to know about the element type.
 struct value_ops {
@@ -69,13 +70,25 @@ struct pipe_waiter {
 
 using waiter_queue = intrusive_list<pipe_waiter, &pipe_waiter::hook>;
 
-// select_group — the enabled cases of one select (chained through
-// next_case), completed at most once.
+// select_group — one wait of a select: its enabled micro_pipe cases
+// (chained through next_case), completed at most once, and, when it has
+// xpipe cases, the remote slot their wake-ups name (pipes/select.cpp). Its
+// wait ends exactly once, and each way of ending it calls unlink_all first:
+// a micro_pipe case completing, a wake-up through the slot (the drain gives
+// the slot back, then select.cpp's on_wake), or the timeout or abort (the
+// wait kind's cancel). Engine thread only.
 struct select_group {
     pipe_waiter* first = nullptr;
-    std::size_t count = 0;          // enabled cases
-    std::size_t chosen = SIZE_MAX;  // the case that happened; SIZE_MAX: none (timeout, cancel)
-    bool linked = false;            // records are in their pipes' queues
+    std::size_t count = 0;          // enabled cases, micro_pipe and xpipe
+    std::size_t chosen = SIZE_MAX;  // the micro_pipe case that happened; SIZE_MAX: none (timeout, cancel, an xpipe wake-up)
+    bool linked = false;            // the micro_pipe records are in their pipes' queues
+    control_block* cb = nullptr;    // the selecting micro-thread
+    remote_slot* slot = nullptr;    // xpipe cases: the slot, while this wait holds it
+    std::uint32_t slot_generation = 0;
+    const void* cases = nullptr;    // the select's cases (mt::select_case[n]), for describe
+    std::size_t n = 0;
+    // unlink_all — every micro_pipe record leaves its queue and the slot is
+    // given back (a wake-up naming it is dropped from now on). Idempotent.
     void unlink_all() noexcept;
 };
 
