@@ -72,7 +72,9 @@ public:
     const ev_backend::stats_t& backend_stats() const noexcept { return backend_.stats(); }
     unsigned long fd_checks() const noexcept { return fd_checks_; }
 
-    // give_back — ends a wait's registration: unlinks its node, frees it.
+    // give_back — ends a wait's registration: unlinks its node, frees it,
+    // and stops the fd direction's watcher when it was the last wait on it
+    // (unless the watcher is kept: a managed fd's read side, ev_reactor.cpp).
     // Idempotent (a node already free is left alone).
     void give_back(wait_node* n) noexcept;
 
