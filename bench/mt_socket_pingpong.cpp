@@ -1,14 +1,19 @@
 // mt_socket_pingpong: a 1-byte round trip over a UNIX socketpair between two
 // micro-threads of one engine, each waiting for readiness in the notifier
 // (wait_readable) — no busy polling. socket_roundtrip_ns = elapsed / round trips,
-// socket_roundtrip_allocs = heap allocations per round trip.
+// socket_roundtrip_allocs = heap allocations per round trip. The sockets are
+// owned by mt::fd, as nonblocking_io's sockets are (closed only through
+// close_fd): the reactor keeps their read watchers between waits. With
+// --raw they are plain numbers, as the C API's and Python's are.
 // The same program on raw libev callbacks, Go and gevent is in peers/.
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "core/microthreading.hpp"
+#include "nonblocking_io/fd.hpp"
 #include "notifier/notifier.hpp"
 #include "peers/common.hpp"
 
@@ -33,9 +38,16 @@ void write_byte(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const bool raw = argc > 1 && std::strcmp(argv[argc - 1], "--raw") == 0;
+    if (raw) --argc;
     const long n = peers::arg_count(argc, argv, 100'000);
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) return 1;
+    mt::fd owned[2];
+    if (!raw) {  // closed by their destructors, through close_fd
+        owned[0] = mt::fd(sv[0]);
+        owned[1] = mt::fd(sv[1]);
+    }
     mt::run([&] {
         auto echo = mt::spawn([&] {
             for (long i = 0; i < n + n / 10; ++i) {
@@ -55,6 +67,8 @@ int main(int argc, char** argv) {
         m.report("socket_roundtrip", n);
         echo.wait();
     });
-    ::close(sv[0]);
-    ::close(sv[1]);
+    if (raw) {
+        ::close(sv[0]);
+        ::close(sv[1]);
+    }
 }

@@ -251,9 +251,13 @@ OPERATIONS = [
     # in one OS thread on a reactor. Targets: <= 1.05x raw libev's time,
     # <= 0.83x Go's (>= 1.2x its round trips/s), <= 0.33x gevent's. The
     # system calls each makes per round trip are counted with strace -c and
-    # shown below the tables (bench/run_bench.py --syscalls).
+    # shown below the tables (bench/run_bench.py --syscalls). "ours" owns
+    # its sockets with mt::fd (managed: read watchers kept between waits);
+    # "ours, raw fds" waits on plain numbers, as the C API and Python do.
     dict(name='socketpair ping-pong', group='socket', contestants=[
         C('ours', 'mt_socket_pingpong', 'socket_roundtrip_ns', ours=True, quick=['30000']),
+        C('ours, raw fds', 'mt_socket_pingpong', 'socket_roundtrip_ns', args=['100000', '--raw'],
+          quick=['30000', '--raw']),
         C('libev floor', 'peers/peer_libev_pingpong', 'socket_roundtrip_ns', quick=['30000']),
         C('Go', 'go/socket_pingpong', 'socket_roundtrip_ns', env=GO_ENV, quick=['30000']),
         C('gevent', '/usr/bin/python3', 'socket_roundtrip_ns',
@@ -478,7 +482,8 @@ def count_syscalls(ops, bench_dir, log):
             if 'missing' in c:
                 continue
             exe, argv = command(c, bench_dir, '')
-            argv = argv[:2] + [str(SYSCALL_N)] if c['exe'] == '/usr/bin/python3' else [exe, str(SYSCALL_N)]
+            argv = (argv[:2] + [str(SYSCALL_N)] if c['exe'] == '/usr/bin/python3'
+                    else [exe, str(SYSCALL_N)] + [a for a in argv[1:] if a.startswith('--')])
             path = os.path.join(bench_dir, 'strace-%s.txt' % c['label'].replace(' ', '_').replace('/', '_'))
             r = subprocess.run([strace, '-c', '-f', '-o', path] + argv, env=dict(os.environ, **c['env']),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)

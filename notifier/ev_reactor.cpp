@@ -19,6 +19,7 @@
 #include "core/detail/wait.hpp"
 #include "core/errors.hpp"
 #include "core/detail/naming.hpp"
+#include "notifier/detail/managed_fds.hpp"
 
 namespace mt::detail {
 
@@ -107,12 +108,8 @@ void ev_reactor::give_back(wait_node* n) noexcept {
     if (n->kind == node_kind::fd || (n->kind == node_kind::child && n->fd >= 0)) {
         if (fd_entry* e = fds_.find(n->fd)) {
             e->waiters[n->write].remove_if_linked(*n);
-            // The last waiter of a direction left: stop watching it now, so
-            // that no watcher outlives the waits on an fd that its owner may
-            // close without close_fd (an interpreter's socket objects do).
-            // libev folds a stop and the next wait's start made before its
-            // next poll into no change at all, so a busy fd costs nothing.
-            if (n->kind == node_kind::fd && e->waiters[n->write].empty()) backend_.unwatch(n->fd, n->write);
+            if (n->kind == node_kind::fd && e->waiters[n->write].empty() && !keeps_watcher(*e, n->fd, n->write))
+                backend_.unwatch(n->fd, n->write);
         }
     } else if (n->kind == node_kind::signal) {
         signals_.waiters(n->signo).remove_if_linked(*n);
@@ -143,27 +140,80 @@ wait_node* ev_reactor::begin(node_kind kind, const wait_kind& wk, control_block&
 }
 
 // ---- fds -------------------------------------------------------------------------------
+//
+// Which watchers stop when the last wait on them ends (fd_table.hpp):
+//   * an unmanaged fd (a raw number: the C API's and Python's fds, or any fd
+//     waited on with wait_readable that no mt::fd owns): both directions stop,
+//     so that no watcher outlives the waits on an fd its owner may close with
+//     ::close; the next wait checks the fd (fcntl) and tells libev the number
+//     may be new (one epoll_ctl). libev folds a stop and a start made before
+//     its next poll into no change, but that re-registration it cannot skip.
+//   * a managed fd (managed_fds.hpp: owned by mt::fd, closed only through
+//     close_fd, which stops its watchers first): the read watcher stays
+//     started between waits, and the next wait neither checks the fd nor
+//     re-registers it — no system call of its own. The write watcher stops
+//     with its last wait (a socket is nearly always writable: kept, it would
+//     fire at every poll), and restarts without a re-registration.
+// A kept watcher that fires with nobody waiting is stopped then (on_fd):
+// libev's epoll is level-triggered, so an fd left readable with nobody
+// waiting costs one wake-up and, at libev's next poll, one epoll_ctl that
+// drops it from the kernel's set — the same as an unmanaged fd costs per
+// wait. A wait that finds the fd's identity changed (closed through close_fd
+// in another engine, or released and closed by its new owner, then the
+// number reused) stops the old watchers nobody waits on and watches the
+// number afresh. The reactor does not follow fork(): as before, a child
+// process uses a new engine.
 
-// watch_fd — links n into fd's list for its direction; the backend watches it.
-void ev_reactor::watch_fd(wait_node* n, int fd, bool write) {
+// keeps_watcher — whether the watcher of fd's direction `write` stays
+// started after its last wait ended: the read side of a managed fd whose
+// identity is still the one its watcher started for.
+bool ev_reactor::keeps_watcher(const fd_entry& e, int fd, bool write) const noexcept {
+    return !write && e.identity != 0 && managed_identity(fd) == e.identity;
+}
+
+// adopt_identity — fd's number now stands for `id` (0: unmanaged) where its
+// watchers were started for another: the watchers nobody waits on stop (a
+// kept one belongs to a file that is gone), so the next watch re-registers.
+void ev_reactor::adopt_identity(fd_entry& e, int fd, std::uint32_t id) noexcept {
+    for (int dir = 0; dir < 2; ++dir)
+        if (e.waiters[dir].empty()) backend_.unwatch(fd, dir);
+    e.identity = id;
+}
+
+// watch_fd — links n into fd's list for its direction; the backend watches
+// it. `known`: fd is the managed file the entry's watchers were started for
+// (resume: no re-registration), else the number may name a new file.
+void ev_reactor::watch_fd(wait_node* n, int fd, bool write, bool known) {
     fd_entry& e = fds_.entry(fd);
     n->fd = fd;
     n->write = write;
     e.waiters[write].push_back(*n);
-    backend_.watch(fd, write);
+    if (known) backend_.resume(fd, write);
+    else backend_.watch(fd, write);
+    MT_ASSERT(backend_.watching(fd, write), "an fd direction with a pending wait is watched");
 }
 
 void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& d, const char* op) {
-    // libev must never meet a bad fd: check before its watcher starts. A
-    // started watcher means another wait on it is pending (give_back stops
-    // it with the last one), so the fd was checked then.
-    if (!backend_.watching(fd, write) && ::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
-        throw std::system_error(EBADF, std::generic_category(),
-                                op_in(op, fmt::format("fd {}", fd), &me) + ": not an open fd");
+    const std::uint32_t id = managed_identity(fd);
+    // libev must never meet a bad fd: check an unmanaged one before its
+    // watcher starts. A started watcher of an unmanaged fd means another wait
+    // on it is pending (give_back stops it with the last one), so the fd was
+    // checked then — unless it is a watcher kept for a managed file that is
+    // gone. A managed fd is open: its owner closes it only through close_fd,
+    // which ends its identity first.
+    const fd_entry* seen = fds_.find(fd);
+    if (id == 0 && (!backend_.watching(fd, write) || (seen && seen->identity != 0))) {
+        ++fd_checks_;
+        if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            throw std::system_error(EBADF, std::generic_category(),
+                                    op_in(op, fmt::format("fd {}", fd), &me) + ": not an open fd");
+        }
     }
-    fds_.entry(fd);  // may throw: before anything is armed
+    fd_entry& e = fds_.entry(fd);  // may throw: before anything is armed
+    const bool known = id != 0 && id == e.identity;
+    if (id != e.identity) adopt_identity(e, fd, id);
     wait_node* n = begin(node_kind::fd, fd_kind, me);
-    watch_fd(n, fd, write);
+    watch_fd(n, fd, write, known);
     end_wait_or_throw(me, d, op);
 }
 
@@ -187,9 +237,10 @@ std::size_t ev_reactor::forget_fd(int fd) noexcept {
     fd_entry* e = fds_.find(fd);
     if (!e) return 0;
     e->drained = false;
+    e->identity = 0;  // a later file with this number is watched afresh
     std::size_t n_woken = 0;
     for (int dir = 0; dir < 2; ++dir) {
-        backend_.unwatch(fd, dir);
+        backend_.unwatch(fd, dir);  // kept or not: before the close
         n_woken += fail_waiters(fd, dir, "the fd was closed while it waited");
     }
     return n_woken;
@@ -221,7 +272,7 @@ void ev_reactor::on_fd(int fd, int dir, bool error) noexcept {
         return;
     }
     fd_entry* e = fds_.find(fd);
-    if (!e || e->waiters[dir].empty()) {  // nobody waits (give_back stops it; a stale event)
+    if (!e || e->waiters[dir].empty()) {  // nobody waits: a kept watcher (or a stale event): stop it now
         backend_.unwatch(fd, dir);
         return;
     }
@@ -285,6 +336,18 @@ void ev_reactor::after_block() noexcept {
 
 void ev_reactor::check_invariants() const noexcept {
     pool_.check_invariants();
+    if constexpr (MT_CHECKED) {
+        for (int fd = 0; fd < fds_.size(); ++fd) {
+            const fd_entry* e = fds_.find(fd);
+            if (!e) continue;
+            for (int dir = 0; dir < 2; ++dir) {
+                if (!e->waiters[dir].empty())
+                    MT_ASSERT(backend_.watching(fd, dir), "an fd direction with a pending wait is watched");
+                else if (backend_.watching(fd, dir))
+                    MT_ASSERT(dir == 0 && e->identity != 0, "only a managed fd's read watcher is kept between waits");
+            }
+        }
+    }
 }
 
 }  // namespace mt::detail

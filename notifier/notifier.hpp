@@ -42,10 +42,13 @@ void wait_writable(int fd, deadline d = {});
 // close_fd — closes `fd` after ending every wait on it with
 // std::system_error(EBADF) ("the fd was closed while it waited"). An fd that
 // micro-threads may be waiting on must be closed this way (the fd types of
-// nonblocking_io do it), never with ::close: the reactor keeps a watcher per
-// fd between waits, and an fd closed behind its back (and its number reused)
-// is no longer in the kernel's epoll set, so waits on it end only by their
-// timeouts. Any context; never suspends.
+// nonblocking_io do it), never with ::close: an fd closed behind the
+// reactor's back is no longer in the kernel's epoll set, so waits on it end
+// only by their timeouts. An fd owned by mt::fd (nonblocking_io/fd.hpp) is
+// closed only this way, so the reactor keeps its read watcher between waits;
+// the watcher of any other fd stops with its last wait, so closing such an
+// fd with ::close once nobody waits on it is safe. Any context; never
+// suspends.
 // Returns ::close's result.
 int close_fd(int fd) noexcept;
 

@@ -15,6 +15,7 @@
 #include "core/engine.hpp"
 #include "core/detail/wait.hpp"
 #include "core/errors.hpp"
+#include "notifier/detail/managed_fds.hpp"
 #include "notifier/detail/reactor.hpp"
 #include "notifier/notifier.hpp"
 #include "core/detail/naming.hpp"
@@ -44,6 +45,7 @@ void wait_readable(int fd, deadline d) { wait_fd(fd, false, d); }
 void wait_writable(int fd, deadline d) { wait_fd(fd, true, d); }
 
 int close_fd(int fd) noexcept {
+    detail::unmanage_fd(fd);  // first: a reactor that kept a watcher on it sees the identity end
     if (engine* e = engine::current())
         if (auto* r = detail::reactor::find(*e)) r->forget_fd(fd);
     return ::close(fd);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/microthreading.hpp"
+#include "notifier/detail/ev_reactor.hpp"
 #include "notifier/detail/reactor.hpp"
 
 namespace mt_test {
@@ -37,8 +38,10 @@ void in_engine(F&& body, mt::engine_options opts = {}) {
         e.loop();
         CHECK_MESSAGE(e.live() == 0, "micro-threads left behind:\n" << e.dump());
         CHECK_MESSAGE(e.stacks().counts().live == 0, "stacks left behind");
-        if (auto* r = mt::detail::reactor::find(e))
+        if (auto* r = mt::detail::reactor::find(e)) {
             CHECK_MESSAGE(r->counts().active() == 0, "watchers left behind");
+            static_cast<mt::detail::ev_reactor*>(r)->check_invariants();  // the one reactor (kind tag)
+        }
         main.result();
     }
     CHECK_MESSAGE(open_fds() == fds_before, "fds left behind");

@@ -13,16 +13,19 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 #include "core/microthreading.hpp"
+#include "notifier/detail/ev_reactor.hpp"
 #include "notifier/detail/reactor.hpp"
 #include "notifier/notifier.hpp"
 #include "tests/alloc_counter.hpp"
 #include "tests/engine_fixture.hpp"
+#include "tests/stream_pair.hpp"
 
 using namespace std::chrono_literals;
 using mt_test::in_engine;
@@ -506,5 +509,160 @@ TEST_CASE("an fd number reused after close_fd is watched again") {
             mt::close_fd(sv[0]);  // ... until close_fd; the next round gets the same numbers
             mt::close_fd(sv[1]);
         }
+    });
+}
+
+// ---- which watchers stay started between waits (notifier/ev_reactor.cpp) ----------------
+
+namespace {
+
+mt::detail::ev_reactor& the_reactor() {
+    return static_cast<mt::detail::ev_reactor&>(mt::detail::reactor::of(*mt::engine::current()));
+}
+
+// one_round_trip — b writes a byte, a waits until readable and reads it.
+void one_round_trip(int a, int b) {
+    REQUIRE(::write(b, "x", 1) == 1);
+    mt::wait_readable(a, 2s);
+    char c;
+    REQUIRE(::read(a, &c, 1) == 1);
+}
+
+// a_new_pair_numbered — a new socketpair whose first fd has number `want`
+// (the lowest free number: the one just closed).
+mt_test::stream_pair a_new_pair_numbered(int want) {
+    mt_test::stream_pair p;
+    REQUIRE(p.a.get() == want);
+    return p;
+}
+
+// waits_correctly — no stale event (a wait on the empty fd times out), no
+// lost one (a byte written while it waits wakes it).
+void waits_correctly(int a, int b) {
+    CHECK_THROWS_AS(mt::wait_readable(a, 50ms), mt::timeout_error);
+    auto writer = mt::spawn([b] {
+        mt::sleep_d(10ms);
+        CHECK(::write(b, "y", 1) == 1);
+    });
+    mt::wait_readable(a, 2s);
+    char c;
+    CHECK(::read(a, &c, 1) == 1);
+    writer.wait();
+    the_reactor().check_invariants();
+}
+
+}  // namespace
+
+TEST_CASE("a managed fd's read watcher stays started between waits, which make no fd check and no re-registration") {
+    in_engine([] {
+        mt_test::stream_pair p;  // owned by mt::fd: managed
+        auto& r = the_reactor();
+        one_round_trip(p.a.get(), p.b.get());
+        const auto fresh = r.backend_stats().fresh_watches;
+        const auto checks = r.fd_checks();
+        for (int i = 0; i < 10; ++i) {
+            one_round_trip(p.a.get(), p.b.get());
+            CHECK(r.watching(p.a.get(), false));
+            r.check_invariants();
+        }
+        CHECK(r.backend_stats().fresh_watches == fresh);
+        CHECK(r.fd_checks() == checks);
+        mt::wait_writable(p.a.get(), 2s);  // the write watcher is not kept: a socket is nearly always writable
+        CHECK_FALSE(r.watching(p.a.get(), true));
+        const int number = p.a.get();
+        p.a.close();  // close_fd stops the kept watcher before closing
+        CHECK_FALSE(r.watching(number, false));
+        r.check_invariants();
+    });
+}
+
+TEST_CASE("an unmanaged fd's watcher stops with its last wait and the next wait checks the fd again") {
+    in_engine([] {
+        socket_pair p;  // raw numbers: may be closed with ::close
+        auto& r = the_reactor();
+        one_round_trip(p.fd[0], p.fd[1]);
+        CHECK_FALSE(r.watching(p.fd[0], false));
+        const auto checks = r.fd_checks();
+        one_round_trip(p.fd[0], p.fd[1]);
+        CHECK(r.fd_checks() == checks + 1);
+        r.check_invariants();
+    });
+}
+
+TEST_CASE("a kept watcher that fires with nobody waiting is stopped, and the next wait still sees the data") {
+    in_engine([] {
+        mt_test::stream_pair p;
+        auto& r = the_reactor();
+        one_round_trip(p.a.get(), p.b.get());
+        REQUIRE(r.watching(p.a.get(), false));
+        REQUIRE(::write(p.b.get(), "z", 1) == 1);  // readable while nobody waits
+        mt::sleep_d(5ms);                          // the engine polls: the kept watcher fires
+        CHECK_FALSE(r.watching(p.a.get(), false));
+        r.check_invariants();
+        mt::wait_readable(p.a.get(), 2s);  // level-triggered: the byte is still there
+        char c;
+        CHECK(::read(p.a.get(), &c, 1) == 1);
+    });
+}
+
+TEST_CASE("close_fd of a managed fd with a kept watcher, then a new fd with its number: no stale event, no lost one") {
+    in_engine([] {
+        auto old_pair = std::make_unique<mt_test::stream_pair>();
+        const int number = old_pair->a.get();
+        one_round_trip(number, old_pair->b.get());
+        REQUIRE(::write(old_pair->b.get(), "left unread", 11) == 11);  // the old file is readable when it goes
+        REQUIRE(the_reactor().watching(number, false));
+        old_pair->a.close();
+        auto fresh = a_new_pair_numbered(number);
+        waits_correctly(fresh.a.get(), fresh.b.get());
+        old_pair.reset();
+    });
+}
+
+TEST_CASE("a managed fd released and closed with ::close, then its number reused, waits correctly") {
+    in_engine([] {
+        for (bool new_one_managed : {false, true}) {
+            auto old_pair = std::make_unique<mt_test::stream_pair>();
+            const int number = old_pair->a.get();
+            one_round_trip(number, old_pair->b.get());
+            REQUIRE(the_reactor().watching(number, false));
+            ::close(old_pair->a.release());  // no longer managed: ::close is allowed
+            if (new_one_managed) {
+                auto fresh = a_new_pair_numbered(number);
+                waits_correctly(fresh.a.get(), fresh.b.get());
+            } else {
+                socket_pair raw;
+                REQUIRE(raw.fd[0] == number);
+                waits_correctly(raw.fd[0], raw.fd[1]);
+            }
+        }
+    });
+}
+
+TEST_CASE("a managed fd closed through close_fd on another OS thread is watched afresh when its number comes back") {
+    in_engine([] {
+        auto old_pair = std::make_unique<mt_test::stream_pair>();
+        const int number = old_pair->a.get();
+        one_round_trip(number, old_pair->b.get());
+        REQUIRE(the_reactor().watching(number, false));
+        std::thread([&] { old_pair->a.close(); }).join();  // outside this engine: its reactor is not told
+        auto fresh = a_new_pair_numbered(number);
+        waits_correctly(fresh.a.get(), fresh.b.get());
+        old_pair.reset();
+    });
+}
+
+TEST_CASE("an unmanaged fd closed with ::close behind the reactor's back after its wait ended does not break the next waits") {
+    in_engine([] {
+        int number = -1;
+        {
+            socket_pair old_pair;
+            number = old_pair.fd[0];
+            one_round_trip(number, old_pair.fd[1]);
+        }  // ::close, behind the reactor's back
+        CHECK_THROWS_AS(mt::wait_readable(number, 50ms), std::system_error);  // closed: EBADF, libev never meets it
+        socket_pair raw;
+        REQUIRE(raw.fd[0] == number);
+        waits_correctly(raw.fd[0], raw.fd[1]);
     });
 }

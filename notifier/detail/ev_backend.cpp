@@ -113,6 +113,23 @@ void ev_backend::watch(int fd, int dir) {
     if (ev_is_active(&w)) return;
     ev_io_set(&w, fd, dir ? EV_WRITE : EV_READ);  // marks the fd as possibly new to libev
     ev_io_start(m.loop, &w);
+    ++stats_.fresh_watches;
+}
+
+void ev_backend::resume(int fd, int dir) {
+    impl& m = *impl_;
+    const auto i = static_cast<std::size_t>(fd);
+    if (i >= m.ios.size() || !m.ios[i]) {  // never watched here: nothing to resume
+        watch(fd, dir);
+        return;
+    }
+    ev_io& w = (*m.ios[i])[dir];
+    if (ev_is_active(&w)) return;
+    // No ev_io_set: libev compares the fd's events before and after and
+    // calls epoll_ctl only when they differ, or when its own lazy removal
+    // left the kernel's set out of step (its epoll backend repairs that).
+    ev_io_start(m.loop, &w);
+    ++stats_.resumes;
 }
 
 void ev_backend::unwatch(int fd, int dir) noexcept {

@@ -7,9 +7,13 @@
 //
 // Invariants:
 //   * watching(fd, dir) <=> libev's watcher for that fd and direction is
-//     started; started watchers are only ever on fds that are open (the
-//     reactor checks an fd before the first watch and unwatches it before
-//     close_fd closes it).
+//     started. A watcher is started on an fd that is open (the reactor checks
+//     an unmanaged fd before the first watch; a managed one is open by its
+//     owner's contract) and close_fd stops it before closing; a watcher the
+//     reactor keeps on a managed fd may outlive a close made elsewhere
+//     (another engine's close_fd): libev then gets no event for it, or a
+//     spurious one, and the reactor re-watches the number before it waits on
+//     it again.
 //   * a signal, once watched, stays watched until the backend is destroyed
 //     (libev would reset it to SIG_DFL when its last watcher stopped).
 //
@@ -46,10 +50,26 @@ public:
 
     // watch — starts the watcher of fd's direction, telling libev the number
     // may belong to a new file (so its next reify re-registers it with the
-    // kernel: an fd closed through close_fd and reused is watched again).
+    // kernel — one epoll_ctl: an fd closed and reused is watched again). A
+    // watcher already started is left as it is.
     void watch(int fd, int dir);
+    // resume — starts the watcher of fd's direction without that: the caller
+    // knows fd names the same file as when this watcher last ran (a managed
+    // fd, managed_fds.hpp), so libev's own bookkeeping of the kernel's epoll
+    // set is right and a stop followed by a start before the next poll makes
+    // no system call. A watcher already started is left as it is.
+    void resume(int fd, int dir);
     void unwatch(int fd, int dir) noexcept;
     bool watching(int fd, int dir) const noexcept;
+
+    // stats — counts for tests and benchmarks (no system call is counted
+    // directly: a fresh watch costs one epoll_ctl at the next poll, a
+    // resume none).
+    struct stats_t {
+        unsigned long fresh_watches = 0;  // watch() that started a watcher
+        unsigned long resumes = 0;        // resume() that started a watcher
+    };
+    const stats_t& stats() const noexcept { return stats_; }
 
     // watch_signal — catches signo from now until the backend ends.
     void watch_signal(int signo);
@@ -67,6 +87,7 @@ public:
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
+    stats_t stats_;
 };
 
 }  // namespace mt::detail

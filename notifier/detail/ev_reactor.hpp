@@ -13,9 +13,10 @@
 //     entry's list (fd, child on a pidfd), its signal's list, or nowhere (a
 //     wake-up from another OS thread); settling or cancelling it unlinks it
 //     and gives the node back in the same step.
-//   * an fd direction is watched iff a wait on it is pending (the last
-//     waiter to leave stops the watcher): a watcher never outlives the waits
-//     on an fd its owner may close behind the engine's back.
+//   * an fd direction is watched if a wait on it is pending; with none
+//     pending only a managed fd's read watcher may stay started (fd_table.hpp;
+//     ev_reactor.cpp "Which watchers stop"): a watcher never outlives the
+//     waits on an fd its owner may close behind the engine's back.
 //   * counts() counts the pending waits; can_fire() is true iff one is
 //     pending. Deadlines are core's: the reactor bounds a blocking poll by
 //     what the engine asks.
@@ -26,6 +27,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -64,7 +66,15 @@ public:
     reactor_counts counts() const noexcept override { return pool_.counts(); }
     void check_invariants() const noexcept;
 
-    // give_back — ends a wait's registration: unlinks its node, frees it.
+    // For tests and benchmarks: whether fd's direction is watched now, what
+    // the backend counted, and how many fd waits checked their fd (fcntl).
+    bool watching(int fd, bool write) const noexcept { return backend_.watching(fd, write); }
+    const ev_backend::stats_t& backend_stats() const noexcept { return backend_.stats(); }
+    unsigned long fd_checks() const noexcept { return fd_checks_; }
+
+    // give_back — ends a wait's registration: unlinks its node, frees it,
+    // and stops the fd direction's watcher when it was the last wait on it
+    // (unless the watcher is kept: a managed fd's read side, ev_reactor.cpp).
     // Idempotent (a node already free is left alone).
     void give_back(wait_node* n) noexcept;
 
@@ -80,7 +90,9 @@ public:
 
 private:
     wait_node* begin(node_kind kind, const wait_kind& wk, control_block& me);
-    void watch_fd(wait_node* n, int fd, bool write);
+    void watch_fd(wait_node* n, int fd, bool write, bool known);
+    bool keeps_watcher(const fd_entry& e, int fd, bool write) const noexcept;
+    void adopt_identity(fd_entry& e, int fd, std::uint32_t id) noexcept;
     void fire(wait_node* n, void* value) noexcept;
     void fire_error(wait_node* n, std::exception_ptr e) noexcept;
     std::size_t fail_waiters(int fd, int dir, const char* why) noexcept;
@@ -102,6 +114,7 @@ private:
     ev_backend backend_;
     node_pool pool_;
     fd_table fds_;
+    unsigned long fd_checks_ = 0;  // fd waits that checked their fd with fcntl (fd_checks())
     bool sigint_pending_ = false;
     std::atomic<bool> dump_requested_{false};        // request_dump
     std::atomic<bool> dump_signals_requested_{false};  // request_dump_signals
