@@ -17,6 +17,7 @@
 
 #include "core/microthreading.hpp"
 #include "notifier/notifier.hpp"
+#include "nonblocking_io/worker_pool.hpp"
 #include "pipes/xpipe.hpp"
 #include "tests/child_process.hpp"
 
@@ -97,6 +98,35 @@ TEST_CASE("engines: a deadlock among three engines is found, and the group can b
         CHECK(msg.find("engine 1: #") != std::string::npos);
         CHECK(msg.find("engine 2: #") != std::string::npos);
     }
+}
+
+TEST_CASE("engines: a plain OS thread blocked without a deadline, or an idle worker, does not hide a deadlock") {
+    mt::engine_group g({.threads = 2});
+    mt::xpipe<int> a("a"), b("b");
+    std::thread blocked([b]() mutable { (void)b.get(); });  // parked: only a put or close ends it
+    const std::string msg = expect_deadlock(g, [a]() mutable {
+        CHECK(mt::submit_work([] { return 5; }) == 5);  // the worker pool's threads exist, idle
+        return a.get().value_or(0);
+    });
+    CHECK(msg.find("'main' waits to get from xpipe 'a'") != std::string::npos);
+    b.close();  // not woken by the group's failure
+    blocked.join();
+}
+
+TEST_CASE("engines: a deadlock is reported once an OS thread that might have ended it has ended") {
+    mt::engine_group g({.threads = 2});
+    mt::xpipe<int> a("a");
+    std::atomic<bool> done{false};
+    std::thread bystander([&] {
+        std::this_thread::sleep_for(300ms);  // holds nothing, but the census cannot know
+        done = true;
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string msg = expect_deadlock(g, [a]() mutable { return a.get().value_or(0); });
+    CHECK(done);  // not reported while it lived
+    CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
+    CHECK(msg.find("'main' waits to get from xpipe 'a'") != std::string::npos);
+    bystander.join();
 }
 
 TEST_CASE("engines: waiting briefly on a plain OS thread that puts later is not a deadlock") {
