@@ -97,8 +97,9 @@ void engine::loop() {
 // the group's census may find the whole group deadlocked
 // (core/detail/group_census.hpp). It marks itself under the mailbox's lock,
 // only if nothing is queued: every post unmarks it under that lock, so a
-// marked engine's mailbox is empty. (Marking first and looking after left
-// a window in which a post already made sat in a marked engine's mailbox.)
+// marked engine's mailbox is empty. (Marking first and looking after would
+// leave a window in which a post already made sits in a marked engine's
+// mailbox, and a census in that window would be fooled.)
 void engine::sleep_in_group() {
     mailbox_->run_if_empty([](void* m) noexcept { detail::group_quiesce(*static_cast<detail::group_member*>(m)); },
                            group_);
