@@ -13,8 +13,10 @@
 // group (spawn_on, on_every, spawn_on_least_loaded) — and every engine's
 // own micro-threads have ended; it returns main's result or rethrows the
 // first failure: main's exception, the exception of a group micro-thread
-// whose handle was dropped unjoined, or an error of an engine itself. The
-// first failure aborts every engine's micro-threads.
+// whose handle was dropped unjoined, an error of an engine itself,
+// deadlock_error when the group waits on itself forever, or Ctrl-C's
+// interrupted_error (both below). The first failure aborts every engine's
+// micro-threads.
 //
 // What crosses engines (docs/design/multicore.md): a remote_thread handle
 // (join, abort, from any engine or plain OS thread), an xpipe (pipes/), the
@@ -432,8 +434,10 @@ public:
 
     // run — runs main() as micro-thread 'main' on engine 0 and everything
     // started through the group; returns main's result or rethrows the first
-    // failure. Blocks the calling OS thread, which must have no engine
-    // (usage_error otherwise). Once per group (usage_error after).
+    // failure (deadlock_error for a deadlock across the engines). Blocks
+    // the calling OS thread, which must have no engine (usage_error
+    // otherwise) and which meanwhile watches the group's census. Once per
+    // group (usage_error after).
     template <class F>
     auto run(F&& main) {
         using R = std::invoke_result_t<std::decay_t<F>&>;
