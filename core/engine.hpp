@@ -290,6 +290,9 @@ public:
     // Engine thread, root or the fairness poll; never suspends or throws.
     void drain_mailbox() noexcept;
     // group membership (engine_group.hpp): set by the group before loop().
+    // A group engine whose only waits are cross waits (other engines or OS
+    // threads end them) sleeps quiescent instead of reporting a deadlock;
+    // the group's census decides (core/detail/group_census.hpp).
     void set_group(detail::group_member* m) noexcept { group_ = m; }
     detail::group_member* group() const noexcept { return group_; }
 
@@ -303,6 +306,10 @@ public:
     std::string dump() const;
     // deadlock_report — the wait-for chains of the waiting micro-threads.
     std::string deadlock_report() const;
+    // append_chains — those chains, each line opened with `line_start`,
+    // leaving out `skip` (nullptr: none); returns how many micro-threads
+    // wait. For an engine group's deadlock report. Engine thread only.
+    std::size_t append_chains(std::string& out, std::string_view line_start, const detail::control_block* skip) const;
 
 private:
     static detail::context_slot* entry(void* cb) noexcept;
@@ -317,6 +324,7 @@ private:
     void detach_io(detail::control_block& cb, bool ended) noexcept;
     void maybe_free(detail::control_block& cb) noexcept;
     void resolve_deadlock();
+    void sleep_in_group();
     void end_unstarted(detail::control_block& cb) noexcept;
     void wake_to_raise(detail::control_block& cb) noexcept;
     void poll_if_due();

@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "core/detail/assert.hpp"
+#include "core/detail/group_census.hpp"
+#include "core/detail/thread_census.hpp"
 
 namespace mt {
 
@@ -17,7 +19,12 @@ namespace detail {
 struct group_member {
     std::shared_ptr<mailbox> box;  // set when its engine is made (under the core's mutex)
     std::atomic<std::size_t> load{0};  // group micro-threads posted to it and not ended
+    group_census* census = nullptr;  // the core's (set with the core, then read-only)
+    std::size_t index = 0;
 };
+
+void group_quiesce(group_member& m) noexcept { m.census->quiesce(m.index); }
+void group_wake(group_member& m) noexcept { m.census->wake(m.index); }
 
 struct group_core : std::enable_shared_from_this<group_core> {
     std::mutex mu;
@@ -29,6 +36,9 @@ struct group_core : std::enable_shared_from_this<group_core> {
     bool stopping = false;
     std::exception_ptr failure;
     cross_list anchors;  // every engine's anchor waits here for stopping
+    std::unique_ptr<group_census> census;  // made with the core
+    std::weak_ptr<remote_state_base> main_state;  // 'main', once posted (for Ctrl-C)
+    bool interrupted = false;  // a Ctrl-C was passed on to 'main'
 
     // stop_locked — no more work is accepted; the anchors let their engines end.
     void stop_locked() noexcept {
@@ -47,6 +57,39 @@ struct group_core : std::enable_shared_from_this<group_core> {
             members[i].box->post_task(t);  // an engine that ended needs no abort
         }
     }
+    // interrupt_main — Ctrl-C reached an engine's anchor (whichever engine's
+    // notifier owns SIGINT): the first one is raised in 'main' on engine 0,
+    // through its mailbox, as interrupted_error; a later one (or one that
+    // finds no 'main' to tell: not started, or ended) fails the group. Any
+    // thread, not holding mu.
+    void interrupt_main(std::exception_ptr e) noexcept {
+        std::shared_ptr<remote_state_base> m;
+        std::shared_ptr<mailbox> box;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (failure) return;
+            if (!interrupted) {
+                interrupted = true;
+                m = main_state.lock();
+                box = members[0].box;
+            }
+        }
+        if (!m || !box) return fail(e);
+        try {
+            auto t = make_task([m, e, self = shared_from_this()](engine& en) noexcept {
+                control_block* cb = nullptr;
+                {
+                    std::lock_guard<std::mutex> lock(m->mu);
+                    cb = m->self;  // set and cleared on this thread only
+                }
+                if (cb) en.interrupt(*cb, e);
+                else self->fail(e);
+            });
+            if (box->post_task(t)) return;
+        } catch (...) {
+        }
+        fail(e);
+    }
 };
 
 namespace {
@@ -56,7 +99,14 @@ constinit thread_local std::size_t tls_index = 0;
 void describe_anchor(const void*, std::string& out) {
     out += "for its engine group to finish (the group's anchor: holds the engine open for work from other engines)";
 }
+
+void on_post(void* member) noexcept { group_wake(*static_cast<group_member*>(member)); }
 }  // namespace
+
+void set_main_state(group_core& core, const std::shared_ptr<remote_state_base>& st) {
+    std::lock_guard<std::mutex> lock(core.mu);
+    core.main_state = st;
+}
 
 group_task_count::group_task_count(std::shared_ptr<group_core> c, std::size_t i, const char* op) : index(i) {
     std::lock_guard<std::mutex> lock(c->mu);
@@ -205,6 +255,11 @@ engine_group::engine_group(group_options opts) : opts_(opts) {
     core_ = std::make_shared<detail::group_core>();
     core_->size = size_;
     core_->members = std::make_unique<detail::group_member[]>(size_);
+    core_->census = std::make_unique<detail::group_census>(size_);
+    for (std::size_t i = 0; i < size_; ++i) {
+        core_->members[i].census = core_->census.get();
+        core_->members[i].index = i;
+    }
 }
 
 engine_group::~engine_group() {
@@ -234,8 +289,11 @@ void engine_group::start(const std::function<void(const std::shared_ptr<detail::
             }
             detail::tls_group = core.get();
             detail::tls_index = i;
+            core->census->set_tid(i, detail::this_tid());
             try {
                 engine e(eopts);
+                e.set_group(&core->members[i]);
+                e.mailbox().set_post_hook(detail::on_post, &core->members[i]);  // before the mailbox is shared
                 {
                     std::lock_guard<std::mutex> lock(core->mu);
                     core->members[i].box = e.shared_mailbox();
@@ -243,15 +301,19 @@ void engine_group::start(const std::function<void(const std::shared_ptr<detail::
                 }
                 core->started_cv.notify_all();
                 // The anchor is the engine's main: Ctrl-C (delivered to whichever
-                // engine's notifier owns SIGINT) interrupts it, and its
-                // interrupted_error fails the group, aborting every engine.
+                // engine's notifier owns SIGINT) interrupts it, and it passes
+                // the interrupted_error on to the group's 'main' (engine 0).
                 auto anchor = spawn(spawn_options{"group anchor"}, [c = core.get()] {
-                    try {
-                        std::unique_lock<std::mutex> lock(c->mu);
-                        while (!c->stopping)
+                    std::unique_lock<std::mutex> lock(c->mu);
+                    while (!c->stopping) {
+                        try {
                             detail::cross_wait(lock, c->anchors, {}, detail::describe_anchor, c, "the group's anchor");
-                    } catch (const interrupted_error&) {
-                        c->fail(std::current_exception());
+                        } catch (const interrupted_error&) {
+                            auto e = std::current_exception();
+                            lock.unlock();
+                            c->interrupt_main(e);
+                            lock.lock();
+                        }
                     }
                 });
                 e.set_main(anchor.get_deferred().owner());
@@ -267,6 +329,7 @@ void engine_group::start(const std::function<void(const std::shared_ptr<detail::
                 core->started_cv.notify_all();
                 core->fail(std::current_exception());
             }
+            core->census->ended(i);  // its engine is gone: its mailbox is closed
             detail::tls_group = nullptr;
         });
     }
@@ -282,7 +345,94 @@ void engine_group::start(const std::function<void(const std::shared_ptr<detail::
     }
 }
 
+// watch — the run() caller's part of the census (core/detail/group_census.hpp):
+// it sleeps until every engine is quiescent, then asks for the verdict. An
+// OS thread the group does not know keeps it from reporting; it asks again
+// later (backing off up to half a second), since that thread may end.
+void engine_group::watch() {
+    using namespace std::chrono_literals;
+    detail::group_census& c = *core_->census;
+    const pid_t me = detail::this_tid();
+    auto backoff = 1ms;
+    while (!c.all_ended()) {
+        {
+            std::lock_guard<std::mutex> lock(core_->mu);
+            if (core_->failure) return;  // the engines are ending
+        }
+        if (c.busy() != 0) {
+            c.wait_for_change();
+            backoff = 1ms;
+            continue;
+        }
+        switch (c.check(me)) {
+            case detail::group_census::verdict::deadlocked:
+                report_deadlock();
+                return;
+            case detail::group_census::verdict::unknown_thread:
+                c.wait_for_change(backoff);
+                backoff = std::min<std::chrono::milliseconds>(backoff * 2, 500ms);
+                break;
+            case detail::group_census::verdict::active:
+                c.wait_for_change(1ms);
+                break;
+        }
+    }
+}
+
+// report_deadlock — every engine lists its waiting micro-threads (but its
+// anchor) on its own thread; then the group fails with deadlock_error,
+// which aborts them all. Run by the watcher once the census found the
+// group deadlocked: nothing else can change it meanwhile.
+void engine_group::report_deadlock() noexcept {
+    struct gathered {
+        std::mutex mu;
+        std::condition_variable cv;
+        std::vector<std::string> parts;
+        std::size_t answered = 0;
+        std::size_t waiting = 0;
+    };
+    std::string msg;
+    try {
+        auto g = std::make_shared<gathered>();
+        g->parts.resize(size_);
+        for (std::size_t i = 0; i < size_; ++i) {
+            std::shared_ptr<detail::mailbox> box;
+            {
+                std::lock_guard<std::mutex> lock(core_->mu);
+                box = core_->members[i].box;
+            }
+            auto t = detail::make_task([g, i](engine& e) noexcept {
+                std::string part;
+                std::size_t n = 0;
+                try {
+                    n = e.append_chains(part, "\n  engine " + std::to_string(i) + ": ", e.main());
+                } catch (...) {
+                }
+                std::lock_guard<std::mutex> lock(g->mu);
+                g->parts[i] = std::move(part);
+                g->waiting += n;
+                ++g->answered;
+                g->cv.notify_all();
+            });
+            if (!box || !box->post_task(t)) {
+                std::lock_guard<std::mutex> lock(g->mu);
+                ++g->answered;
+            }
+        }
+        std::unique_lock<std::mutex> lock(g->mu);
+        g->cv.wait_for(lock, std::chrono::seconds(10), [&] { return g->answered == size_; });
+        msg = g->waiting == 1 ? std::string("deadlock across the engine group: 1 micro-thread waits and nothing can wake it")
+                              : "deadlock across the engine group: " + std::to_string(g->waiting) +
+                                    " micro-threads wait and nothing can wake them";
+        for (auto& part : g->parts) msg += part;
+    } catch (...) {
+        msg = "deadlock across the engine group: every engine waits and nothing can wake them";
+    }
+    core_->fail(std::make_exception_ptr(deadlock_error(msg)));
+}
+
 void engine_group::join_threads() {
+    watch();
     for (auto& t : threads_) t.join();
     threads_.clear();
     std::lock_guard<std::mutex> lock(core_->mu);

@@ -13,8 +13,10 @@
 // group (spawn_on, on_every, spawn_on_least_loaded) — and every engine's
 // own micro-threads have ended; it returns main's result or rethrows the
 // first failure: main's exception, the exception of a group micro-thread
-// whose handle was dropped unjoined, or an error of an engine itself. The
-// first failure aborts every engine's micro-threads.
+// whose handle was dropped unjoined, an error of an engine itself,
+// deadlock_error when the group waits on itself forever, or Ctrl-C's
+// interrupted_error (both below). The first failure aborts every engine's
+// micro-threads.
 //
 // What crosses engines (docs/design/multicore.md): a remote_thread handle
 // (join, abort, from any engine or plain OS thread), an xpipe (pipes/), the
@@ -28,15 +30,28 @@
 //   * outstanding counts the group micro-threads posted and not yet ended
 //     (a posted task that never ran counts until it is destroyed); when it
 //     reaches 0, stopping is set and every engine's anchor is woken;
-//   * failure holds the first failure, set once.
+//   * failure holds the first failure, set once;
+//   * interrupted is set once a Ctrl-C was passed on to 'main'.
 //
-// Ctrl-C (SIGINT) reaches the group: it interrupts the anchor of the engine
-// whose notifier owns SIGINT, which fails the group with interrupted_error
-// (every engine's micro-threads are aborted; run rethrows it).
+// Ctrl-C (SIGINT) reaches the group's 'main': whichever engine's notifier
+// owns SIGINT interrupts its own anchor, which passes interrupted_error on
+// to 'main' on engine 0 through engine 0's mailbox. 'main' may catch it and
+// end cleanly; uncaught, it fails the group (every engine's micro-threads
+// are aborted, on_every's servers too; run rethrows it). A second Ctrl-C
+// in the same run — main is handling the first — fails the group at once
+// with interrupted_error, as does a Ctrl-C when 'main' has ended.
 //
-// Deadlock detection inside a group engine is off (an engine cannot tell a
-// wait on another engine from a wait forever without a group-wide census);
-// the dump is per engine.
+// Deadlocks across the group: an engine whose micro-threads only wait on
+// the group (cross waits: xpipes, remote joins) sleeps quiescent instead of
+// reporting a deadlock itself; when every engine is quiescent and no OS
+// thread outside the group is alive that could still put, close or abort,
+// the thread blocked in run() fails the group with deadlock_error listing
+// every engine's waiting micro-threads ("engine 1: #3 'worker' waits to get
+// from xpipe 'b'"). The census and its argument: core/detail/group_census.hpp.
+// Caveat: any OS thread it does not know (not an engine of this group, not
+// the run() caller, not blocked in an xpipe or remote join without a
+// deadline, not an idle worker_pool thread) keeps it from reporting, so a
+// deadlock then hangs (docs/caveats.md). The dump is group_dump().
 #pragma once
 
 #include <atomic>
@@ -138,6 +153,8 @@ struct remote_state<void> : remote_state_base {};
 // has stopped, or the index is out of range.
 void post_to(group_core& core, std::size_t index, std::unique_ptr<remote_task> task, const char* op);
 std::shared_ptr<group_core> current_group(const char* op);
+// set_main_state — `st` is the group's 'main' (Ctrl-C goes to it).
+void set_main_state(group_core& core, const std::shared_ptr<remote_state_base>& st);
 std::size_t group_size(const group_core& core) noexcept;
 std::size_t least_loaded(const group_core& core) noexcept;
 void check_index(const group_core& core, std::size_t index, const char* op);
@@ -262,6 +279,7 @@ auto spawn_in(const std::shared_ptr<group_core>& core, std::size_t index, std::s
     st->index = index;
     st->is_main = is_main;
     st->name = name.empty() ? std::string("remote") : std::move(name);
+    if (is_main) set_main_state(*core, st);
     remote_body<R, Fn> body(st, group_task_count(core, index, op), Fn(std::forward<F>(f)));
     auto task = make_task([body = std::move(body)](engine&) mutable noexcept {
         auto s = body.st;
@@ -416,8 +434,10 @@ public:
 
     // run — runs main() as micro-thread 'main' on engine 0 and everything
     // started through the group; returns main's result or rethrows the first
-    // failure. Blocks the calling OS thread, which must have no engine
-    // (usage_error otherwise). Once per group (usage_error after).
+    // failure (deadlock_error for a deadlock across the engines). Blocks
+    // the calling OS thread, which must have no engine (usage_error
+    // otherwise) and which meanwhile watches the group's census. Once per
+    // group (usage_error after).
     template <class F>
     auto run(F&& main) {
         using R = std::invoke_result_t<std::decay_t<F>&>;
@@ -433,6 +453,8 @@ public:
 private:
     void start(const std::function<void(const std::shared_ptr<detail::group_core>&)>& spawn_main);
     void join_threads();
+    void watch();
+    void report_deadlock() noexcept;
 
     std::size_t size_ = 0;
     group_options opts_;

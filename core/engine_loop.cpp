@@ -6,6 +6,7 @@
 
 #include "core/detail/assert.hpp"
 #include "core/detail/control_block.hpp"
+#include "core/detail/group_census.hpp"
 #include "core/detail/overflow.hpp"
 #include "core/detail/ticks.hpp"
 #include "core/detail/tracer.hpp"
@@ -83,8 +84,27 @@ void engine::loop() {
             wait_for_events(true);
             continue;
         }
+        if (group_ && remote_.internal() > 0) {
+            sleep_in_group();
+            continue;
+        }
         resolve_deadlock();
     }
+}
+
+// sleep_in_group — a group engine with nothing to do but wait for other
+// engines (or OS threads) to end its cross waits: it sleeps quiescent, so
+// the group's census may find the whole group deadlocked
+// (core/detail/group_census.hpp). It marks itself under the mailbox's lock,
+// only if nothing is queued: every post unmarks it under that lock, so a
+// marked engine's mailbox is empty. (Marking first and looking after would
+// leave a window in which a post already made sits in a marked engine's
+// mailbox, and a census in that window would be fooled.)
+void engine::sleep_in_group() {
+    mailbox_->run_if_empty([](void* m) noexcept { detail::group_quiesce(*static_cast<detail::group_member*>(m)); },
+                           group_);
+    wait_for_events(true);
+    detail::group_wake(*group_);  // a post unmarked it already, unless it woke for another cause (a signal)
 }
 
 bool engine::run_once() {

@@ -69,9 +69,17 @@ std::string engine::dump() const {
 // nobody else waits behind (or the oldest, for a pure cycle), follow each
 // wait's blocker until the chain ends or comes back on itself.
 std::string engine::deadlock_report() const {
+    std::string chains;
+    const std::size_t n = append_chains(chains, "\n  ", nullptr);
+    std::string out = n == 1 ? std::string("deadlock: 1 micro-thread waits and nothing can wake it")
+                             : fmt::format("deadlock: {} micro-threads wait and nothing can wake them", n);
+    return out + chains;
+}
+
+std::size_t engine::append_chains(std::string& out, std::string_view line_start, const detail::control_block* skip) const {
     std::vector<const detail::control_block*> waiting;
     for (auto* cb = live_.front(); cb; cb = decltype(live_)::next(*cb))
-        if (cb->st == state::waiting) waiting.push_back(cb);
+        if (cb->st == state::waiting && cb != skip) waiting.push_back(cb);
     const std::vector<const detail::control_block*>& oldest_first = waiting;
 
     auto blocker_of = [](const detail::control_block* cb) -> const detail::control_block* {
@@ -93,12 +101,9 @@ std::string engine::deadlock_report() const {
     }
     for (auto* cb : oldest_first) starts.push_back(cb);
 
-    std::string out = waiting.size() == 1 ? std::string("deadlock: 1 micro-thread waits and nothing can wake it")
-                                          : fmt::format("deadlock: {} micro-threads wait and nothing can wake them",
-                                                        waiting.size());
     for (auto* start : starts) {
         if (was_seen(start)) continue;
-        out += "\n  ";
+        out += line_start;
         detail::append_ref(out, *start);
         out += ' ';
         std::vector<const detail::control_block*> chain;
@@ -134,7 +139,7 @@ std::string engine::deadlock_report() const {
             cb = next;
         }
     }
-    return out;
+    return waiting.size();
 }
 
 }  // namespace mt

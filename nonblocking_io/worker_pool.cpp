@@ -17,9 +17,10 @@
 
 namespace mt {
 
-worker_pool::worker_pool(std::size_t threads) : max_threads_(threads ? threads : 1) {}
+worker_pool::worker_pool(std::size_t threads) : max_threads_(threads ? threads : 1) { detail::add_park_source(*this); }
 
 worker_pool::~worker_pool() {
+    detail::remove_park_source(*this);
     std::vector<std::thread> ts;
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -32,6 +33,7 @@ worker_pool::~worker_pool() {
 
 void worker_pool::post(std::function<void()> job) {
     std::lock_guard<std::mutex> lock(mu_);
+    detail::note_activity();  // an idle worker may run it: it is no longer parked
     queue_.push_back(std::move(job));
     if (idle_ == 0 && threads_.size() < max_threads_) threads_.emplace_back([this] { work(); });
     else cv_.notify_one();
@@ -42,11 +44,28 @@ std::size_t worker_pool::pending() const {
     return queue_.size();
 }
 
+void worker_pool::append_parked(std::vector<pid_t>& out) const noexcept {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queue_.empty()) return;  // a worker is about to take a job
+    try {
+        out.insert(out.end(), idle_tids_.begin(), idle_tids_.end());
+    } catch (...) {  // out of memory: they count as unknown, and no census reports
+    }
+}
+
 void worker_pool::work() {
+    const pid_t tid = detail::this_tid();
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
         ++idle_;
+        bool listed = true;
+        try {
+            idle_tids_.push_back(tid);
+        } catch (...) {
+            listed = false;
+        }
         cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (listed) idle_tids_.erase(std::find(idle_tids_.begin(), idle_tids_.end(), tid));
         --idle_;
         if (queue_.empty()) return;  // stopping, and nothing left to run
         auto job = std::move(queue_.front());

@@ -28,12 +28,16 @@
 #include <vector>
 
 #include "../core/deadline.hpp"
+#include "../core/detail/thread_census.hpp"
 #include "../core/micro_thread.hpp"
 #include "../notifier/notifier.hpp"
 
 namespace mt {
 
-class worker_pool {
+// Its idle workers count as parked for an engine group's deadlock census
+// (core/detail/thread_census.hpp) while its queue is empty: they act only
+// when someone posts.
+class worker_pool : private detail::park_source {
 public:
     // worker_pool — `threads` worker OS threads (started on demand, at most that many).
     explicit worker_pool(std::size_t threads);
@@ -53,12 +57,14 @@ public:
 
 private:
     void work();
+    void append_parked(std::vector<pid_t>& out) const noexcept override;
 
     const std::size_t max_threads_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::function<void()>> queue_;  // guarded by mu_
     std::size_t idle_ = 0;                     // guarded by mu_
+    std::vector<pid_t> idle_tids_;             // guarded by mu_: the idle workers' thread ids
     bool stopping_ = false;                    // guarded by mu_
     std::vector<std::thread> threads_;         // guarded by mu_
 };

@@ -5,6 +5,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/mailbox.hpp"
 #include "core/detail/remote_slots.hpp"
+#include "core/detail/thread_census.hpp"
 #include "core/detail/wait.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
@@ -35,8 +36,12 @@ namespace {
 
 void tell(cross_waiter& w) noexcept {
     w.woken = true;
-    if (w.box) w.box->post(w.slot, w.generation, nullptr, nullptr);
-    else w.cv->notify_one();
+    if (w.box) {
+        w.box->post(w.slot, w.generation, nullptr, nullptr);
+    } else {
+        if (w.park) unpark(*w.park);  // before it can run: an engine group's census never counts it blocked
+        w.cv->notify_one();
+    }
 }
 
 // on_cancel — the micro-thread's wait ended by timeout or abort (its engine
@@ -82,8 +87,13 @@ void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const dead
         w.cv = &cv;
         list.push(w);
         auto woken = [&] { return w.woken; };
-        if (d.none()) {
+        if (d.none()) {  // only a waker can end this wait: the thread is parked (thread_census.hpp)
+            parked_thread parked;
+            parked.tid = this_tid();
+            w.park = &parked;
+            park(parked);
             cv.wait(lock, woken);
+            unpark(parked);
             return;
         }
         if (cv.wait_until(lock, d.when(), woken)) return;

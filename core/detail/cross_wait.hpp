@@ -39,6 +39,7 @@ namespace mt::detail {
 
 struct control_block;
 class mailbox;
+struct parked_thread;
 
 struct cross_waiter {
     cross_waiter* prev = nullptr;
@@ -49,8 +50,11 @@ struct cross_waiter {
     mailbox* box = nullptr;
     std::uint32_t slot = 0;
     std::uint32_t generation = 0;
-    // a plain OS thread: its condition variable
+    // a plain OS thread: its condition variable, and (waiting without a
+    // deadline) its record among the parked threads (thread_census.hpp),
+    // which the waker unparks before it tells
     std::condition_variable* cv = nullptr;
+    parked_thread* park = nullptr;
     // for on_cancel: where the record is linked, under which mutex
     struct cross_list* list = nullptr;
     std::mutex* mu = nullptr;

@@ -28,6 +28,7 @@ bool mailbox::post(std::uint32_t slot, std::uint32_t generation, void* value, st
     }
     flag_.store(true, std::memory_order_relaxed);
     signal_locked();
+    if (post_hook_) post_hook_(post_hook_ctx_);
     return true;
 }
 
@@ -42,6 +43,7 @@ bool mailbox::post_task(std::unique_ptr<remote_task>& t) noexcept {
     t.release();
     flag_.store(true, std::memory_order_relaxed);
     signal_locked();
+    if (post_hook_) post_hook_(post_hook_ctx_);
     return true;
 }
 
@@ -81,6 +83,19 @@ void mailbox::sleep_until(deadline::clock::time_point until) noexcept {
 void mailbox::set_notifier(notifier_interface* n) noexcept {
     std::lock_guard<std::mutex> lock(mu_);
     notifier_ = n;
+}
+
+void mailbox::set_post_hook(void (*hook)(void* ctx) noexcept, void* ctx) noexcept {
+    std::lock_guard<std::mutex> lock(mu_);
+    post_hook_ = hook;
+    post_hook_ctx_ = ctx;
+}
+
+bool mailbox::run_if_empty(void (*fn)(void* ctx) noexcept, void* ctx) noexcept {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!pending_.empty()) return false;
+    fn(ctx);
+    return true;
 }
 
 std::vector<remote_post> mailbox::close() noexcept {

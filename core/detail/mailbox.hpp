@@ -102,6 +102,16 @@ public:
     // what was still pending (tasks to destroy unrun, on the caller's thread).
     std::vector<remote_post> close() noexcept;
 
+    // --- for an engine group's census (core/detail/group_census.hpp)
+    // set_post_hook — every accepted post calls hook(ctx) under the lock,
+    // after its message is queued. Set before the mailbox is shared with
+    // another OS thread; the hook must not block or post.
+    void set_post_hook(void (*hook)(void* ctx) noexcept, void* ctx) noexcept;
+    // run_if_empty — calls fn(ctx) under the lock when nothing is queued,
+    // so no post falls between the look and fn; returns whether it did.
+    // fn must not block or post.
+    bool run_if_empty(void (*fn)(void* ctx) noexcept, void* ctx) noexcept;
+
 private:
     void signal_locked() noexcept;
 
@@ -113,6 +123,8 @@ private:
     bool awake_ = false;                // guarded by mu_
     bool signaled_ = false;             // guarded by mu_
     notifier_interface* notifier_ = nullptr;  // guarded by mu_
+    void (*post_hook_)(void*) noexcept = nullptr;  // set before sharing, then read-only
+    void* post_hook_ctx_ = nullptr;
 };
 
 }  // namespace mt::detail

@@ -12,7 +12,7 @@
 // (a worker thread, a plain OS thread, remote_wakeup): such a wait means the
 // engine can still progress on its own. An internal slot waits for another
 // engine of the same group (a cross-engine pipe, a join of a micro-thread
-// there), which the group's idle accounting looks after (engine_group.hpp).
+// there), which the group's census looks after (group_census.hpp).
 //
 // Invariants (check_invariants): every slot is free or in use by exactly
 // one armed wait (the wait's object is the slot, but for a part slot:
