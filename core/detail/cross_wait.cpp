@@ -5,6 +5,7 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/mailbox.hpp"
 #include "core/detail/remote_slots.hpp"
+#include "core/detail/spin.hpp"
 #include "core/detail/wait.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
@@ -69,7 +70,8 @@ void wake_all(cross_list& list) noexcept {
 }
 
 void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const deadline& d,
-                void (*describe)(const void* obj, std::string& out), const void* obj, const char* op) {
+                void (*describe)(const void* obj, std::string& out), const void* obj, const char* op,
+                bool prompt) {
     cross_waiter w;
     w.list = &list;
     w.mu = lock.mutex();
@@ -99,6 +101,7 @@ void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const dead
     s.on_cancel = on_cancel;
     s.describe = describe_waiter;
     s.ctx = &w;
+    if (prompt) e->remote_slots().mark_prompt(s);
     w.box = &e->mailbox();
     w.slot = s.index;
     w.generation = s.generation;
@@ -107,7 +110,10 @@ void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const dead
     lock.unlock();
     struct relock {
         std::unique_lock<std::mutex>& l;
-        ~relock() { l.lock(); }
+        ~relock() {
+            lock_spinning(*l.mutex());  // the waker may still hold it for a moment (spin.hpp)
+            l = std::unique_lock<std::mutex>(*l.mutex(), std::adopt_lock);
+        }
     } again{lock};
     end_wait_or_throw(me, d, op);  // the timeout message is built while `w` (the slot's ctx) lives
 }
