@@ -5,7 +5,6 @@
 #include "core/detail/control_block.hpp"
 #include "core/detail/mailbox.hpp"
 #include "core/detail/remote_slots.hpp"
-#include "core/detail/spin.hpp"
 #include "core/detail/wait.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
@@ -110,10 +109,7 @@ void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const dead
     lock.unlock();
     struct relock {
         std::unique_lock<std::mutex>& l;
-        ~relock() {
-            lock_spinning(*l.mutex());  // the waker may still hold it for a moment (spin.hpp)
-            l = std::unique_lock<std::mutex>(*l.mutex(), std::adopt_lock);
-        }
+        ~relock() { l.lock(); }
     } again{lock};
     end_wait_or_throw(me, d, op);  // the timeout message is built while `w` (the slot's ctx) lives
 }

@@ -10,10 +10,24 @@
 #include <utility>
 
 #include "core/detail/assert.hpp"
-#include "core/detail/spin.hpp"
 #include "core/notifier_interface.hpp"
 
 namespace mt::detail {
+
+namespace {
+
+// cpu_relax — tells the core this is a spin-wait (x86 pause: the sibling
+// hyper-thread gets the pipeline, and leaving the loop costs no memory-order
+// mis-speculation).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
+
+}  // namespace
 
 static_assert(sizeof(std::atomic<sleep_state>) == 4 && std::atomic<sleep_state>::is_always_lock_free,
               "sleep_until waits on the state word with a futex");
@@ -80,8 +94,7 @@ bool mailbox::post_task(std::unique_ptr<remote_task>& t) noexcept {
 }
 
 void mailbox::drain(std::vector<remote_post>& batch) noexcept {
-    lock_spinning(mu_);  // a poster holds it only for a push (spin.hpp)
-    std::lock_guard<std::mutex> lock(mu_, std::adopt_lock);
+    std::lock_guard<std::mutex> lock(mu_);
     batch.swap(pending_);
     flag_.store(false, std::memory_order_relaxed);
     sleep_state s = sleep_state::signaled;  // the signal is spent: the next post signals again
