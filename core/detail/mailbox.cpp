@@ -95,6 +95,9 @@ bool mailbox::post_task(std::unique_ptr<remote_task>& t) noexcept {
 
 void mailbox::drain(std::vector<remote_post>& batch) noexcept {
     std::lock_guard<std::mutex> lock(mu_);
+    MT_ASSERT(flag_.load(std::memory_order_relaxed) == !pending_.empty(), "the mailbox's flag disagrees with its queue");
+    MT_ASSERT(open_ || pending_.empty(), "a closed mailbox holds posts");
+    MT_ASSERT(batch.empty(), "a mailbox is drained into a batch that is not empty");
     batch.swap(pending_);
     flag_.store(false, std::memory_order_relaxed);
     sleep_state s = sleep_state::signaled;  // the signal is spent: the next post signals again
