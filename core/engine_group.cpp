@@ -307,7 +307,8 @@ void engine_group::start(const std::function<void(const std::shared_ptr<detail::
                     std::unique_lock<std::mutex> lock(c->mu);
                     while (!c->stopping) {
                         try {
-                            detail::cross_wait(lock, c->anchors, {}, detail::describe_anchor, c, "the group's anchor");
+                            detail::cross_wait(lock, c->anchors, {}, detail::describe_anchor, c, "the group's anchor",
+                                              false);
                         } catch (const interrupted_error&) {
                             auto e = std::current_exception();
                             lock.unlock();

@@ -1,6 +1,7 @@
 // core/engine_loop.cpp — the root loop: running what is runnable, blocking
 // in the notifier until an event or the next deadline, expiring deadlines,
 // and resolving deadlocks. Also the engine's invariant check.
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -27,15 +28,30 @@ void engine::expire_timers() noexcept {
     }
 }
 
+// cross_spin — how long an engine that waits for another engine's prompt
+// answer (an armed xpipe wait, remote_slots.hpp) watches its mailbox before
+// it blocks (mailbox.hpp). 5 µs: about what blocking and being woken costs
+// here (a futex or eventfd wake-up by the poster plus the scheduler's
+// wake-up of this thread, ~2.5 µs or more a hop), so spinning at most that
+// long before blocking loses at most 2x against knowing the answer time in
+// advance (the classic spin-then-block bound), while a peer that is running
+// answers well inside it (a handoff between two running engines is a few
+// hundred ns). An engine with no such wait armed (a lone engine blocking in
+// epoll, or one whose only cross-engine wait is the group's anchor) never
+// spins; a peer that misses the budget makes the mailbox back off.
+constexpr std::chrono::nanoseconds cross_spin{5'000};
+
 // wait_for_events — polls the notifier (blocking until an event, a post to
 // the mailbox or the next deadline when `block`), drains the mailbox, then
 // expires the deadlines that passed. With no notifier, a blocking wait
-// sleeps on the mailbox's condition variable until a post or the next
-// deadline. The mailbox is told before the engine blocks, so a post made
-// meanwhile signals it (and one made earlier is drained instead).
+// sleeps on the mailbox (a futex) until a post or the next deadline. The
+// mailbox is told before the engine blocks, so a post made meanwhile
+// signals it (and one made earlier is drained instead); while a prompt
+// cross-engine wait is armed it first spins for cross_spin.
 void engine::wait_for_events(bool block) {
     double max_wait = 0;
-    if (block && !mailbox_->begin_sleep()) block = false;  // something was posted: drain it first
+    if (block && !mailbox_->begin_sleep(remote_.prompt() > 0 ? cross_spin : std::chrono::nanoseconds{}))
+        block = false;  // something was posted: drain it first
     if (block) {
         if (timers_.empty()) {
             max_wait = -1;

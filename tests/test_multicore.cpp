@@ -6,12 +6,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/detail/mailbox.hpp"
 #include "core/group_dump.hpp"
 #include "core/microthreading.hpp"
 #include "pipes/micro_pipe.hpp"
@@ -334,4 +336,75 @@ TEST_CASE("engines: the group's dump lists the micro-threads of every engine and
         gate.close();
         parked.wait();
     });
+}
+
+// ---- the mailbox's sleep protocol (core/detail/mailbox.hpp) ----------------------------
+
+namespace {
+// thread_cpu — CPU time of the calling OS thread so far.
+std::chrono::nanoseconds thread_cpu() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+}  // namespace
+
+TEST_CASE("engines: a lone engine blocking in its notifier does not spin") {
+    in_engine([] {
+        mt::detail::mailbox& box = mt::engine::current()->mailbox();
+        const auto spins = box.spins();
+        const auto cpu = thread_cpu();
+        mt::sleep_d(200ms);
+        // Blocked in epoll the whole time: a spin would burn the 200 ms.
+        CHECK(thread_cpu() - cpu < 50ms);
+        CHECK(box.spins() == spins);
+    });
+}
+
+TEST_CASE("engines: an engine waiting on a slow peer engine spins a bounded time, then blocks") {
+    mt::engine_group g({.threads = 2});
+    g.run([] {
+        mt::xpipe<int> p("slow");
+        auto late = mt::spawn_on(1, [p]() mutable {
+            mt::sleep_d(300ms);
+            p.put(7);
+        });
+        mt::detail::mailbox& box = mt::engine::current()->mailbox();
+        const auto spins = box.spins();
+        const auto cpu = thread_cpu();
+        CHECK(p.get() == 7);
+        CHECK(thread_cpu() - cpu < 100ms);
+        CHECK(box.spins() - spins <= 2);  // one spin before the one sleep (a spurious wake-up may add one)
+        late.wait();
+    });
+}
+
+TEST_CASE("engines: a mailbox loses no post between its engine's sleeps, spinning or not") {
+    auto box = std::make_shared<mt::detail::mailbox>();
+    box->set_awake(true);
+    constexpr int n = 20000;
+    std::thread poster([box] {
+        for (int i = 0; i < n; ++i) {
+            CHECK(box->post(static_cast<std::uint32_t>(i), 0, nullptr, nullptr));
+            if (i % 97 == 0) std::this_thread::sleep_for(20us);
+        }
+    });
+    std::vector<mt::detail::remote_post> batch;
+    int got = 0, round = 0;
+    while (got < n) {
+        const auto spin = (++round % 2) ? std::chrono::nanoseconds(2us) : std::chrono::nanoseconds(0);
+        if (box->begin_sleep(spin)) {
+            const auto t0 = std::chrono::steady_clock::now();
+            box->sleep_until(t0 + 10s);
+            box->end_sleep(true);
+            REQUIRE(std::chrono::steady_clock::now() - t0 < 5s);  // a lost post sleeps the 10 s
+        }
+        CHECK(box->state() == mt::detail::sleep_state::awake);
+        box->drain(batch);
+        for (const auto& p : batch) CHECK(p.slot == static_cast<std::uint32_t>(got++));
+        batch.clear();
+    }
+    poster.join();
+    box->set_awake(false);
+    CHECK(box->close().empty());
 }

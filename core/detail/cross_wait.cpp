@@ -74,7 +74,8 @@ void wake_all(cross_list& list) noexcept {
 }
 
 void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const deadline& d,
-                void (*describe)(const void* obj, std::string& out), const void* obj, const char* op) {
+                void (*describe)(const void* obj, std::string& out), const void* obj, const char* op,
+                bool prompt) {
     cross_waiter w;
     w.list = &list;
     w.mu = lock.mutex();
@@ -109,6 +110,7 @@ void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const dead
     s.on_cancel = on_cancel;
     s.describe = describe_waiter;
     s.ctx = &w;
+    if (prompt) e->remote_slots().mark_prompt(s);
     w.box = &e->mailbox();
     w.slot = s.index;
     w.generation = s.generation;

@@ -81,9 +81,13 @@ struct cross_list {
 // micro-thread is aborted meanwhile, usage_error on an engine's root
 // context (it would block the engine's OS thread) and for a negative
 // timeout. `describe(obj, out)` says what is waited on, for dumps, deadlock
-// reports and timeout messages.
+// reports and timeout messages. `prompt`: the waker is expected to answer
+// soon (a value handed over by a running engine), so the engine spins
+// briefly before it blocks while this wait is armed (mailbox.hpp); false for
+// waits that usually last long (the group's anchor).
 void cross_wait(std::unique_lock<std::mutex>& lock, cross_list& list, const deadline& d,
-                void (*describe)(const void* obj, std::string& out), const void* obj, const char* op);
+                void (*describe)(const void* obj, std::string& out), const void* obj, const char* op,
+                bool prompt = true);
 
 // wake_one / wake_all — wakes the first waiter / every waiter of `list`.
 // Any OS thread, holding the object's mutex. Never blocks but on the

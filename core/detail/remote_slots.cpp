@@ -30,9 +30,17 @@ remote_slot& remote_slot_pool::take(control_block& waiter, remote_use use, bool 
     return *s;
 }
 
+void remote_slot_pool::mark_prompt(remote_slot& s) noexcept {
+    MT_ASSERT(s.use != remote_use::free && !s.prompt, "a remote slot marked prompt is free or marked already");
+    s.prompt = true;
+    ++prompt_;
+}
+
 void remote_slot_pool::give_back(remote_slot& s) noexcept {
     if (s.use == remote_use::free) return;
     --(s.external ? external_ : internal_);
+    if (s.prompt) --prompt_;
+    s.prompt = false;
     s.use = remote_use::free;
     s.waiter = nullptr;
     ++s.generation;
@@ -49,9 +57,11 @@ remote_slot* remote_slot_pool::find(std::uint32_t index, std::uint32_t generatio
 
 void remote_slot_pool::check_invariants() const noexcept {
 #if MT_CHECKED
-    std::size_t ext = 0, in = 0;
+    std::size_t ext = 0, in = 0, prompt = 0;
     for (const remote_slot& s : slots_) {
+        MT_ASSERT(s.use != remote_use::free || !s.prompt, "a free remote slot is marked prompt");
         if (s.use == remote_use::free) continue;
+        if (s.prompt) ++prompt;
         MT_ASSERT(s.waiter, "a remote slot in use names no waiter");
         ++(s.external ? ext : in);
         if (s.use == remote_use::wait)
@@ -61,7 +71,7 @@ void remote_slot_pool::check_invariants() const noexcept {
             MT_ASSERT(s.waiter->w.phase == wait_phase::armed && s.on_wake,
                       "a remote part slot in use belongs to no armed wait");
     }
-    MT_ASSERT(ext == external_ && in == internal_, "the remote slots' counts are wrong");
+    MT_ASSERT(ext == external_ && in == internal_ && prompt == prompt_, "the remote slots' counts are wrong");
 #endif
 }
 

@@ -14,9 +14,14 @@
 // engine of the same group (a cross-engine pipe, a join of a micro-thread
 // there), which the group's census looks after (group_census.hpp).
 //
+// A slot is "prompt" when its waker is expected to answer soon (a running
+// engine handing a value over an xpipe): while one is in use, the engine
+// spins briefly before it blocks (mailbox.hpp, engine_loop.cpp).
+//
 // Invariants (check_invariants): every slot is free or in use by exactly
 // one armed wait (the wait's object is the slot, but for a part slot:
-// pipes/select.cpp); external_ and internal_ count the slots in use.
+// pipes/select.cpp); external_ and internal_ count the slots in use, prompt_
+// those of them marked prompt.
 //
 // Threading: the engine's OS thread only (tokens carry only numbers).
 #pragma once
@@ -52,6 +57,7 @@ struct remote_slot {
     std::uint32_t generation = 0;
     remote_use use = remote_use::free;
     bool external = true;
+    bool prompt = false;  // see above; set by mark_prompt, cleared by give_back
     // Optional, for a wait that links a record of its own where the waker
     // finds it (cross_wait.hpp): on_cancel(ctx) unlinks it when the wait
     // ends by timeout or abort (engine thread; must not suspend or throw);
@@ -83,6 +89,9 @@ class remote_slot_pool {
 public:
     // take — a slot for `waiter`'s wait. Throws std::bad_alloc.
     remote_slot& take(control_block& waiter, remote_use use, bool external);
+    // mark_prompt — `s` (in use) waits for a prompt answer: counted until
+    // it is given back.
+    void mark_prompt(remote_slot& s) noexcept;
     // give_back — frees it (its generation changes). Idempotent for a slot
     // already free.
     void give_back(remote_slot& s) noexcept;
@@ -92,6 +101,7 @@ public:
     std::size_t external() const noexcept { return external_; }
     std::size_t internal() const noexcept { return internal_; }
     std::size_t in_use() const noexcept { return external_ + internal_; }
+    std::size_t prompt() const noexcept { return prompt_; }
     void check_invariants() const noexcept;
 
 private:
@@ -99,6 +109,7 @@ private:
     remote_slot* free_ = nullptr;
     std::size_t external_ = 0;
     std::size_t internal_ = 0;
+    std::size_t prompt_ = 0;
 };
 
 // The wait kinds of a wait that another OS thread ends (obj: the slot).
