@@ -4,8 +4,9 @@
 // each reaching them with this_stdin<T>() / this_stdout<T>(). What to notice:
 //   * a pipe has one slot, so nobody runs far ahead: a put waits while the
 //     slot is full; a value handed to a waiting getter makes that getter run
-//     next, while the putter goes on until it has to wait — the three
-//     interleave, each at most a value or two ahead of the next;
+//     next, while the putter goes on until it has to wait, and a get that
+//     empties the slot of a waiting putter lets that putter run next — the
+//     three interleave, each at most a value or two ahead of the next;
 //   * the producer ends the stream with close(); that ends the filter's
 //     range-for loop; the filter then ends, and its end (the last writer of
 //     its stdout going away) closes its stdout, which ends the consumer's loop.
