@@ -54,6 +54,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 GO_SRC = os.path.join(HERE, 'peers', 'go')
 GO_ENV = {'GOMAXPROCS': '1'}
+GO_ENV2 = {'GOMAXPROCS': '2'}
 PARKED_N = '1000000'
 
 
@@ -82,6 +83,20 @@ def S(label, kind, server, metric, env=None, ours=False, server_args=(), cpus=No
         [kind, server] + list(server_args)
     return C(label, '/usr/bin/python3', metric, env=env, ours=ours, needs=needs, args=args,
              quick=args[:1] + ['--duration', '1'] + args[1:])
+
+
+def skynet_go():
+    """Go's skynet (bench/peers/go/skynet) on one and on two OS threads: the
+    peers of both skynet rows."""
+    return [C('Go GOMAXPROCS=%d' % n, 'go/skynet', 'skynet_ms', ['1000000'], env={'GOMAXPROCS': str(n)},
+              quick=['100000'], allocs='skynet_allocs') for n in (1, 2)]
+
+
+def S2(label, kind, server, metric, threads=None, env=None, ours=False):
+    """A server contestant of the two-engine rows: nothing pinned (server and
+    client share the two CPUs), `--threads N` passed when threads is set."""
+    return S(label, kind, server, metric, env=env, ours=ours, cpus=('none', 'none'),
+             server_args=['--threads', str(threads)] if threads else ())
 
 
 # Operations: name, group (for --only), contestants (first = ours), targets
@@ -137,8 +152,7 @@ OPERATIONS = [
     # (bench/peers/go/skynet) on one and on two OS threads.
     dict(name='skynet 1M', group='skynet', contestants=[
         C('ours', 'mt_skynet', 'skynet_ms', ['1000000'], ours=True, quick=['100000'], allocs='skynet_allocs'),
-        C('Go GOMAXPROCS=1', 'go/skynet', 'skynet_ms', ['1000000'], env=GO_ENV, quick=['100000'], allocs='skynet_allocs'),
-        C('Go GOMAXPROCS=2', 'go/skynet', 'skynet_ms', ['1000000'], env={'GOMAXPROCS': '2'}, quick=['100000'], allocs='skynet_allocs'),
+        *skynet_go(),
     ], targets={'Go GOMAXPROCS=1': 0.5}),
     # The same tree with every spawn eager (spawn_options::eager: the child
     # runs before its parent goes on, so the tree unfolds depth-first, as
@@ -146,8 +160,7 @@ OPERATIONS = [
     dict(name='skynet 1M, eager spawns', group='skynet', contestants=[
         C('ours', 'mt_skynet', 'skynet_ms', ['1000000', 'eager'], ours=True, quick=['100000', 'eager'],
           allocs='skynet_allocs'),
-        C('Go GOMAXPROCS=1', 'go/skynet', 'skynet_ms', ['1000000'], env=GO_ENV, quick=['100000'], allocs='skynet_allocs'),
-        C('Go GOMAXPROCS=2', 'go/skynet', 'skynet_ms', ['1000000'], env={'GOMAXPROCS': '2'}, quick=['100000'], allocs='skynet_allocs'),
+        *skynet_go(),
     ], targets={'Go GOMAXPROCS=1': 0.5}),
     # micro_pipe between two micro-threads (bench/mt_pingpong.cpp). A
     # micro_pipe holds one value: its like-for-like twins are Go's
@@ -339,26 +352,17 @@ OPERATIONS = [
     # share of them, not the >= 1.7x a separate client machine would show.
     dict(name='HTTP hello, 2 engines (wrk -t1 -c100)', group='servers2', higher_is_better=True,
          contestants=[
-        S('ours', 'http', '{build}/pep_examples/http_server', 'http_requests_per_s', ours=True,
-          server_args=['--threads', '2'], cpus=('none', 'none')),
-        S('Go same work GOMAXPROCS=2', 'http', '{bench}/go/http_minimal', 'http_requests_per_s',
-          env={'GOMAXPROCS': '2'}, cpus=('none', 'none')),
-        S('libev floor, 2 threads', 'http', '{bench}/peers/peer_libev_http', 'http_requests_per_s',
-          server_args=['--threads', '2'], cpus=('none', 'none')),
-        S('Go net/http GOMAXPROCS=2', 'http', '{bench}/go/http_server', 'http_requests_per_s',
-          env={'GOMAXPROCS': '2'}, cpus=('none', 'none')),
-        S('ours, 1 engine', 'http', '{build}/pep_examples/http_server', 'http_requests_per_s',
-          cpus=('none', 'none')),
+        S2('ours', 'http', '{build}/pep_examples/http_server', 'http_requests_per_s', threads=2, ours=True),
+        S2('Go same work GOMAXPROCS=2', 'http', '{bench}/go/http_minimal', 'http_requests_per_s', env=GO_ENV2),
+        S2('libev floor, 2 threads', 'http', '{bench}/peers/peer_libev_http', 'http_requests_per_s', threads=2),
+        S2('Go net/http GOMAXPROCS=2', 'http', '{bench}/go/http_server', 'http_requests_per_s', env=GO_ENV2),
+        S2('ours, 1 engine', 'http', '{build}/pep_examples/http_server', 'http_requests_per_s'),
     ], targets={'Go same work GOMAXPROCS=2': 1.0, 'libev floor, 2 threads': 0.9, 'ours, 1 engine': 1.7}),
     dict(name='TCP echo, 100 connections, 2 engines', group='servers2', higher_is_better=True, contestants=[
-        S('ours', 'echo', '{build}/pep_examples/echo_server', 'echo_roundtrips_per_s', ours=True,
-          server_args=['--threads', '2'], cpus=('none', 'none')),
-        S('Go GOMAXPROCS=2', 'echo', '{bench}/go/echo_server', 'echo_roundtrips_per_s',
-          env={'GOMAXPROCS': '2'}, cpus=('none', 'none')),
-        S('libev floor, 2 threads', 'echo', '{bench}/peers/peer_libev_echo', 'echo_roundtrips_per_s',
-          server_args=['--threads', '2'], cpus=('none', 'none')),
-        S('ours, 1 engine', 'echo', '{build}/pep_examples/echo_server', 'echo_roundtrips_per_s',
-          cpus=('none', 'none')),
+        S2('ours', 'echo', '{build}/pep_examples/echo_server', 'echo_roundtrips_per_s', threads=2, ours=True),
+        S2('Go GOMAXPROCS=2', 'echo', '{bench}/go/echo_server', 'echo_roundtrips_per_s', env=GO_ENV2),
+        S2('libev floor, 2 threads', 'echo', '{bench}/peers/peer_libev_echo', 'echo_roundtrips_per_s', threads=2),
+        S2('ours, 1 engine', 'echo', '{build}/pep_examples/echo_server', 'echo_roundtrips_per_s'),
     ], targets={'Go GOMAXPROCS=2': 1.0, 'libev floor, 2 threads': 0.9, 'ours, 1 engine': 1.7}),
 ]
 
