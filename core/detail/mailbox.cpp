@@ -59,34 +59,27 @@ void mailbox::futex_wake() noexcept {
 }
 
 bool mailbox::post(std::uint32_t slot, std::uint32_t generation, void* value, std::exception_ptr error) noexcept {
+    return enqueue(remote_post{slot, generation, value, std::move(error), nullptr});
+}
+
+bool mailbox::post_task(std::unique_ptr<remote_task>& t) noexcept {
+    if (!enqueue(remote_post{0, 0, nullptr, nullptr, t.get()})) return false;
+    t.release();  // the mailbox owns it now
+    return true;
+}
+
+// enqueue — what both posts do: queue `p` (false when closed or out of
+// memory), set the flag, tell the census, signal if the engine sleeps.
+bool mailbox::enqueue(remote_post&& p) noexcept {
     std::unique_lock<std::mutex> lock(mu_);
     if (!open_) return false;
     try {
-        pending_.push_back(remote_post{slot, generation, value, std::move(error), nullptr});
+        pending_.push_back(std::move(p));
     } catch (...) {
         return false;
     }
     ++posts_;
     flag_.store(true, std::memory_order_seq_cst);  // the poster's half of the Dekker pair (mailbox.hpp)
-    if (post_hook_) post_hook_(post_hook_ctx_);  // under the lock, after the message is queued (group_census.hpp)
-    if (signal_locked()) {
-        lock.unlock();
-        futex_wake();
-    }
-    return true;
-}
-
-bool mailbox::post_task(std::unique_ptr<remote_task>& t) noexcept {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!open_) return false;
-    try {
-        pending_.push_back(remote_post{0, 0, nullptr, nullptr, t.get()});
-    } catch (...) {
-        return false;
-    }
-    t.release();
-    ++posts_;
-    flag_.store(true, std::memory_order_seq_cst);
     if (post_hook_) post_hook_(post_hook_ctx_);  // under the lock, after the message is queued (group_census.hpp)
     if (signal_locked()) {
         lock.unlock();

@@ -166,6 +166,7 @@ public:
     std::uint64_t signals() const noexcept;
 
 private:
+    bool enqueue(remote_post&& p) noexcept;
     bool signal_locked() noexcept;
     void futex_wake() noexcept;
     bool spin_until_posted(std::chrono::nanoseconds spin) const noexcept;
