@@ -202,6 +202,10 @@ void engine::switch_from(detail::control_block* from) noexcept {  // also called
         return;
     }
     if (!to && !from) return;  // root with nothing to run
+    switch_to(from, to);
+}
+
+inline void engine::switch_to(detail::control_block* from, detail::control_block* to) noexcept {
     if (from && !detail::stack_pool::canary_intact(from->stk)) detail::overflow_die(*from);
     detail::context_slot& from_slot = from ? from->ctx : root_;
     detail::context_slot& to_slot = enter(from, to);
@@ -324,9 +328,7 @@ void engine::start_now(detail::control_block& cb) noexcept {
     me->run_next = run_head_;
     run_head_ = me;
     if (!run_tail_) run_tail_ = me;
-    if (!detail::stack_pool::canary_intact(me->stk)) detail::overflow_die(*me);
-    detail::context_slot& to_slot = enter(me, &cb);
-    detail::context_switch(me->ctx, to_slot, sw_);
+    switch_to(me, &cb);
 }
 
 detail::context_slot* engine::entry(void* arg) noexcept {

@@ -321,6 +321,9 @@ private:
     void push_runnable(detail::control_block& cb) noexcept;
     detail::context_slot& enter(detail::control_block* from, detail::control_block* to) noexcept;
     void switch_from(detail::control_block* from) noexcept;
+    // switch_to — the running context `from` (nullptr: root) jumps to `to`
+    // (nullptr: root), which enter() makes the running one.
+    void switch_to(detail::control_block* from, detail::control_block* to) noexcept;
     void detach_io(detail::control_block& cb, bool ended) noexcept;
     void maybe_free(detail::control_block& cb) noexcept;
     void resolve_deadlock();
