@@ -11,6 +11,7 @@
 
 #include "core/detail/assert.hpp"
 #include "core/detail/overflow.hpp"
+#include "core/detail/ticks.hpp"
 #include "core/detail/tracer.hpp"
 #include "core/errors.hpp"
 #include "core/notifier_interface.hpp"
@@ -214,13 +215,21 @@ inline void engine::switch_to(detail::control_block* from, detail::control_block
 
 // poll_if_due — while work is runnable the root never reaches the
 // notifier, so every poll_interval yields or suspensions the running
-// micro-thread polls it itself, without blocking: a micro-thread spinning on
-// yield() cannot starve I/O or timers. (A poll costs ~250 ns; every 64 switches
-// that is ~4 ns per switch.)
+// micro-thread looks itself, without blocking: at the mailbox and the due
+// deadlines each time, and at the notifier once notifier_poll_ticks passed
+// since it was last asked. A micro-thread spinning on yield() starves
+// neither I/O nor timers: an fd that became ready is seen within ~60 us
+// of busy running, a deadline within 64 switches of passing.
 inline void engine::poll_if_due() {
     if (++since_poll_ >= poll_interval) [[unlikely]] {
         since_poll_ = 0;
-        if (notifier_) notifier_->poll(0);
+        if (notifier_) {
+            const std::uint64_t now = detail::ticks();
+            if (now - notifier_polled_at_ >= notifier_poll_ticks) {
+                notifier_polled_at_ = now;
+                notifier_->poll(0);
+            }
+        }
         drain_mailbox();
         if (!timers_.empty()) expire_timers();
     }

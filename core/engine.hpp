@@ -364,8 +364,15 @@ private:
     // followed only by others put at the back: one is queued iff the tail is.
     bool someone_waits_at_back() const noexcept { return run_tail_ && run_tail_->queued_at_back; }
     static constexpr unsigned max_handoff_streak = 32;
-    unsigned since_poll_ = 0;  // yields and suspensions since the notifier and timers were last polled
+    unsigned since_poll_ = 0;  // yields and suspensions since the fairness poll last ran
     static constexpr unsigned poll_interval = 64;
+    // The fairness poll asks the notifier (a system call, ~250 ns-1 us) only
+    // when this many ticks (core/detail/ticks.hpp) passed since the engine
+    // last did: ~60 us at a 2 GHz counter. Counting switches alone made a
+    // busy engine pay a system call every 64 switches, more than the
+    // switches themselves.
+    static constexpr std::uint64_t notifier_poll_ticks = std::uint64_t{1} << 17;
+    std::uint64_t notifier_polled_at_ = 0;  // the tick of the last poll of the notifier (root or fairness)
     unhandled_handler unhandled_;
     // observer_ — called on every switch, when set: the embedder's hook
     // itself, or observe_switch while CPU time or a trace is on (which calls

@@ -64,6 +64,7 @@ void engine::wait_for_events(bool block) {
         tracer_->on_block(detail::ticks(), true);
     if (notifier_) {
         notifier_->poll(max_wait);
+        notifier_polled_at_ = detail::ticks();
     } else if (max_wait != 0) {
         if (block_before_) block_before_(block_user_);
         mailbox_->sleep_until(max_wait < 0 ? deadline::clock::time_point::max() : timers_.next());

@@ -25,8 +25,9 @@ public:
     // seconds passed; with max_wait_s < 0, until something is; with 0 it does
     // not block. The engine blocks only on the root context, bounded by its
     // next deadline (core owns every timeout: a notifier needs no timers of
-    // its own). With 0 it is also called by the running micro-thread every
-    // 64 switches (fairness), so it must not switch, and anything it raises
+    // its own). With 0 it is also called by the running micro-thread while
+    // work is runnable (fairness: checked every 64 switches, at most once
+    // per ~60 us), so it must not switch, and anything it raises
     // in a micro-thread (Ctrl-C) it must hand over through
     // engine::interrupt, never throw.
     virtual void poll(double max_wait_s) = 0;

@@ -11,7 +11,7 @@
 //     ...
 //
 // Each engine prints its own dump from its own loop, at its next poll of
-// the notifier (when it has nothing to run, or every 64 switches while it
+// the notifier (when it has nothing to run, or about every 60 us while it
 // does); never from a signal handler. An engine whose micro-thread computes
 // without ever suspending prints when it next suspends; an engine with no
 // notifier (engine_options::default_notifier off, no waits on the outside

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/detail/ticks.hpp"
 #include "core/microthreading.hpp"
 #include "notifier/detail/ev_reactor.hpp"
 #include "notifier/detail/reactor.hpp"
@@ -333,6 +334,48 @@ TEST_CASE("fairness: a timer fires on time while another micro-thread spins on y
         CHECK(woke_after_ms >= 29.0);
         CHECK(woke_after_ms < 1000.0);  // generous: on time means "not starved"
     });
+}
+
+namespace {
+// A notifier that only counts how often a busy engine asks it, without
+// blocking (the fairness poll), and how often the root does.
+struct counting_notifier : mt::notifier_interface {
+    long nonblocking = 0, blocking = 0;
+    bool can_fire() const noexcept override { return false; }
+    void poll(double max_wait) override { ++(max_wait == 0 ? nonblocking : blocking); }
+};
+}  // namespace
+
+TEST_CASE("fairness: a busy engine asks its notifier about once per poll period, not every 64 switches") {
+    counting_notifier host;
+    long switches = 0;
+    std::uint64_t spun_ticks = 0;
+    {
+        mt::engine e;
+        e.set_notifier(&host);
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::uint64_t k0 = mt::detail::ticks();
+        auto spin = [&] {
+            // At least 200,000 switches and 20 ms between the two spinners.
+            while (switches < 200'000 || ms_since(t0) < 20.0) {
+                mt::yield();
+                ++switches;
+            }
+        };
+        auto a = mt::spawn(spin);
+        auto b = mt::spawn(spin);
+        e.loop();
+        spun_ticks = mt::detail::ticks() - k0;
+        a.result();
+        b.result();
+    }
+    // Still polled while busy (an fd that became ready is seen), but by the
+    // time passed: at most once per 2^17 ticks of core/detail/ticks.hpp
+    // (~60 us at 2 GHz), the engine's period. Every 64 switches would be
+    // >= 3,125 polls, many times that bound in every build.
+    CHECK(host.nonblocking >= 1);
+    CHECK(host.nonblocking <= static_cast<long>(spun_ticks >> 17) + 2);
+    CHECK(switches >= 200'000);
 }
 
 TEST_CASE("fairness: an fd becomes ready for its waiter while others spin") {

@@ -22,7 +22,8 @@
 //     what the engine asks.
 //
 // The loop: the engine calls poll(max_wait) on the root when nothing is
-// runnable, and a running micro-thread calls poll(0) every 64 switches.
+// runnable, and a running micro-thread calls poll(0) while work is runnable
+// (checked every 64 switches, at most once per ~60 us).
 // Backend callbacks only settle waits; they never switch and never throw.
 #pragma once
 
