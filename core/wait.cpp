@@ -78,10 +78,11 @@ void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* ob
     const bool shielded = me.shield_depth > 0 && me.w.shield_bounded && me.shield_due < due;
     if (shielded) due = me.shield_due;
     if (due == time_point::max()) return;
-    // A positive duration was turned into a point in time when the deadline
-    // was made, a moment ago: it needs no clock read here (if it passed
-    // meanwhile, the next expiry ends the wait). A zero duration polls; a
-    // point in time (or a shield's) may have passed already.
+    // A positive duration became a point in time just now (d.when() above)
+    // or when the deadline was copied, a moment ago: it needs no second
+    // clock read here (if it passed meanwhile, the next expiry ends the
+    // wait). A zero duration polls; a point in time (or a shield's) may
+    // have passed already.
     const auto requested = d.requested();
     const bool fresh = !shielded && requested.count() > 0;
     const time_point now = fresh ? due - requested : deadline::clock::now();

@@ -172,6 +172,46 @@ TEST_CASE("a deadline given as a point in time says how long the wait lasted") {
     });
 }
 
+namespace {
+// busy_for — runs on without suspending for `d` (no wait, no clock of the engine's).
+void busy_for(std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+}
+}  // namespace
+
+TEST_CASE("a duration's deadline counts from its first use: made early and used late, it still lasts its whole duration") {
+    in_engine([] {
+        mt::micro_pipe<int> p("p");
+        const mt::deadline d = 30ms;  // made now, used only after 40 ms of work
+        busy_for(40ms);
+        const auto t1 = std::chrono::steady_clock::now();
+        CHECK_THROWS_WITH_AS(p.get(d), doctest::Contains("timed out after 0.030 s"), mt::timeout_error);
+        CHECK(std::chrono::steady_clock::now() - t1 >= 30ms);  // a timer never fires early
+        CHECK(d.when() >= t1 + 30ms);
+    });
+}
+
+TEST_CASE("a copy of a duration's deadline fixes its point in time: retries with copies never move it later") {
+    in_engine([] {
+        mt::micro_pipe<int> p("p");
+        const auto t0 = std::chrono::steady_clock::now();
+        const mt::deadline d = 50ms;
+        const mt::deadline copy = d;  // fixes the point for both
+        CHECK(copy.when() == d.when());
+        CHECK(d.when() >= t0 + 50ms);
+        busy_for(20ms);
+        const auto t1 = std::chrono::steady_clock::now();
+        CHECK(d.when() <= t1 + 30ms);  // counted from the copy, not from now
+        CHECK_THROWS_AS(p.get(copy), mt::timeout_error);  // get takes its own copy: the same point
+        CHECK(std::chrono::steady_clock::now() >= d.when());
+        const auto t2 = std::chrono::steady_clock::now();
+        CHECK_THROWS_AS(p.get(copy), mt::timeout_error);  // a retry: the point passed, so it times out at once
+        CHECK(d.when() <= t2);
+    });
+}
+
 TEST_CASE("a zero timeout polls: the wait happens only if it can complete at once") {
     in_engine([] {
         mt::micro_pipe<int> p("p");
