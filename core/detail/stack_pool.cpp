@@ -74,10 +74,15 @@ stack_pool::~stack_pool() {
     for (const slab& sl : slabs_) unmap_stack_memory(sl.base, sl.bytes);
 }
 
-stack_pool::size_class& stack_pool::class_for(std::size_t size) {
-    for (auto& c : classes_)
-        if (c.size == size) return c;
-    classes_.push_back(size_class{size, {}});
+stack_pool::size_class& stack_pool::find_class(std::size_t size) {
+    for (auto& c : classes_) {
+        if (c.size == size) {
+            last_class_ = &c;
+            return c;
+        }
+    }
+    classes_.push_back(size_class{size, {}});  // may move every class: the hint is re-taken
+    last_class_ = &classes_.back();
     return classes_.back();
 }
 

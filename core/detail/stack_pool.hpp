@@ -178,7 +178,15 @@ private:
         std::size_t bytes;
     };
 
-    size_class& class_for(std::size_t size);
+    // class_for — the class of `size`, made if new. Nearly every spawn and
+    // end asks for the same size (the default): the class found last is
+    // tried first, inline; find_class searches (and makes) the others.
+    size_class& class_for(std::size_t size) {
+        if (last_class_ && last_class_->size == size) [[likely]]
+            return *last_class_;
+        return find_class(size);
+    }
+    size_class& find_class(std::size_t size);
     stack new_stack(size_class& c, const control_block& who);
     stack carve(size_class& c, stack_kind kind, const control_block& who);
     void map_slab(size_class& c, stack_kind kind, const control_block& who);
@@ -196,6 +204,7 @@ private:
     std::size_t budget_ = SIZE_MAX;   // kernel mappings guarded memory may hold
     std::size_t guarded_maps_ = 0;    // kernel mappings guarded memory holds now
     std::vector<size_class> classes_;
+    size_class* last_class_ = nullptr;  // the class class_for found last (a hint; classes_ owns it)
     std::vector<slab> slabs_;
     stack_pool_counts counts_;
 };
