@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/microthreading.hpp"
 #include "nonblocking_io/io.hpp"
@@ -21,6 +22,7 @@
 #include "notifier/notifier.hpp"
 #include "pipes/micro_pipe.hpp"
 #include "pipes/select.hpp"
+#include "tests/alloc_counter.hpp"
 #include "tests/engine_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -267,6 +269,34 @@ TEST_CASE("many deadlines fire in order of their due times") {
         }
         for (auto& h : hs) h.wait();
         CHECK(order == std::vector<int>{1, 2, 3, 4, 5});
+    });
+}
+
+TEST_CASE("10,000 waits with deadlines pending at once: the timer heap grows by doubling, not one slot per wait") {
+    in_engine([] {
+        constexpr int n = 10'000;
+        mt::event go("go");
+        std::vector<mt::micro_thread<void>> hs;
+        hs.reserve(n);
+        // One round: n micro-threads wait for `go` (with a deadline that
+        // does not pass, or none), then it is set and all are joined.
+        auto round = [&](bool timed) {
+            go.clear();
+            for (int i = 0; i < n; ++i)
+                hs.push_back(mt::spawn([&go, timed] { go.wait(timed ? mt::deadline(60s) : mt::deadline{}); }));
+            mt::yield();  // every one runs once and waits
+            const std::size_t made = mt_test::allocations();
+            go.set();
+            for (auto& h : hs) h.wait();
+            hs.clear();
+            return made;
+        };
+        round(false);  // warm-up: control blocks and stacks for n are pooled now
+        const std::size_t before = mt_test::allocations();
+        const std::size_t made = round(true) - before;
+        // The heap's array is reallocated ~log2(n / 16) times; one slot per
+        // push would be ~n reallocations.
+        CHECK(made < 64);
     });
 }
 

@@ -39,7 +39,12 @@ public:
     control_block* top() const noexcept { return items_.empty() ? nullptr : items_.front(); }
 
     // reserve_one — makes room for one more push, so that push cannot throw.
-    void reserve_one() { items_.reserve(items_.size() + 1); }
+    // Grows by doubling (reserve(size + 1) alone would reallocate, and copy
+    // every pending deadline, on each push past the capacity).
+    void reserve_one() {
+        if (items_.size() == items_.capacity()) [[unlikely]]
+            items_.reserve(items_.empty() ? 16 : 2 * items_.size());
+    }
     // push — cb.w.due must be set; cb must not be in the heap. After reserve_one: noexcept.
     void push(control_block& cb) noexcept;
     // erase — takes cb out (it must be in the heap).
