@@ -75,6 +75,7 @@ if [ "$update" = 1 ]; then
     echo "# Updated only on purpose, in its own commit: scripts/check_instructions.sh --update"
     for k in yield spawn_join pipe_roundtrip socket_roundtrip; do echo "$k ${count[$k]}"; done
   } >"$baseline"
+  echo "(the notes kept in the old baseline, if any, are to be carried over by hand)"
   echo "wrote $baseline"; cat "$baseline"; exit 0
 fi
 
