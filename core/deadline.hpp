@@ -17,6 +17,9 @@
 // A wait that reaches its deadline raises mt::timeout_error saying what was
 // waited on, by whom, and for how long (select and the try_ forms report
 // it as a result instead).
+//
+// Threading: a duration's deadline changes (once) when first used, so one
+// not yet used belongs to one OS thread; share a deadline::at, or a copy.
 #pragma once
 
 #include <chrono>
