@@ -1,5 +1,5 @@
 // mt_pingpong: micro_pipe costs between two micro-threads of one engine.
-// Usage: mt_pingpong [N] [reactor].
+// Usage: mt_pingpong [N] [reactor|bare].
 //   roundtrip_ns — A puts to p1, B gets it and puts it to p2, A gets it.
 //   handoff_ns   — a producer puts N values to a consumer through one pipe;
 //                  elapsed / N.
@@ -7,6 +7,8 @@
 //                  measured loops (bench/alloc_count.cpp).
 // With "reactor": the same with a live reactor and one idle fd watcher
 // (bench/idle_watcher.hpp); metrics roundtrip_reactor_*, handoff_reactor_*.
+// With "bare": an engine without a notifier, metrics *_bare_* (what
+// scripts/check_instructions.sh counts; see mt_yield.cpp).
 // The twins: Go's channels and Boost.Fiber's, unbuffered and of the smallest
 // capacity (a micro_pipe holds one value), are in peers/.
 #include <cstdlib>
@@ -22,7 +24,10 @@
 int main(int argc, char** argv) {
     const long n = peers::arg_count(argc, argv, 2'000'000);
     const bool reactor = argc > 2 && std::string_view(argv[2]) == "reactor";
-    const std::string suffix = reactor ? "_reactor" : "";
+    const bool bare = argc > 2 && std::string_view(argv[2]) == "bare";
+    const std::string suffix = reactor ? "_reactor" : bare ? "_bare" : "";
+    mt::engine_options opts;
+    opts.default_notifier = !bare;
     mt::run([n, reactor, &suffix] {
         std::optional<peers::idle_watcher> idle;
         if (reactor) idle.emplace();
@@ -61,5 +66,5 @@ int main(int argc, char** argv) {
             consumer.wait();
             if (sum != n * (n - 1) / 2) std::abort();
         }
-    });
+    }, opts);
 }

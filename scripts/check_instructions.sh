@@ -8,12 +8,13 @@
 # Each benchmark runs twice, with N and with 2N iterations; the difference
 # divided by the operations the extra N iterations perform is the count per
 # operation, with start-up, warm-up set-up and exit cancelled out:
-#   yield           mt_yield N: per yield (4 per iteration: the warm-up
-#                   round's two and the measured round's two)
-#   spawn+join      mt_spawn_join N: per micro-thread (2 per iteration: one
-#                   spawned and joined alone, one of a batch of 1,000)
-#   pipe round trip mt_pingpong N: per round trip together with one one-way
-#                   handoff (1.1 of each per iteration: the warm-up's tenth)
+#   yield           mt_yield N bare: per yield (4 per iteration: the
+#                   warm-up round's two and the measured round's two)
+#   spawn+join      mt_spawn_join N bare: per micro-thread (2 per iteration:
+#                   one spawned and joined alone, one of a batch of 1,000)
+#   pipe round trip mt_pingpong N bare: per round trip together with one
+#                   one-way handoff (1.1 of each per iteration: the
+#                   warm-up's tenth)
 #   socket round trip mt_socket_pingpong N: per 1-byte round trip over a
 #                   socketpair through the reactor (1.1 per iteration)
 # BUILD_DIR (default build/release) must hold the release build's bench/.
@@ -45,12 +46,13 @@ instructions() {
     sed -nE 's/^==[0-9]+== Collected : ([0-9]+)$/\1/p'
 }
 
-# per_op NAME BINARY N OPS_PER_ITERATION — instructions per operation.
+# per_op NAME BINARY N OPS_PER_ITERATION [ARGS...] — instructions per operation.
 per_op() {
   local name="$1" bin="$2" n="$3" ops="$4" a b
+  shift 4
   if [ ! -x "$bin" ]; then echo "FAIL $name: $bin not built"; return 1; fi
-  a=$(instructions "$bin" "$n")
-  b=$(instructions "$bin" $((2 * n)))
+  a=$(instructions "$bin" "$n" "$@")
+  b=$(instructions "$bin" $((2 * n)) "$@")
   if [ -z "$a" ] || [ -z "$b" ]; then echo "FAIL $name: no count from callgrind for $bin"; return 1; fi
   python3 -c "print('%.1f' % (($b - $a) / ($n * $ops)))"
 }
@@ -62,9 +64,13 @@ measure() {
   v=$(per_op "$@") || { echo "$v"; fail=1; return; }
   count[$name]="$v"
 }
-measure yield "$build/bench/mt_yield" 20000 4
-measure spawn_join "$build/bench/mt_spawn_join" 2000 2
-measure pipe_roundtrip "$build/bench/mt_pingpong" 20000 1.1
+# "bare": engines without a notifier. A busy engine polls its notifier by
+# time (every ~60 us), and under valgrind the time per switch is ~50x and
+# moves with the machine's load: with a notifier these counts would too. The
+# socket round trip needs its notifier; it polls it once per wait anyway.
+measure yield "$build/bench/mt_yield" 20000 4 bare
+measure spawn_join "$build/bench/mt_spawn_join" 2000 2 bare
+measure pipe_roundtrip "$build/bench/mt_pingpong" 20000 1.1 bare
 measure socket_roundtrip "$build/bench/mt_socket_pingpong" 2000 1.1
 
 if [ "$update" = 1 ]; then
