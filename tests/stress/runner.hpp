@@ -27,7 +27,7 @@ struct failure {
 };
 
 struct run_options {
-    bool notifier = true;   // the engine's default libev notifier (polled every 64 switches)
+    bool notifier = true;   // the engine's default libev notifier (polled about every 60 us while busy)
     bool verbose = false;   // print every step and what each worker logged
     // on_op — told of each operation just before it runs (a forked child
     // streams them to its parent, so a crash still leaves the trace).
