@@ -18,8 +18,8 @@
 #   socket round trip mt_socket_pingpong N: per 1-byte round trip over a
 #                   socketpair through the reactor (1.1 per iteration)
 # BUILD_DIR (default build/release) must hold the release build's bench/.
-# --update writes the counts as the new baseline (commit it on its own, with
-# the reason). Prints "ok NAME ..." / "FAIL NAME ..." lines (test.sh counts
+# --update writes the counts as the new baseline, keeping its notes (commit
+# it on its own, with the reason). Prints "ok NAME ..." / "FAIL NAME ..." lines (test.sh counts
 # them); exits non-zero on any FAIL.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,13 +75,32 @@ measure socket_roundtrip "$build/bench/mt_socket_pingpong" 2000 1.1
 
 if [ "$update" = 1 ]; then
   [ "$fail" = 0 ] || exit 1
-  {
-    echo "# Instructions per operation (scripts/check_instructions.sh; valgrind callgrind)."
-    echo "# Made with: $(c++ --version | head -1); $(valgrind --version); release build with LTO."
-    echo "# Updated only on purpose, in its own commit: scripts/check_instructions.sh --update"
-    for k in yield spawn_join pipe_roundtrip socket_roundtrip; do echo "$k ${count[$k]}"; done
-  } >"$baseline"
-  echo "(the notes kept in the old baseline, if any, are to be carried over by hand)"
+  # Rewrites the header and each count's line in place; the notes between
+  # them (why a count moved) stay.
+  made="# Made with: $(c++ --version | head -1); $(valgrind --version); release build with LTO."
+  counts=""
+  for k in yield spawn_join pipe_roundtrip socket_roundtrip; do counts+="$k ${count[$k]}"$'\n'; done
+  MADE="$made" COUNTS="$counts" python3 - "$baseline" <<'PY' || exit 1
+import os, sys
+path = sys.argv[1]
+head = ["# Instructions per operation (scripts/check_instructions.sh; valgrind callgrind).",
+        os.environ["MADE"],
+        "# Updated only on purpose, in its own commit: scripts/check_instructions.sh --update"]
+new = dict(line.split(" ", 1) for line in os.environ["COUNTS"].splitlines())
+try:
+    old = open(path).read().splitlines()
+except FileNotFoundError:
+    old = []
+body, seen = [], set()
+for line in old[len(head):] if old[:1] == head[:1] else old:
+    key = line.split(" ", 1)[0]
+    if not line.startswith("#") and key in new:
+        line = key + " " + new[key]
+        seen.add(key)
+    body.append(line)
+body += [k + " " + v for k, v in new.items() if k not in seen]
+open(path, "w").write("\n".join(head + body) + "\n")
+PY
   echo "wrote $baseline"; cat "$baseline"; exit 0
 fi
 
