@@ -76,11 +76,14 @@ pipe_state::~pipe_state() {
 
 // ---- the operations -------------------------------------------------------------------
 
-// complete — a waiter's operation happened (or the pipe closed under it):
-// take it (and, for a select, its sibling cases) out of every queue, then
-// settle its wait.
-void pipe_state::complete(pipe_waiter& w, pipe_waiter::outcome result, bool run_next) noexcept {
-    w.pipe->unlink(w);
+// complete_first — the first waiter of `q` (one of this pipe's queues) had
+// its operation happen (or the pipe closed under it): it leaves the queue
+// (and, for a select, its sibling cases leave theirs), then its wait is
+// settled. The waiter is the queue's head, so it is unlinked in place, not
+// searched for.
+void pipe_state::complete_first(waiter_queue& q, pipe_waiter::outcome result, bool run_next) noexcept {
+    pipe_waiter& w = *q.pop_front();
+    MT_ASSERT(w.pipe == this, "a pipe completed a waiter of another pipe");
     w.result = result;
     if (select_group* g = w.group) {
         g->chosen = w.index;
@@ -105,20 +108,21 @@ void pipe_state::refill_from_putter() noexcept {
     if (pipe_waiter* p = putters_.front()) {
         ops_.move_construct(slot_, p->value);
         full_ = true;
-        complete(*p, pipe_waiter::outcome::done, true);
+        complete_first(putters_, pipe_waiter::outcome::done, true);
     }
 }
 
-// deliver_to — the handoff: a value goes straight to a waiting getter, which
-// runs next (engine::make_runnable_next explains why that is fair).
+// deliver_to — the handoff: a value goes straight to the first waiting
+// getter (`getter`, the head of getters_), which runs next
+// (engine::make_runnable_next explains why that is fair).
 void pipe_state::deliver_to(pipe_waiter& getter, void* value) noexcept {
     if (getter.sink) getter.sink(getter.value, value);
     else ops_.move_construct(getter.value, value);
-    complete(getter, pipe_waiter::outcome::done, true);
+    complete_first(getters_, pipe_waiter::outcome::done, true);
 }
 
 void pipe_state::wake_all(waiter_queue& q) noexcept {
-    while (pipe_waiter* w = q.front()) complete(*w, pipe_waiter::outcome::closed, false);
+    while (!q.empty()) complete_first(q, pipe_waiter::outcome::closed, false);
 }
 
 try_result pipe_state::try_put(void* value) {

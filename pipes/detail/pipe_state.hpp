@@ -163,7 +163,7 @@ private:
     void take_slot(void* out, sink_fn sink) noexcept;
     void refill_from_putter() noexcept;
     void deliver_to(pipe_waiter& getter, void* value) noexcept;
-    static void complete(pipe_waiter& w, pipe_waiter::outcome result, bool run_next) noexcept;
+    void complete_first(waiter_queue& q, pipe_waiter::outcome result, bool run_next) noexcept;
     void wake_all(waiter_queue& q) noexcept;
 
     const value_ops& ops_;
