@@ -1,9 +1,11 @@
 // core/detail/context.cpp — the one file that includes Boost.Context.
 //
-// It owns: the backend choice (Boost.Context's fiber on its fcontext
-// assembly backend, the one Debian builds), the hand-over of the continuation
-// that was left, the sanitizer annotations of every switch, and the one-shot
-// call on a fresh stack that a forked child makes (call_on_fresh_stack).
+// It owns: the backend choice (Boost.Context's fcontext assembly backend,
+// the one Debian builds, used through its three primitives make_fcontext,
+// jump_fcontext and ontop_fcontext), the start and the end of a context,
+// the hand-over of the continuation that was left, the sanitizer
+// annotations of every switch, and the one-shot call on a fresh stack that
+// a forked child makes (call_on_fresh_stack, on Boost's fiber).
 //
 // Why fcontext and not ucontext+BOOST_USE_ASAN: the ucontext backend makes a
 // system call (sigprocmask) per switch and costs about 40x as much. The
@@ -11,6 +13,22 @@
 // annotated with __sanitizer_start_switch_fiber/__sanitizer_finish_switch_fiber;
 // ASan then knows which stack is current when an exception unwinds one.
 // See docs/design/core.md.
+//
+// Why the primitives and not boost::context::fiber for micro-threads: a
+// fiber's constructor places its record at the top of the new stack and
+// jumps there and back once to hand it over, and its end destroys the
+// record through a second function run on top of the next context. Here a
+// new context is only made (make_fcontext; the small start record is
+// written at its stack's top by the creator) and first runs when it is
+// first switched to; its end gives its stack back from on top of the next
+// context (ontop_fcontext), once it is no longer running on it. One spawn
+// and join costs a jump pair and ~65 instructions fewer (callgrind,
+// mt_spawn_join). A switch is the same jump either way.
+//
+// The protocol: every jump into a context passes the address of that
+// context's own slot as the transfer's data. Only a context's first entry
+// (start_context) reads it: the slot's stack bounds say where its start
+// record is.
 //
 // The exception state: the C++ ABI keeps, per OS thread, the chain of
 // exceptions being handled (what `throw;` and std::current_exception() see)
@@ -23,16 +41,18 @@
 // guard: user code would have to call it; copying the whole TLS block: its
 // layout is the C library's.)
 //
-// The hand-over: Boost's resume() returns the continuation of whoever
-// resumed us. That context stored a pointer to its own slot in
-// switch_state::save_into before jumping, so the resumed side files the
-// continuation there. No allocation, no extra jump.
+// The hand-over: a jump returns the continuation of whoever jumped to us.
+// That context stored a pointer to its own slot in switch_state::save_into
+// before jumping, so the resumed side files the continuation there. No
+// allocation, no extra jump.
 #include "core/detail/context.hpp"
 
+#include <boost/context/detail/fcontext.hpp>
 #include <boost/context/fiber.hpp>
 #include <cxxabi.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <new>
 #include <utility>
 
@@ -42,8 +62,9 @@
 
 namespace mt::detail {
 namespace ctx = boost::context;
+namespace fc = boost::context::detail;
 
-static_assert(sizeof(ctx::fiber) == sizeof(void*), "a slot stores a fiber as its one pointer");
+static_assert(sizeof(fc::fcontext_t) == sizeof(void*), "a slot stores a continuation as its one pointer");
 
 namespace {
 
@@ -68,18 +89,11 @@ inline void eh_restore(const context_slot& slot, const switch_state& st) noexcep
     g.uncaught_exceptions = slot.eh_uncaught;
 }
 
-ctx::fiber& as_fiber(context_slot& slot) noexcept {
-    return *std::launder(reinterpret_cast<ctx::fiber*>(&slot.continuation));
-}
-
-// File a continuation into an empty slot without running fiber's
-// destructor on the slot's old (null) value.
-void file(context_slot& slot, ctx::fiber&& f) noexcept {
-    new (&slot.continuation) ctx::fiber(std::move(f));
-}
-
-ctx::fiber take(context_slot& slot) noexcept {
-    return std::move(as_fiber(slot));  // leaves the slot empty (null)
+// take — the continuation of a suspended context, leaving its slot empty.
+inline fc::fcontext_t take(context_slot& slot) noexcept {
+    void* c = slot.continuation;
+    slot.continuation = nullptr;
+    return c;
 }
 
 inline void asan_start(void** fake_save, const context_slot& to) noexcept {
@@ -106,21 +120,75 @@ inline void asan_finish(void* fake, context_slot* came_from) noexcept {
 #endif
 }
 
-// The StackAllocator Boost.Context sees: hands over a stack the pool
-// already gave us (so a refused mapping is reported by spawn, not here) and
-// gives it back to the pool when the fiber ends.
-struct pooled_stack {
-    stack s;
+// start_record — what a new context needs when it first runs and when it
+// ends; the creator writes it at the top of the context's stack, below
+// which the context's frames begin.
+struct start_record {
+    context_entry entry;
+    void* arg;
+    switch_state* st;
     stack_pool* pool;
-
-    ctx::stack_context allocate() noexcept {
-        ctx::stack_context sc;
-        sc.sp = s.top();
-        sc.size = s.size;
-        return sc;
-    }
-    void deallocate(ctx::stack_context&) noexcept { pool->release(s); }
+    stack s;
 };
+
+constexpr std::size_t start_record_space = (sizeof(start_record) + 15) / 16 * 16;
+
+inline start_record* record_of(const context_slot& slot) noexcept {
+    const auto top = reinterpret_cast<std::uintptr_t>(slot.stack_lo) + slot.stack_size;
+    return reinterpret_cast<start_record*>((top - start_record_space) & ~std::uintptr_t{15});
+}
+
+// give_back — the stack of an ended context goes back to its pool; `rec` is
+// that context's start record, still on the stack (the stack, not a frame:
+// ASan's fake stacks never hold it). Called once nothing runs on the stack.
+inline void give_back(const start_record* rec) noexcept {
+    stack_pool* pool = rec->pool;
+    const stack s = rec->s;  // copied: the record is on the stack given back
+    pool->release(s);
+}
+
+// release_stack — runs on top of the (started) context that comes after an
+// ended one (ontop_fcontext), so nothing runs on the ended context's stack
+// any more. The ended context's continuation goes on as the jump's result
+// (whoever resumes files it into st.dead); a started context ignores the
+// data.
+fc::transfer_t release_stack(fc::transfer_t t) noexcept {
+    give_back(static_cast<const start_record*>(t.data));
+    return {t.fctx, nullptr};
+}
+
+// start_context — the first frame of every micro-thread's stack.
+[[noreturn]] void start_context(fc::transfer_t t) noexcept {
+    context_slot& self = *static_cast<context_slot*>(t.data);
+    const start_record& rec = *record_of(self);
+    switch_state& st = *rec.st;
+    asan_finish(nullptr, st.save_into);
+    st.save_into->continuation = t.fctx;
+    self.fresh = false;
+    if (st.stack_to_release) {  // we follow a context that just ended
+        give_back(static_cast<const start_record*>(st.stack_to_release));
+        st.stack_to_release = nullptr;
+    }
+    eh(st) = eh_state{nullptr, 0};  // a new micro-thread handles no exception yet
+    context_slot* next = rec.entry(rec.arg);
+    // This context is over: whoever runs next files our (empty)
+    // continuation into the dead slot, and ASan may drop our fake stack.
+    // Our stack goes back to the pool once the next context runs: from on
+    // top of it (ontop_fcontext) when it has run before, or at its start
+    // when it is fresh (ontop_fcontext cannot enter a context that has
+    // never run: its first frame would not receive the transfer).
+    st.save_into = &st.dead;
+    void** no_return = nullptr;
+    asan_start(no_return, *next);
+    void* record = const_cast<start_record*>(&rec);
+    if (next->fresh) {
+        st.stack_to_release = record;
+        fc::jump_fcontext(take(*next), next);
+    } else {
+        fc::ontop_fcontext(take(*next), record, &release_stack);
+    }
+    __builtin_unreachable();  // nothing switches back to an ended context
+}
 
 // The StackAllocator of call_on_fresh_stack: a stack mapped (and later
 // unmapped) by the caller, so a refused mapping is a return value, not an
@@ -144,19 +212,11 @@ void context_create(context_slot& slot, const stack& s, stack_pool& pool, contex
                     void* arg, switch_state& st) noexcept {
     slot.stack_lo = s.lo;
     slot.stack_size = s.size;
-    auto body = [entry, arg, &st](ctx::fiber&& from) noexcept -> ctx::fiber {
-        asan_finish(nullptr, st.save_into);
-        file(*st.save_into, std::move(from));
-        eh(st) = eh_state{nullptr, 0};  // a new micro-thread handles no exception yet
-        context_slot* next = entry(arg);
-        // This context is over: whoever runs next files our (empty)
-        // continuation into the dead slot, and ASan may drop our fake stack.
-        st.save_into = &st.dead;
-        void** no_return = nullptr;
-        asan_start(no_return, *next);
-        return take(*next);
-    };
-    file(slot, ctx::fiber(std::allocator_arg, pooled_stack{s, &pool}, std::move(body)));
+    start_record* rec = record_of(slot);
+    new (rec) start_record{entry, arg, &st, &pool, s};
+    const std::size_t usable = static_cast<std::size_t>(reinterpret_cast<std::byte*>(rec) - s.lo);
+    slot.continuation = fc::make_fcontext(rec, usable, &start_context);
+    slot.fresh = true;
 }
 
 void context_init(switch_state& st) noexcept {
@@ -167,9 +227,9 @@ void context_switch(context_slot& from, context_slot& to, switch_state& st) noex
     st.save_into = &from;
     eh_save(from, st);
     asan_start(&from.asan_fake_stack, to);
-    ctx::fiber back = take(to).resume();
+    const fc::transfer_t back = fc::jump_fcontext(take(to), &to);
     asan_finish(from.asan_fake_stack, st.save_into);
-    file(*st.save_into, std::move(back));
+    st.save_into->continuation = back.fctx;
     eh_restore(from, st);
 }
 

@@ -17,8 +17,10 @@ struct stack;
 class stack_pool;
 
 struct context_slot {
-    void* continuation = nullptr;  // a boost::context::fiber, stored as its one pointer
-    const void* stack_lo = nullptr;  // bounds of the stack, for ASan's switch annotations
+    void* continuation = nullptr;  // Boost.Context's fcontext_t: the saved stack pointer of its jump
+    // Bounds of the stack: for ASan's switch annotations, and where a new
+    // context finds its start record (context.cpp).
+    const void* stack_lo = nullptr;
     std::size_t stack_size = 0;
     void* asan_fake_stack = nullptr;  // ASan's fake stack while suspended
     // The C++ runtime's exception state of this context while it is
@@ -28,6 +30,7 @@ struct context_slot {
     // exceptions.
     void* eh_caught = nullptr;
     unsigned eh_uncaught = 0;
+    bool fresh = false;  // made by context_create and not yet run
 
     bool empty() const noexcept { return continuation == nullptr; }
 };
@@ -37,6 +40,9 @@ struct switch_state {
     context_slot* save_into = nullptr;  // the slot of the context being left
     context_slot dead;                  // receives the (empty) continuation of an ended context
     void* eh_globals = nullptr;         // this OS thread's C++ exception state (context_init)
+    // The start record of a context that ended by jumping into a fresh one,
+    // which gives its stack back first thing (context.cpp); nullptr otherwise.
+    void* stack_to_release = nullptr;
 };
 
 // context_init — prepares `st` on the OS thread that will switch with it.
@@ -47,9 +53,10 @@ void context_init(switch_state& st) noexcept;
 using context_entry = context_slot* (*)(void* arg);
 
 // context_create — prepares `slot` to start `entry(arg)` on stack `s` when it
-// is first switched to. On exit the stack goes back to `pool`. Called from the
-// running context; does not switch for good (Boost.Context visits the new stack
-// once to set it up). Never throws.
+// is first switched to. On exit the stack goes back to `pool` (once the
+// context that runs next is running). Called from the running context; does
+// not switch: it writes a small start record at the top of `s` and makes
+// the context there. Never throws.
 void context_create(context_slot& slot, const stack& s, stack_pool& pool, context_entry entry,
                     void* arg, switch_state& st) noexcept;
 

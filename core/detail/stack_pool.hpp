@@ -16,7 +16,7 @@
 //   by mprotect. Two kernel mappings per stack, so they are counted against
 //   a budget taken from vm.max_map_count.
 //     +-----------+------------------------------------------+
-//     | guard page|  usable stack ...          fiber record  |
+//     | guard page|  usable stack ...          start record  |
 //     | PROT_NONE |  lo                                  top  |
 //     +-----------+------------------------------------------+
 //
