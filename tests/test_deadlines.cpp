@@ -261,7 +261,7 @@ TEST_CASE("many deadlines fire in order of their due times") {
             hs.push_back(mt::spawn([&order, i] {
                 mt::micro_pipe<int> never("never");
                 try {
-                    never.get(std::chrono::milliseconds(2 * i));
+                    never.get(std::chrono::milliseconds(25 * i));  // 25 ms apart: an OS preemption between two spawns must not reorder them
                 } catch (const mt::timeout_error&) {
                     order.push_back(i);
                 }
