@@ -28,7 +28,10 @@
 #   +0x08  r12      +0x10  r13      +0x18  r14      +0x20  r15
 #   +0x28  rbx      +0x30  rbp      +0x38  return address (rip)
 #
-# and the stack pointer after the jump's return is continuation + 0x40.
+# The switch (core/detail/context.cpp, jump) enters jump_fcontext by a jump
+# from a stack pointer it lowered past the red zone and aligned, and keeps
+# the micro-thread's own stack pointer in rbx: the frame resumes at the
+# saved rip with rsp = the saved rbx.
 
 import struct
 
@@ -281,7 +284,7 @@ shows the OS thread's own stack while a micro-thread runs."""
         fctx = int(slot["continuation"])
         words = struct.unpack("<8Q", bytes(gdb.selected_inferior().read_memory(fctx, 0x40)))
         saved = {"r12": words[1], "r13": words[2], "r14": words[3], "r15": words[4],
-                 "rbx": words[5], "rbp": words[6], "rip": words[7], "rsp": fctx + 0x40}
+                 "rbx": words[5], "rbp": words[6], "rip": words[7], "rsp": words[5]}
         print(title)
         level = gdb.selected_frame().level()
         gdb.newest_frame().select()
