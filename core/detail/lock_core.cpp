@@ -169,11 +169,12 @@ void lock_core::pass_on() noexcept {
 
 // acquire — flattened: the wait (end_wait, the engine's suspension and the
 // switch) is inlined here, so a waiter that resumes returns once (to the
-// caller of lock) instead of through end_wait as well. The first return
-// after a switch is mispredicted (Boost.Context's jump is called but ends
-// with an indirect jump, leaving the return-stack buffer one entry off):
-// one such return instead of two took a contended handoff from ~70 ns to
-// ~50 ns here.
+// caller of lock) instead of through end_wait as well. A return after a
+// switch is predicted from the call chain of the context that left
+// (core/detail/context.cpp, jump), which is another caller of lock, so it
+// is often mispredicted: one such return instead of two took a contended
+// handoff from ~70 ns to ~50 ns here (when the switch was still a call,
+// which mispredicted every return after it).
 [[gnu::flatten]] bool lock_core::acquire(const deadline& d, const char* op, bool timed_try) {
     control_block& me = engine::get(op).require_running(op);
     check_binding(me, op);
