@@ -94,10 +94,10 @@ int ev_reactor::wait_child(control_block& me, pid_t pid, const deadline& d) {
         }
     } closer{this, pfd};
     for (;;) {
-        fds_.entry(pfd);  // may throw: before anything is armed
+        fd_entry& e = fds_.entry(pfd);  // may throw: before anything is armed
         wait_node* n = begin(node_kind::child, child_kind, me);
         n->pid = pid;
-        watch_fd(n, pfd, false, false);  // a new pidfd: its number may be new to libev
+        watch_fd(e, n, pfd, false, false);  // a new pidfd: its number may be new to libev
         end_wait_or_throw(me, d, "wait_child");
         if (reaped(pid, status, me)) return status;
     }

@@ -180,11 +180,10 @@ void ev_reactor::adopt_identity(fd_entry& e, int fd, std::uint32_t id) noexcept 
     e.identity = id;
 }
 
-// watch_fd — links n into fd's list for its direction; the backend watches
+// watch_fd — links n into fd's list for its direction (e: fd's entry); the backend watches
 // it. `known`: fd is the managed file the entry's watchers were started for
 // (resume: no re-registration), else the number may name a new file.
-void ev_reactor::watch_fd(wait_node* n, int fd, bool write, bool known) {
-    fd_entry& e = fds_.entry(fd);
+void ev_reactor::watch_fd(fd_entry& e, wait_node* n, int fd, bool write, bool known) {
     n->fd = fd;
     n->write = write;
     e.waiters[write].push_back(*n);
@@ -201,7 +200,7 @@ void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& 
     // checked then — unless it is a watcher kept for a managed file that is
     // gone. A managed fd is open: its owner closes it only through close_fd,
     // which ends its identity first.
-    const fd_entry* seen = fds_.find(fd);
+    fd_entry* seen = fds_.find(fd);
     if (id == 0 && (!backend_.watching(fd, write) || (seen && seen->identity != 0))) {
         ++fd_checks_;
         if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
@@ -209,11 +208,11 @@ void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& 
                                     op_in(op, fmt::format("fd {}", fd), &me) + ": not an open fd");
         }
     }
-    fd_entry& e = fds_.entry(fd);  // may throw: before anything is armed
+    fd_entry& e = seen ? *seen : fds_.entry(fd);  // may throw: before anything is armed
     const bool known = id != 0 && id == e.identity;
     if (id != e.identity) adopt_identity(e, fd, id);
     wait_node* n = begin(node_kind::fd, fd_kind, me);
-    watch_fd(n, fd, write, known);
+    watch_fd(e, n, fd, write, known);
     end_wait_or_throw(me, d, op);
 }
 

@@ -446,6 +446,24 @@ TEST_CASE("block hooks run around the reactor's blocking wait") {
     CHECK(after == before);
 }
 
+TEST_CASE("block hooks set to none stop running, and set again run again") {
+    static int before = 0, after = 0;
+    in_engine([] {
+        mt::set_block_hooks([](void*) { ++before; }, [](void*) { ++after; }, nullptr);
+        mt::sleep_d(2ms);
+        const int seen = before;
+        CHECK(seen >= 1);
+        mt::set_block_hooks(nullptr, nullptr, nullptr);
+        mt::sleep_d(2ms);
+        CHECK(before == seen);
+        mt::set_block_hooks(nullptr, [](void*) { ++after; }, nullptr);  // one of the two is enough
+        mt::sleep_d(2ms);
+        CHECK(before == seen);
+        CHECK(after > seen);
+        mt::set_block_hooks(nullptr, nullptr, nullptr);
+    });
+}
+
 TEST_CASE("waiting on fds and timers allocates nothing once warm") {
     in_engine([] {
         socket_pair sp;

@@ -83,7 +83,6 @@ ev_backend::ev_backend(backend_events& events) : impl_(std::make_unique<impl>(ev
     if (!m.loop) throw std::system_error(errno ? errno : ENOMEM, std::generic_category(), "ev_loop_new");
     if (::ev_backend(m.loop) == EVBACKEND_EPOLL) m.epoll_fd = find_epoll_fd(before);
     ev_set_userdata(m.loop, &m);
-    ev_set_loop_release_cb(m.loop, impl::on_release, impl::on_acquire);
     ev_async_init(&m.async, impl::on_async);
     ev_async_start(m.loop, &m.async);
     ev_timer_init(&m.bound, [](struct ev_loop*, ev_timer*, int) noexcept {}, 0., 0.);
@@ -166,6 +165,11 @@ void ev_backend::run(double max_wait) {
     } else {
         ev_run(m.loop, max_wait < 0 ? EVRUN_ONCE : EVRUN_NOWAIT);
     }
+}
+
+void ev_backend::set_hooks(bool on) noexcept {
+    if (on) ev_set_loop_release_cb(impl_->loop, impl::on_release, impl::on_acquire);
+    else ev_set_loop_release_cb(impl_->loop, nullptr, nullptr);
 }
 
 int ev_backend::kernel_fd() const noexcept { return impl_->epoll_fd; }

@@ -32,7 +32,8 @@ public:
     virtual void on_fd(int fd, int dir, bool error) noexcept = 0;  // dir: 0 read, 1 write
     virtual void on_signal(int signo) noexcept = 0;
     virtual void on_wakeup() noexcept = 0;
-    virtual void before_block() noexcept = 0;  // around the kernel's blocking wait
+    // around the kernel's blocking wait, while hooks_on (ev_backend::set_hooks)
+    virtual void before_block() noexcept = 0;
     virtual void after_block() noexcept = 0;
 
 protected:
@@ -80,6 +81,11 @@ public:
     // run — processes ready events; max_wait < 0 blocks until one comes, 0
     // does not block, > 0 blocks at most that many seconds.
     void run(double max_wait);
+
+    // set_hooks — whether run() reports before_block / after_block around
+    // the kernel's wait (off at first: libev then calls nothing there). Not
+    // from inside run().
+    void set_hooks(bool on) noexcept;
 
     // kernel_fd — libev's epoll fd (readable when events are pending), or -1.
     int kernel_fd() const noexcept;

@@ -60,6 +60,7 @@ public:
         before_ = before;
         after_ = after;
         hook_user_ = user;
+        backend_.set_hooks(before || after);  // none: libev calls nothing around its wait
     }
     bool take_drained(int fd) noexcept override;
     void set_drained(int fd) noexcept override;
@@ -91,7 +92,7 @@ public:
 
 private:
     wait_node* begin(node_kind kind, const wait_kind& wk, control_block& me);
-    void watch_fd(wait_node* n, int fd, bool write, bool known);
+    void watch_fd(fd_entry& e, wait_node* n, int fd, bool write, bool known);
     bool keeps_watcher(const fd_entry& e, int fd, bool write) const noexcept;
     void adopt_identity(fd_entry& e, int fd, std::uint32_t id) noexcept;
     void fire(wait_node* n, void* value) noexcept;

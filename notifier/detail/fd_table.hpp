@@ -39,7 +39,10 @@ struct fd_entry {
 class fd_table {
 public:
     // entry — the entry of `fd` (>= 0), made on first use. Throws std::bad_alloc.
-    fd_entry& entry(int fd);
+    fd_entry& entry(int fd) {
+        if (fd_entry* e = find(fd)) return *e;
+        return make(fd);
+    }
     // find — the entry of `fd`, or nullptr when it has none.
     fd_entry* find(int fd) const noexcept {
         const auto i = static_cast<std::size_t>(fd);
@@ -51,6 +54,8 @@ public:
     int size() const noexcept { return static_cast<int>(entries_.size()); }
 
 private:
+    fd_entry& make(int fd);  // entry's first use of fd
+
     std::vector<std::unique_ptr<fd_entry>> entries_;  // by fd number
 };
 

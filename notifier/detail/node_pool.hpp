@@ -56,6 +56,7 @@ public:
 
 private:
     std::size_t& count_of(node_kind k) noexcept;
+    void grow();
 
     std::vector<std::unique_ptr<wait_node[]>> chunks_;
     node_list free_;
