@@ -267,11 +267,20 @@ OPERATIONS = [
     # shown below the tables (bench/run_bench.py --syscalls). "ours" owns
     # its sockets with mt::fd (managed: read watchers kept between waits);
     # "ours, raw fds" waits on plain numbers, as the C API and Python do.
+    # "stackful floor" is the same round trip by two blocking-style contexts
+    # on raw libev and Boost.Context with nothing else (no wait records, fd
+    # table, timers or checks): a wait runs ev_run(EVRUN_ONCE) on its own
+    # stack and jumps into the context woken; "via a loop context" jumps to
+    # a loop context that polls and jumps on (our engine's shape). Context,
+    # not targets: they show what blocking-style code on libev must cost.
     dict(name='socketpair ping-pong', group='socket', contestants=[
         C('ours', 'mt_socket_pingpong', 'socket_roundtrip_ns', ours=True, quick=['30000']),
         C('ours, raw fds', 'mt_socket_pingpong', 'socket_roundtrip_ns', args=['100000', '--raw'],
           quick=['30000', '--raw']),
         C('libev floor', 'peers/peer_libev_pingpong', 'socket_roundtrip_ns', quick=['30000']),
+        C('stackful floor', 'peers/peer_libev_stackful_pingpong', 'socket_roundtrip_ns', quick=['30000']),
+        C('stackful floor, via a loop context', 'peers/peer_libev_stackful_pingpong', 'socket_roundtrip_ns',
+          args=['100000', '--via-loop'], quick=['30000', '--via-loop']),
         C('Go', 'go/socket_pingpong', 'socket_roundtrip_ns', env=GO_ENV, quick=['30000']),
         C('gevent', '/usr/bin/python3', 'socket_roundtrip_ns',
           args=['{src}/peers/gevent_pingpong.py']),
