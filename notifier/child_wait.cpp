@@ -55,11 +55,11 @@ void describe_child(pid_t pid, std::string& out) { out += "for child process " +
 
 const wait_kind child_kind{
     "child",
-    [](const void* obj, std::string& out) { describe_child(static_cast<const wait_node*>(obj)->pid, out); },
+    [](const void* obj, std::string& out) { describe_child(static_cast<const wait_ticket*>(obj)->pid, out); },
     [](const void*) -> control_block* { return nullptr; },
     [](void* obj, control_block& waiter) {
-        auto* n = static_cast<wait_node*>(obj);
-        if (n->kind != node_kind::free) static_cast<ev_reactor*>(reactor::find(*waiter.eng))->give_back(n);
+        auto* t = static_cast<wait_ticket*>(obj);
+        if (t->current()) static_cast<ev_reactor*>(reactor::find(*waiter.eng))->give_back(t->node);
     },
 };
 
@@ -95,8 +95,10 @@ int ev_reactor::wait_child(control_block& me, pid_t pid, const deadline& d) {
     } closer{this, pfd};
     for (;;) {
         fd_entry& e = fds_.entry(pfd);  // may throw: before anything is armed
-        wait_node* n = begin(node_kind::child, child_kind, me);
-        n->pid = pid;
+        wait_ticket t;
+        t.fd = pfd;
+        t.pid = pid;
+        wait_node* n = begin(node_kind::child, child_kind, me, t);
         watch_fd(e, n, pfd, false, false);  // a new pidfd: its number may be new to libev
         end_wait_or_throw(me, d, "wait_child");
         if (reaped(pid, status, me)) return status;

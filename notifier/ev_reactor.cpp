@@ -30,18 +30,18 @@ namespace {
 control_block* no_blocker(const void*) { return nullptr; }
 
 // cancel_wait — every reactor wait is cancelled the same way: its node is
-// unlinked and goes back to the pool.
+// unlinked and goes back to the pool (unless it went back already).
 void cancel_wait(void* obj, control_block& waiter) {
-    auto* n = static_cast<wait_node*>(obj);
-    if (n->kind == node_kind::free) return;  // settled already
-    static_cast<ev_reactor*>(reactor::find(*waiter.eng))->give_back(n);
+    auto* t = static_cast<wait_ticket*>(obj);
+    if (!t->current()) return;  // settled already
+    static_cast<ev_reactor*>(reactor::find(*waiter.eng))->give_back(t->node);
 }
 
 const wait_kind fd_kind{
     "fd",
     [](const void* obj, std::string& out) {
-        const auto* n = static_cast<const wait_node*>(obj);
-        out += "for fd " + std::to_string(n->fd) + (n->write ? " to become writable" : " to become readable");
+        const auto* t = static_cast<const wait_ticket*>(obj);
+        out += "for fd " + std::to_string(t->fd) + (t->write ? " to become writable" : " to become readable");
     },
     no_blocker,
     cancel_wait,
@@ -50,8 +50,8 @@ const wait_kind fd_kind{
 const wait_kind signal_kind{
     "signal",
     [](const void* obj, std::string& out) {
-        const auto* n = static_cast<const wait_node*>(obj);
-        out += "for signal " + std::to_string(n->signo) + " (" + ::strsignal(n->signo) + ")";
+        const auto* t = static_cast<const wait_ticket*>(obj);
+        out += "for signal " + std::to_string(t->signo) + " (" + ::strsignal(t->signo) + ")";
     },
     no_blocker,
     cancel_wait,
@@ -132,10 +132,14 @@ void ev_reactor::fire_error(wait_node* n, std::exception_ptr e) noexcept {
 }
 
 // begin — a node for `me`'s wait, and its internal wait begun with `wk`
-// (what the dump shows, and how a timeout or an abort cancels it).
-wait_node* ev_reactor::begin(node_kind kind, const wait_kind& wk, control_block& me) {
+// (what the dump shows, and how a timeout or an abort cancels it) on the
+// ticket `t`, which the caller keeps in its frame until the wait ends and
+// fills with what the wait is for.
+wait_node* ev_reactor::begin(node_kind kind, const wait_kind& wk, control_block& me, wait_ticket& t) {
     wait_node* n = pool_.take(kind, &me);
-    detail::begin_wait(me, wk, n);
+    t.node = n;
+    t.generation = n->generation;
+    detail::begin_wait(me, wk, &t);
     return n;
 }
 
@@ -211,7 +215,10 @@ void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& 
     fd_entry& e = seen ? *seen : fds_.entry(fd);  // may throw: before anything is armed
     const bool known = id != 0 && id == e.identity;
     if (id != e.identity) adopt_identity(e, fd, id);
-    wait_node* n = begin(node_kind::fd, fd_kind, me);
+    wait_ticket t;
+    t.fd = fd;
+    t.write = write;
+    wait_node* n = begin(node_kind::fd, fd_kind, me, t);
     watch_fd(e, n, fd, write, known);
     end_wait_or_throw(me, d, op);
 }
@@ -282,7 +289,9 @@ void ev_reactor::on_fd(int fd, int dir, bool error) noexcept {
 
 int ev_reactor::wait_signal(control_block& me, int signo, const deadline& d) {
     if (signals_.claim(signo, me)) backend_.watch_signal(signo);
-    wait_node* n = begin(node_kind::signal, signal_kind, me);
+    wait_ticket t;
+    t.signo = signo;
+    wait_node* n = begin(node_kind::signal, signal_kind, me, t);
     n->signo = signo;
     signals_.waiters(signo).push_back(*n);
     end_wait_or_throw(me, d, "wait_signal");

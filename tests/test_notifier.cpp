@@ -93,6 +93,35 @@ TEST_CASE("wait_readable with a timeout raises timeout_error naming the fd and t
     });
 }
 
+TEST_CASE("timeouts in one batch each name their own fd, though the first to resume reuses a node at once") {
+    // Both waits time out at the same expiry; their nodes go back to the pool
+    // then, and the first to resume waits again before the second resumes to
+    // raise, taking a node that may be the second's: the second's message
+    // must still name its own fd.
+    in_engine([] {
+        socket_pair a, b;  // nothing is ever written: every wait times out
+        const auto due = mt::deadline::clock::now() + 20ms;
+        std::string said[2];
+        auto waiter = [&](int i, int fd) {
+            return mt::spawn([&, i, fd] {
+                try {
+                    mt::wait_readable(fd, mt::deadline::at(due));
+                } catch (const mt::timeout_error& e) {
+                    said[i] = e.what();
+                }
+                CHECK_THROWS_AS(mt::wait_readable(fd, 10ms), mt::timeout_error);  // suspends: takes a node
+            });
+        };
+        auto x = waiter(0, a.fd[0]);
+        auto y = waiter(1, b.fd[0]);
+        x.wait();
+        y.wait();
+        CHECK(said[0].find("waiting for fd " + std::to_string(a.fd[0]) + " to become readable") != std::string::npos);
+        CHECK(said[1].find("waiting for fd " + std::to_string(b.fd[0]) + " to become readable") != std::string::npos);
+        CHECK(reactor_counts().active() == 0);
+    });
+}
+
 TEST_CASE("waiting on an invalid or closed fd throws system_error(EBADF) naming the fd") {
     in_engine([] {
         CHECK_THROWS_WITH_AS(mt::wait_readable(12345), doctest::Contains("wait_readable(fd 12345)"),

@@ -91,7 +91,7 @@ public:
     void request_dump_signals() noexcept;
 
 private:
-    wait_node* begin(node_kind kind, const wait_kind& wk, control_block& me);
+    wait_node* begin(node_kind kind, const wait_kind& wk, control_block& me, wait_ticket& t);
     void watch_fd(fd_entry& e, wait_node* n, int fd, bool write, bool known);
     bool keeps_watcher(const fd_entry& e, int fd, bool write) const noexcept;
     void adopt_identity(fd_entry& e, int fd, std::uint32_t id) noexcept;

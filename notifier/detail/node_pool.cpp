@@ -41,8 +41,8 @@ bool node_pool::give_back(wait_node* n) noexcept {
     MT_ASSERT(!n->hook.prev && !n->hook.next, "a node was given back while still linked in a wait list");
     --count_of(n->kind);
     n->kind = node_kind::free;
-    n->waiter = nullptr;  // fd, pid and signo stay: a timeout's message describes the wait after it
-    ++n->generation;
+    n->waiter = nullptr;
+    ++n->generation;  // a wait_ticket of the ended wait no longer matches it
     free_.push_front(*n);  // the next wait takes it while it is warm in the cache
     return true;
 }

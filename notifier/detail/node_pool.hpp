@@ -30,13 +30,32 @@ struct wait_node {
     node_kind kind = node_kind::free;
     bool write = false;  // fd waits: the direction
     int fd = -1;         // fd waits; a child wait's pidfd
-    int signo = 0;
-    pid_t pid = 0;
-    std::uint64_t generation = 0;
+    int signo = 0;       // signal waits
+    std::uint64_t generation = 0;  // moves on each give_back (wait_ticket)
     list_hook<wait_node> hook;  // the free list, or the list it waits in (an fd's, a signal's)
 };
 
 using node_list = intrusive_list<wait_node, &wait_node::hook>;
+
+// wait_ticket — a reactor wait's object as the core sees it (wait_state::obj):
+// its node, the node's generation when taken, and what the wait is for. It
+// lives in the waiting call's frame for the whole wait, so what a timeout's
+// message or the dump describes is this wait's even after its node went back
+// to the pool (a timed-out wait's node is given back at the timeout, and the
+// next wait may take it before the waiter resumes to raise). Cancelling
+// through a ticket whose node was given back (its generation moved on) does
+// nothing.
+struct wait_ticket {
+    wait_node* node = nullptr;
+    std::uint64_t generation = 0;
+    int fd = -1;  // fd waits; a child wait's pidfd
+    bool write = false;
+    int signo = 0;
+    pid_t pid = 0;
+
+    // current — the node still belongs to this wait.
+    bool current() const noexcept { return node->kind != node_kind::free && node->generation == generation; }
+};
 
 class node_pool {
 public:
