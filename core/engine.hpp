@@ -221,7 +221,7 @@ public:
     void set_notifier(notifier_interface* n) noexcept {
         notifier_ = n;
         mailbox_->set_notifier(n);
-        if (n && block_before_) n->set_block_hooks(block_before_, block_after_, block_user_);
+        if (n && (block_before_ || block_after_)) n->set_block_hooks(block_before_, block_after_, block_user_);
     }
     // adopt_notifier — a notifier the engine owns and destroys after the
     // last micro-thread (notifier/ makes its libev one on first use).

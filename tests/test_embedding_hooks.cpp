@@ -81,3 +81,13 @@ TEST_CASE("block hooks run around an engine's own sleep when it has no notifier"
     CHECK(before >= 1);
     CHECK(after == before);
 }
+
+TEST_CASE("an after-only block hook set before the engine has a notifier reaches the notifier it gets") {
+    static int after = 0;
+    mt::engine e;  // its libev notifier is made when the loop starts
+    e.set_block_hooks(nullptr, [](void*) { ++after; }, nullptr);
+    auto h = mt::spawn([] { mt::sleep_d(5ms); });
+    e.loop();
+    h.result();
+    CHECK(after >= 1);
+}
