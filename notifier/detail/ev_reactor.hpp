@@ -1,7 +1,7 @@
 // notifier/detail/ev_reactor.hpp — the reactor: the waits of notifier/
 // made of its concepts, each in a file of its own —
 //   ev_backend    the libev loop (the only user of <ev.h>)
-//   node_pool     one record per pending wait, generations for wake-ups
+//   node_pool     one record per pending wait; the ticket that names it
 //   fd_table      who waits for which fd and direction, the read hint
 //   signal_table  which signals this reactor owns, who waits for each
 //   dump_board    the process's reactors, asked for dumps on a signal
