@@ -152,17 +152,17 @@ def _on_lock(obj):
 
 
 def _on_fd(obj):
-    node = _cast(obj, "mt::detail::wait_node")
-    direction = "writable" if bool(node["write"]) else "readable"
-    return "for fd %d to become %s" % (int(node["fd"]), direction)
+    ticket = _cast(obj, "mt::detail::wait_ticket")
+    direction = "writable" if bool(ticket["write"]) else "readable"
+    return "for fd %d to become %s" % (int(ticket["fd"]), direction)
 
 
 def _on_signal(obj):
-    return "for signal %d" % int(_cast(obj, "mt::detail::wait_node")["signo"])
+    return "for signal %d" % int(_cast(obj, "mt::detail::wait_ticket")["signo"])
 
 
 def _on_child(obj):
-    return "for child process %d" % int(_cast(obj, "mt::detail::wait_node")["pid"])
+    return "for child process %d" % int(_cast(obj, "mt::detail::wait_ticket")["pid"])
 
 
 _DESCRIBERS = {
