@@ -32,7 +32,7 @@ public:
     virtual void on_fd(int fd, int dir, bool error) noexcept = 0;  // dir: 0 read, 1 write
     virtual void on_signal(int signo) noexcept = 0;
     virtual void on_wakeup() noexcept = 0;
-    // around the kernel's blocking wait, while hooks_on (ev_backend::set_hooks)
+    // around the kernel's blocking wait, while set_hooks(true) is in force
     virtual void before_block() noexcept = 0;
     virtual void after_block() noexcept = 0;
 
