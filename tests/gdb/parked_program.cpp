@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
         mt::mutex accounts("accounts");
         int fds[2];
         if (::pipe(fds) != 0) return;
+        std::printf("reader's fd: %d\n", fds[0]);  // what mt list must say #6 waits for
+        std::fflush(stdout);
         std::unique_lock<mt::mutex> held(accounts);
         auto getter = mt::spawn(mt::spawn_options{"getter"}, [&] { park_on_pipe(inbox); });
         auto locker = mt::spawn(mt::spawn_options{"locker"}, [&] { park_on_mutex(accounts); });
