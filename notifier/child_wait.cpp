@@ -99,7 +99,12 @@ int ev_reactor::wait_child(control_block& me, pid_t pid, const deadline& d) {
         t.fd = pfd;
         t.pid = pid;
         wait_node* n = begin(node_kind::child, child_kind, me, t);
-        watch_fd(e, n, pfd, false, false);  // a new pidfd: its number may be new to libev
+        try {
+            watch_fd(e, n, pfd, false, false);  // a new pidfd: its number may be new to libev
+        } catch (...) {
+            abandon_wait(me);
+            throw;
+        }
         end_wait_or_throw(me, d, "wait_child");
         if (reaped(pid, status, me)) return status;
     }

@@ -219,7 +219,12 @@ void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& 
     t.fd = fd;
     t.write = write;
     wait_node* n = begin(node_kind::fd, fd_kind, me, t);
-    watch_fd(e, n, fd, write, known);
+    try {
+        watch_fd(e, n, fd, write, known);  // the backend's first watcher of fd may not get its memory
+    } catch (...) {
+        abandon_wait(me);  // unlinks and frees the node: nothing armed is left behind
+        throw;
+    }
     end_wait_or_throw(me, d, op);
 }
 

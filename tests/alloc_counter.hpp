@@ -8,4 +8,9 @@ namespace mt_test {
 
 std::size_t allocations() noexcept;
 
+// fail_allocation_after — on this OS thread, the allocation after the next
+// `n` ones throws std::bad_alloc (once); -1 turns that off. For tests of
+// what an operation leaves behind when its memory runs out.
+void fail_allocation_after(long n) noexcept;
+
 }  // namespace mt_test

@@ -122,6 +122,31 @@ TEST_CASE("timeouts in one batch each name their own fd, though the first to res
     });
 }
 
+TEST_CASE("an fd wait whose watcher cannot get memory throws bad_alloc and leaves nothing armed") {
+    in_engine([] {
+        socket_pair sp;
+        char c;
+        CHECK(::write(sp.fd[0], "x", 1) == 1);  // a first wait, on the other end: the node pool is warm
+        mt::wait_readable(sp.fd[1], 1s);
+        CHECK(::read(sp.fd[1], &c, 1) == 1);
+        auto& r = mt::detail::reactor::of(*mt::engine::current());
+        r.set_drained(sp.fd[0]);  // fd[0]'s entry exists; its first watchers do not
+        mt_test::fail_allocation_after(0);  // the next allocation: those watchers
+        bool threw = false;
+        try {
+            mt::wait_readable(sp.fd[0], 1s);
+        } catch (const std::bad_alloc&) {
+            threw = true;
+        }
+        mt_test::fail_allocation_after(-1);
+        CHECK(threw);
+        CHECK(reactor_counts().active() == 0);
+        CHECK(::write(sp.fd[1], "x", 1) == 1);
+        mt::wait_readable(sp.fd[0], 1s);  // the next wait on it works
+        CHECK(::read(sp.fd[0], &c, 1) == 1);
+    });
+}
+
 TEST_CASE("waiting on an invalid or closed fd throws system_error(EBADF) naming the fd") {
     in_engine([] {
         CHECK_THROWS_WITH_AS(mt::wait_readable(12345), doctest::Contains("wait_readable(fd 12345)"),

@@ -52,7 +52,8 @@ public:
     // watch — starts the watcher of fd's direction, telling libev the number
     // may belong to a new file (so its next reify re-registers it with the
     // kernel — one epoll_ctl: an fd closed and reused is watched again). A
-    // watcher already started is left as it is.
+    // watcher already started is left as it is. Throws std::bad_alloc when
+    // fd's first watchers cannot be allocated (nothing started then).
     void watch(int fd, int dir);
     // resume — starts the watcher of fd's direction without that: the caller
     // knows fd names the same file as when this watcher last ran (a managed
