@@ -8,11 +8,9 @@
 // N round trips (argv[1], default 100,000) after N/10 warm-up ones.
 // Prints socket_roundtrip_ns = elapsed / N.
 #include "common.hpp"
+#include "libev_socketpair.hpp"
 
 #include <cerrno>
-#include <ev.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace {
 
@@ -25,29 +23,24 @@ struct Party {
     long left = 0;  // A only: round trips still to do
 };
 
-void die(const char* what) {
-    std::perror(what);
-    std::exit(1);
-}
-
 void on_readable(struct ev_loop* loop, ev_io* w, int) {
     auto* p = reinterpret_cast<Party*>(w);
     char buf[kMsg];
     ssize_t r = read(p->fd, buf, kMsg);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;  // spurious
-    if (r != static_cast<ssize_t>(kMsg)) die("read");
+    if (r != static_cast<ssize_t>(kMsg)) peers::die("read");
     if (!p->echo && --p->left == 0) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
-    if (write(p->fd, buf, kMsg) != static_cast<ssize_t>(kMsg)) die("write");
+    if (write(p->fd, buf, kMsg) != static_cast<ssize_t>(kMsg)) peers::die("write");
 }
 
 double run(struct ev_loop* loop, Party& a, long n) {
     char msg[kMsg] = {'x'};
     a.left = n;
     auto t0 = peers::clock::now();
-    if (write(a.fd, msg, kMsg) != static_cast<ssize_t>(kMsg)) die("write");
+    if (write(a.fd, msg, kMsg) != static_cast<ssize_t>(kMsg)) peers::die("write");
     ev_run(loop, 0);
     return peers::ns_since(t0) / static_cast<double>(n);
 }
@@ -56,27 +49,12 @@ double run(struct ev_loop* loop, Party& a, long n) {
 
 int main(int argc, char** argv) {
     long n = peers::arg_count(argc, argv, 100000);
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
-        die("socketpair");
-    struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
-    if (!loop) die("ev_loop_new(EVBACKEND_EPOLL)");
-
     Party a{}, b{};
-    a.fd = sv[0], a.echo = false;
-    b.fd = sv[1], b.echo = true;
-    ev_io_init(&a.io, on_readable, a.fd, EV_READ);
-    ev_io_init(&b.io, on_readable, b.fd, EV_READ);
-    ev_io_start(loop, &a.io);
-    ev_io_start(loop, &b.io);
+    peers::libev_socketpair sp(&a.io, &b.io, on_readable);
+    a.fd = sp.fd[0], a.echo = false;
+    b.fd = sp.fd[1], b.echo = true;
 
-    run(loop, a, n / 10 + 1);  // warm-up
-    peers::report("socket_roundtrip_ns", run(loop, a, n));
-
-    ev_io_stop(loop, &a.io);
-    ev_io_stop(loop, &b.io);
-    ev_loop_destroy(loop);
-    close(sv[0]);
-    close(sv[1]);
+    run(sp.loop, a, n / 10 + 1);  // warm-up
+    peers::report("socket_roundtrip_ns", run(sp.loop, a, n));
     return 0;
 }

@@ -18,13 +18,11 @@
 // N round trips (argv[1], default 100,000) after N/10 warm-up ones.
 // Prints socket_roundtrip_ns = elapsed / N.
 #include "common.hpp"
+#include "libev_socketpair.hpp"
 
 #include <boost/context/detail/fcontext.hpp>
 #include <cerrno>
 #include <cstring>
-#include <ev.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace {
 
@@ -43,11 +41,6 @@ Party* woken = nullptr;      // set by a read callback: the party to resume
 bool via_loop = false;
 bc::fcontext_t home = nullptr;  // main's stack: the loop context under --via-loop
 Party* current = nullptr;
-
-void die(const char* what) {
-    std::perror(what);
-    std::exit(1);
-}
 
 void on_readable(struct ev_loop*, ev_io* w, int) { woken = reinterpret_cast<Party*>(w); }
 
@@ -80,12 +73,12 @@ void read_byte(Party& p) {
         const ssize_t r = read(p.fd, &c, 1);
         if (r == 1) return;
         if (r < 0 && errno == EAGAIN) continue;
-        die("read");
+        peers::die("read");
     }
 }
 
 void write_byte(Party& p) {
-    if (write(p.fd, "x", 1) != 1) die("write");
+    if (write(p.fd, "x", 1) != 1) peers::die("write");
 }
 
 Party a, b;
@@ -120,7 +113,7 @@ void party_b(bc::transfer_t t) {
 
 bc::fcontext_t make(void (*fn)(bc::transfer_t)) {
     auto* stack = static_cast<char*>(std::malloc(kStack));
-    if (!stack) die("malloc");
+    if (!stack) peers::die("malloc");
     return bc::make_fcontext(stack + kStack, kStack, fn);
 }
 
@@ -129,16 +122,10 @@ bc::fcontext_t make(void (*fn)(bc::transfer_t)) {
 int main(int argc, char** argv) {
     via_loop = argc > 2 && std::strcmp(argv[2], "--via-loop") == 0;
     rounds = peers::arg_count(argc, argv, 100000);
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
-    loop = ev_loop_new(EVBACKEND_EPOLL);
-    if (!loop) die("ev_loop_new(EVBACKEND_EPOLL)");
-    a.fd = sv[0];
-    b.fd = sv[1];
-    ev_io_init(&a.io, on_readable, a.fd, EV_READ);
-    ev_io_init(&b.io, on_readable, b.fd, EV_READ);
-    ev_io_start(loop, &a.io);
-    ev_io_start(loop, &b.io);
+    peers::libev_socketpair sp(&a.io, &b.io, on_readable);
+    loop = sp.loop;
+    a.fd = sp.fd[0];
+    b.fd = sp.fd[1];
 
     a.ctx = make(party_a);
     b.ctx = make(party_b);
@@ -159,11 +146,5 @@ int main(int argc, char** argv) {
         switch_to(home, woken->ctx);
     }
     peers::report("socket_roundtrip_ns", result_ns);
-
-    ev_io_stop(loop, &a.io);
-    ev_io_stop(loop, &b.io);
-    ev_loop_destroy(loop);
-    close(sv[0]);
-    close(sv[1]);
     return 0;
 }
