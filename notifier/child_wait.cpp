@@ -57,10 +57,7 @@ const wait_kind child_kind{
     "child",
     [](const void* obj, std::string& out) { describe_child(static_cast<const wait_ticket*>(obj)->pid, out); },
     [](const void*) -> control_block* { return nullptr; },
-    [](void* obj, control_block& waiter) {
-        auto* t = static_cast<wait_ticket*>(obj);
-        if (t->current()) static_cast<ev_reactor*>(reactor::find(*waiter.eng))->give_back(t->node);
-    },
+    ev_reactor::cancel_wait,
 };
 
 const wait_kind child_poll_kind{

@@ -29,14 +29,6 @@ namespace {
 
 control_block* no_blocker(const void*) { return nullptr; }
 
-// cancel_wait — every reactor wait is cancelled the same way: its node is
-// unlinked and goes back to the pool (unless it went back already).
-void cancel_wait(void* obj, control_block& waiter) {
-    auto* t = static_cast<wait_ticket*>(obj);
-    if (!t->current()) return;  // settled already
-    static_cast<ev_reactor*>(reactor::find(*waiter.eng))->give_back(t->node);
-}
-
 const wait_kind fd_kind{
     "fd",
     [](const void* obj, std::string& out) {
@@ -44,7 +36,7 @@ const wait_kind fd_kind{
         out += "for fd " + std::to_string(t->fd) + (t->write ? " to become writable" : " to become readable");
     },
     no_blocker,
-    cancel_wait,
+    ev_reactor::cancel_wait,
 };
 
 const wait_kind signal_kind{
@@ -54,7 +46,7 @@ const wait_kind signal_kind{
         out += "for signal " + std::to_string(t->signo) + " (" + ::strsignal(t->signo) + ")";
     },
     no_blocker,
-    cancel_wait,
+    ev_reactor::cancel_wait,
 };
 
 }  // namespace
@@ -102,6 +94,12 @@ int ev_reactor::host_fd() {
 }
 
 // ---- nodes -----------------------------------------------------------------------------
+
+void ev_reactor::cancel_wait(void* ticket, control_block& waiter) noexcept {
+    auto* t = static_cast<wait_ticket*>(ticket);
+    if (!t->current()) return;  // settled already
+    static_cast<ev_reactor*>(reactor::find(*waiter.eng))->give_back(t->node);
+}
 
 void ev_reactor::give_back(wait_node* n) noexcept {
     if (n->kind == node_kind::free) return;
@@ -184,9 +182,13 @@ void ev_reactor::adopt_identity(fd_entry& e, int fd, std::uint32_t id) noexcept 
     e.identity = id;
 }
 
-// watch_fd — links n into fd's list for its direction (e: fd's entry); the backend watches
-// it. `known`: fd is the managed file the entry's watchers were started for
-// (resume: no re-registration), else the number may name a new file.
+// watch_fd — links n into fd's list for its direction (e: fd's entry); the
+// backend watches it. `known`: fd is the managed file the entry's watchers
+// were started for (resume: no re-registration), else the number may name a
+// new file. Throws std::bad_alloc when the backend cannot allocate fd's first
+// watchers, with n linked: the caller abandons the wait (a try around the
+// backend call here would keep watch_fd out of line, 42 instructions more
+// per fd wait; at the two call sites it costs none).
 void ev_reactor::watch_fd(fd_entry& e, wait_node* n, int fd, bool write, bool known) {
     n->fd = fd;
     n->write = write;
@@ -220,7 +222,7 @@ void ev_reactor::wait_fd(control_block& me, int fd, bool write, const deadline& 
     t.write = write;
     wait_node* n = begin(node_kind::fd, fd_kind, me, t);
     try {
-        watch_fd(e, n, fd, write, known);  // the backend's first watcher of fd may not get its memory
+        watch_fd(e, n, fd, write, known);
     } catch (...) {
         abandon_wait(me);  // unlinks and frees the node: nothing armed is left behind
         throw;

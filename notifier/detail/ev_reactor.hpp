@@ -79,6 +79,9 @@ public:
     // (unless the watcher is kept: a managed fd's read side, ev_reactor.cpp).
     // Idempotent (a node already free is left alone).
     void give_back(wait_node* n) noexcept;
+    // cancel_wait — the wait_kind cancel of every reactor wait (its object is
+    // a wait_ticket): gives the ticket's node back unless it went back already.
+    static void cancel_wait(void* ticket, control_block& waiter) noexcept;
 
     // --- dumps on a signal (dump_board.hpp)
     // watch_dump_signals — watches every dump signal no other reactor owns.
