@@ -1,7 +1,9 @@
 // capi/select.cpp — select over pipes of the caller's objects.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -27,6 +29,13 @@ mt_status mt_select(mt_select_case* cases, size_t n, int64_t timeout_ns, size_t*
             c_value put_value;
             std::optional<c_value> got;
         };
+        // No array of more cases than this can exist in the caller's memory;
+        // a larger n is a bad count, not a big select.
+        constexpr std::size_t max_cases =
+            static_cast<std::size_t>(PTRDIFF_MAX) / std::max({sizeof(slot), sizeof(mt::select_case), sizeof(mt_select_case)});
+        if (n > max_cases)
+            throw mt::usage_error(fmt::format("mt_select with {} cases: more than any array of cases can hold ({} at most)",
+                                              n, max_cases));
         constexpr std::size_t inline_cases = 8;
         slot inline_slots[inline_cases];
         std::unique_ptr<slot[]> heap_slots;

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -858,6 +859,8 @@ static mt_status test_select(void* arg, void** result) {
     cases[1].enabled = 1;
     cases[2].pipe = NULL; /* disabled: a nil channel */
     size_t chosen = 99;
+    CHECK_STATUS(mt_select(cases, SIZE_MAX, MS(2), &chosen), MT_USAGE); /* a bad count, not a big select */
+    CHECK(strstr(mt_last_error_message(), "mt_select with 18446744073709551615 cases: more than any array") != NULL);
     CHECK_STATUS(mt_select(cases, 3, MS(2), &chosen), MT_TIMEOUT);
     CHECK(strstr(mt_last_error_message(), "mt_select in micro-thread #1 'main' timed out after 0.002 s waiting for one of 3 cases") != NULL);
 
