@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "notifier/detail/reactor.hpp"
 #include "notifier/notifier.hpp"
 #include "tests/alloc_counter.hpp"
+#include "tests/child_process.hpp"
 #include "tests/engine_fixture.hpp"
 #include "tests/stream_pair.hpp"
 
@@ -516,6 +518,30 @@ TEST_CASE("block hooks set to none stop running, and set again run again") {
         CHECK(after > seen);
         mt::set_block_hooks(nullptr, nullptr, nullptr);
     });
+}
+
+TEST_CASE("a block hook that changes errno does not turn a poll a signal interrupted into a failure") {
+    // libev tells EINTR from a failed epoll_wait by errno, read after the
+    // after-hook ran: a hook that clobbers it (an interpreter running signal
+    // handlers there) must not make it abort.
+    const mt_test::child_outcome out = mt_test::run_in_child([] {
+        struct sigaction sa {};
+        sa.sa_handler = [](int) {};  // no SA_RESTART; epoll_wait is never restarted anyway
+        ::sigaction(SIGALRM, &sa, nullptr);
+        static int after = 0;
+        mt::run([] {
+            mt::set_block_hooks(nullptr, [](void*) { ++after; errno = EBADF; }, nullptr);
+            itimerval t{};
+            t.it_value.tv_usec = 10'000;
+            ::setitimer(ITIMER_REAL, &t, nullptr);
+            mt::sleep_d(200ms);  // the alarm interrupts this wait's epoll_wait
+            mt::set_block_hooks(nullptr, nullptr, nullptr);
+        });
+        ::_exit(after >= 2 ? 0 : 3);  // interrupted, then polled again
+    });
+    INFO(out.err);
+    CHECK(out.signal == 0);
+    CHECK(out.exit_code == 0);
 }
 
 TEST_CASE("waiting on fds and timers allocates nothing once warm") {

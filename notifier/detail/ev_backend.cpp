@@ -71,8 +71,20 @@ struct ev_backend::impl {
     }
     static void on_signal(struct ev_loop* l, ev_signal* w, int) noexcept { of(l).events.on_signal(w->signum); }
     static void on_async(struct ev_loop* l, ev_async*, int) noexcept { of(l).events.on_wakeup(); }
-    static void on_release(struct ev_loop* l) noexcept { of(l).events.before_block(); }
-    static void on_acquire(struct ev_loop* l) noexcept { of(l).events.after_block(); }
+    // The block hooks are the embedder's code (an interpreter runs its signal
+    // handlers in the after hook), and libev reads errno after them: a
+    // poll interrupted by a signal is told from a failed one by EINTR, so
+    // errno is kept across both hooks.
+    static void on_release(struct ev_loop* l) noexcept {
+        const int saved = errno;
+        of(l).events.before_block();
+        errno = saved;
+    }
+    static void on_acquire(struct ev_loop* l) noexcept {
+        const int saved = errno;
+        of(l).events.after_block();
+        errno = saved;
+    }
 };
 
 ev_backend::ev_backend(backend_events& events) : impl_(std::make_unique<impl>(events)) {
