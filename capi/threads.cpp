@@ -178,6 +178,15 @@ mt_status mt_abort(mt_thread* t) {
     });
 }
 
+mt_status mt_interrupt(mt_thread* t, void* error, const mt_type* type, const char* message) {
+    foreign_object obj = foreign_object::adopt(error, type);  // taken even if refused
+    return guard([&] {
+        thread_block& b = checked(t, "mt_interrupt");
+        b.eng->interrupt(b, std::make_exception_ptr(foreign_error(std::move(obj), message ? message : "interrupted")));
+        return MT_OK;
+    });
+}
+
 mt_status mt_yield(void) {
     return guard([] {
         mt::yield();

@@ -178,6 +178,12 @@ mt_status mt_thread_result(mt_thread* t, void** result);
 /* mt_abort — raises MicroThreadExit in t at its suspension point (MT_EXIT
  * at once when t is the caller). Nothing when it has ended. */
 mt_status mt_abort(mt_thread* t);
+/* mt_interrupt — raises an error object once in t at its next suspension
+ * point: a t that waits is woken for it (unless its wait is shielded or not
+ * interruptible), and the call that suspends returns MT_FAILED with the
+ * object (mt_take_error). One reference of error is taken, even when refused;
+ * released when t has ended. May be called on the root (a block hook). */
+mt_status mt_interrupt(mt_thread* t, void* error, const mt_type* type, const char* message);
 /* mt_yield — lets every other runnable micro-thread run once. */
 mt_status mt_yield(void);
 

@@ -237,10 +237,37 @@ static void before_block(void* user) {
     r->released = PyEval_SaveThread();
 }
 
+/* run_signal_handlers — a signal that arrived while the engine blocked has
+ * its Python handler run now, as CPython runs one when a blocking call of
+ * its main thread is interrupted (PEP 475): a handler that returns lets the
+ * waits go on; an exception it raises is raised in main, in the wait main is
+ * in (or at its next suspension). Only on the main OS thread (CPython's
+ * rule). The handler runs between micro-threads, with the state of the code
+ * that called run(). */
+static void run_signal_handlers(mtpy_run_state* r) {
+    if (PyErr_CheckSignals() == 0) return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value) PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    if (!value) return;
+    mt_info info;
+    if (r->main && mt_thread_info(r->main, &info) == MT_OK && info.state < 4) {
+        mt_interrupt(r->main, value, &mtpy_object_type, "a signal handler raised"); /* the reference moves */
+        return;
+    }
+    /* main has ended: nobody to raise it in */
+    PyErr_Restore(Py_NewRef((PyObject*)Py_TYPE(value)), value, NULL);
+    PyErr_WriteUnraisable(NULL);
+}
+
 static void after_block(void* user) {
     mtpy_run_state* r = user;
     PyEval_RestoreThread(r->released);
     r->released = NULL;
+    run_signal_handlers(r);
 }
 
 void mtpy_install_hooks(mt_engine* e) {

@@ -12,6 +12,7 @@ import queue
 import select
 import selectors
 import shutil
+import signal
 import socket
 import socketserver
 import ssl
@@ -161,6 +162,77 @@ class ThreadingTest(unittest.TestCase):
         for t in ts:
             t.join()
         self.assertLess(time.monotonic() - start, 3.0)  # 20 sleeps one after the other: 6 s
+
+    @in_run
+    def test_a_signal_handler_that_raises_ends_mains_wait_with_its_exception(self):
+        class Alarm(Exception):
+            pass
+
+        def handler(signo, frame):
+            raise Alarm(signo)
+
+        old = signal.signal(signal.SIGALRM, handler)
+        a, b = socket.socketpair()
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(a, selectors.EVENT_READ)
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                start = time.monotonic()
+                with self.assertRaises(Alarm) as caught:
+                    sel.select(20)  # nothing ever arrives: only the handler ends it
+                self.assertEqual(caught.exception.args, (signal.SIGALRM,))
+                self.assertLess(time.monotonic() - start, 10.0)
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                with self.assertRaises(Alarm):
+                    a.recv(1)  # a socket wait too
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                with self.assertRaises(Alarm):
+                    time.sleep(20)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+            a.close()
+            b.close()
+
+    @in_run
+    def test_a_signal_handler_that_returns_lets_the_wait_go_on(self):
+        calls = []
+        old = signal.signal(signal.SIGALRM, lambda signo, frame: calls.append(signo))
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.02)
+            start = time.monotonic()
+            time.sleep(0.2)
+            self.assertGreaterEqual(time.monotonic() - start, 0.2)
+            self.assertEqual(calls, [signal.SIGALRM])
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+    @in_run
+    def test_a_signal_handlers_exception_goes_to_main_not_to_the_thread_that_waits(self):
+        class Alarm(Exception):
+            pass
+
+        def handler(signo, frame):
+            raise Alarm()
+
+        old = signal.signal(signal.SIGALRM, handler)
+        done = threading.Event()
+        try:
+            def waiter():
+                time.sleep(0.3)  # not interrupted: handlers belong to the main thread
+                done.set()
+
+            t = threading.Thread(target=waiter)
+            t.start()
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with self.assertRaises(Alarm):
+                done.wait()  # main waits here
+            self.assertTrue(done.wait(10))
+            t.join()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
     @in_run
     def test_lock_condition_event_semaphore_and_queue_are_cooperative(self):

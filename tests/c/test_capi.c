@@ -102,6 +102,47 @@ static mt_status sleeps_forever(void* arg, void** result) {
     return s; /* unwinds as MicroThreadExit */
 }
 
+/* sleeps_until_interrupted — its sleep ends with the error object mt_interrupt gave. */
+static mt_status sleeps_until_interrupted(void* arg, void** result) {
+    (void)arg;
+    CHECK_STATUS(mt_sleep(MS(60000)), MT_FAILED);
+    CHECK(strstr(mt_last_error_message(), "wake up") != NULL);
+    void* err = NULL;
+    const mt_type* type = NULL;
+    CHECK_STATUS(mt_take_error(&err, &type), MT_OK);
+    CHECK(type == &counted_type && err != NULL && ((counted*)err)->value == 3);
+    counted_release(err);
+    CHECK_STATUS(mt_sleep(MS(1)), MT_OK); /* once: the next wait is not interrupted */
+    *result = (void*)1;
+    return MT_OK;
+}
+
+static mt_status test_interrupt(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    mt_thread* t = mt_spawn(NULL, sleeps_until_interrupted, NULL);
+    CHECK_STATUS(mt_yield(), MT_OK); /* it sleeps now */
+    CHECK_STATUS(mt_interrupt(t, counted_new(3), &counted_type, "wake up"), MT_OK);
+    void* r = NULL;
+    CHECK_STATUS(mt_join(t, MT_FOREVER, &r), MT_OK);
+    CHECK(r == (void*)1);
+    /* an ended micro-thread: the error is released, nothing happens */
+    CHECK_STATUS(mt_interrupt(t, counted_new(4), &counted_type, "too late"), MT_OK);
+    mt_thread_release(t);
+    /* the caller itself: raised at its next suspension */
+    mt_thread* me = mt_current_thread();
+    CHECK_STATUS(mt_interrupt(me, counted_new(5), &counted_type, "self"), MT_OK);
+    CHECK_STATUS(mt_yield(), MT_FAILED);
+    void* err = NULL;
+    const mt_type* type = NULL;
+    CHECK_STATUS(mt_take_error(&err, &type), MT_OK);
+    CHECK(err != NULL && ((counted*)err)->value == 5);
+    counted_release(err);
+    mt_thread_release(me);
+    CHECK_STATUS(mt_interrupt(NULL, counted_new(6), &counted_type, "no one"), MT_USAGE); /* taken even so */
+    return MT_OK;
+}
+
 static mt_status test_spawn_join(void* arg, void** result) {
     (void)arg;
     (void)result;
@@ -1059,6 +1100,7 @@ static const test_case tests[] = {
     {"the toolbox: semaphores, events, barriers, queues of objects", test_toolbox, NULL},
     {"mutexes (plain and recursive) and conditions: timeouts, cycles, misuse", test_locks, NULL},
     {"embedding: state blocks, switch and block hooks, a host loop", NULL, test_embedding},
+    {"mt_interrupt raises an error object once in a micro-thread's wait", test_interrupt, NULL},
     {"a deadlock is MT_DEADLOCK with the chain", NULL, test_deadlock},
     {"misuse is MT_USAGE, never a crash", NULL, test_misuse},
     {"a handle outlives its engine: MT_USAGE, and its release frees it", NULL, test_handle_outlives_engine},
