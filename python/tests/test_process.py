@@ -88,6 +88,8 @@ class CtrlCTests(unittest.TestCase):
     def test_python_sigint_handling_is_back_after_run(self):
         r = run_child("""
             import signal, micro_threading as mt
+            # as under a terminal: a runner may start us with SIGINT ignored
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             mt.run(lambda: mt.sleep_d(0.001))
             print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
             try:
