@@ -100,6 +100,7 @@ static PyObject* run(PyObject* m, PyObject* args) {
         result = finish(&r, s, message);
         PyMem_Free(message);
         mt_thread_release(r.main);
+        r.main = NULL; /* released: the block hooks (signal handlers) still run while the engine is freed */
     }
     /* Anything still alive (only after a failure above) is aborted and run to its end. */
     PyObject *et, *ev, *etb;
