@@ -110,6 +110,7 @@ static PyObject* run(PyObject* m, PyObject* args) {
     mtpy_drop_chunk_cache();
     PyErr_Restore(et, ev, etb);
     mtpy_run = NULL;
+    mtpy_trip_interrupts(&r); /* main ended before it ran again: its handler runs in run()'s caller */
     Py_XDECREF(r.fatal);
     Py_DECREF(r.graveyard);
     return result;

@@ -44,6 +44,8 @@ typedef struct mtpy_run_state {
     mtpy_record* running;        /* bodies started and not yet returned (a list) */
     PyObject* fatal;             /* SystemExit / KeyboardInterrupt that ends the run, or NULL */
     PyObject* graveyard;         /* a list of objects dropped where no Python code may run */
+    uint64_t interrupts[2];      /* signals _thread.interrupt_main() asked for in another
+                                    micro-thread, bit = signal number: tripped when main runs */
 } mtpy_run_state;
 
 extern _Thread_local mtpy_run_state* mtpy_run;
@@ -119,6 +121,10 @@ typedef struct mtpy_coop {
 mtpy_coop* mtpy_coop_state(void);
 /* mtpy_coop_of — a micro-thread's (its block's), or NULL. */
 mtpy_coop* mtpy_coop_of(mt_thread* t);
+/* mtpy_trip_interrupts — trips (PyErr_SetInterruptEx) the signals
+ * _coop_interrupt_main deferred to main, and forgets them. Async-signal-safe
+ * calls only: the switch hook may call it. */
+void mtpy_trip_interrupts(mtpy_run_state* r);
 /* mtpy_main_end_hook — called (no arguments) in the main micro-thread after
  * main's function returned or raised (not after SystemExit or
  * KeyboardInterrupt), before the body ends; NULL: none. A reference. */

@@ -222,12 +222,22 @@ static inline void restore(mtpy_state* s, PyThreadState* ts) {
 
 /* on_switch — the engine's switch hook: `from` is left, `to` entered (the
  * root's block for the root). Runs with the GIL, on the leaving context's
- * stack, before the jump. Runs no Python code and calls no API. */
+ * stack, before the jump. Runs no Python code and calls no API but
+ * PyErr_SetInterruptEx (async-signal-safe), for what interrupt_main()
+ * deferred to main. */
 static void on_switch(void* user, void* from, void* to) {
     mtpy_run_state* r = user;
     PyThreadState* ts = r->tstate;
     save((mtpy_state*)from, ts);
     restore((mtpy_state*)to, ts);
+    if ((r->interrupts[0] | r->interrupts[1]) && ((mtpy_state*)to)->coop.is_main) mtpy_trip_interrupts(r);
+}
+
+void mtpy_trip_interrupts(mtpy_run_state* r) {
+    for (int sig = 1; sig < 128; sig++) {
+        if (r->interrupts[sig / 64] & (UINT64_C(1) << (sig % 64))) (void)PyErr_SetInterruptEx(sig);
+    }
+    r->interrupts[0] = r->interrupts[1] = 0;
 }
 
 /* before_block / after_block — around the engine's blocking wait in the

@@ -5,6 +5,7 @@ micro-threads on one OS thread, after micro_threading.cooperative.patch_all().
 The whole file runs patched (its own process: run_tests.py); the cases
 about patching itself (twice, after OS threads started, unpatching) run in
 fresh interpreters."""
+import _thread
 import http.client
 import http.server
 import os
@@ -233,6 +234,102 @@ class ThreadingTest(unittest.TestCase):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
+
+    @in_run
+    def test_interrupt_main_from_a_thread_raises_in_main_not_in_the_caller(self):
+        where = []
+
+        def handler(signo, frame):
+            where.append(threading.get_ident())
+            raise KeyboardInterrupt
+
+        old = signal.signal(signal.SIGINT, handler)
+        try:
+            def caller():
+                _thread.interrupt_main()
+                where.append("caller went on")
+
+            t = threading.Thread(target=caller)
+            with self.assertRaises(KeyboardInterrupt):
+                t.start()
+                t.join()
+            t.join()
+            self.assertEqual(where, ["caller went on", threading.get_ident()])
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+    @in_run
+    def test_interrupt_main_from_a_thread_with_another_signal_runs_its_handler_once_in_main(self):
+        calls = []
+        old = signal.signal(signal.SIGUSR1, lambda signo, frame: calls.append((signo, threading.get_ident())))
+        try:
+            t = threading.Thread(target=_thread.interrupt_main, args=(signal.SIGUSR1,))
+            t.start()
+            t.join()
+            for _ in range(3):
+                mt.yield_()
+            self.assertEqual(calls, [(signal.SIGUSR1, threading.get_ident())])
+        finally:
+            signal.signal(signal.SIGUSR1, old)
+
+    @in_run
+    def test_interrupt_main_checks_the_signal_number_and_ignores_default_and_ignored_handlers(self):
+        def in_thread(fn):
+            out = []
+
+            def body():
+                try:
+                    fn()
+                    out.append(None)
+                except BaseException as e:
+                    out.append(e)
+
+            t = threading.Thread(target=body)
+            t.start()
+            t.join()
+            return out[0]
+
+        for bad in (-1, 0, signal.NSIG, 1000000):
+            self.assertIsInstance(in_thread(lambda: _thread.interrupt_main(bad)), ValueError)
+        self.assertIsInstance(in_thread(lambda: _thread.interrupt_main(10 ** 20)), OverflowError)
+        self.assertIsInstance(in_thread(lambda: _thread.interrupt_main("2")), TypeError)
+        old = signal.getsignal(signal.SIGUSR2)
+        try:
+            for disposition in (signal.SIG_IGN, signal.SIG_DFL):
+                signal.signal(signal.SIGUSR2, disposition)
+                self.assertIsNone(in_thread(lambda: _thread.interrupt_main(signal.SIGUSR2)))
+                mt.yield_()  # the process is still here: nothing was raised nor killed
+        finally:
+            signal.signal(signal.SIGUSR2, old)
+
+    def test_interrupt_main_after_main_ended_runs_the_handler_in_runs_caller(self):
+        calls = []
+        old = signal.signal(signal.SIGUSR1, lambda signo, frame: calls.append(threading.get_ident()))
+
+        def late():
+            mt.yield_()
+            mt.yield_()
+            _thread.interrupt_main(signal.SIGUSR1)
+            calls.append("late went on")
+
+        def main():
+            mt.micro_thread(late)
+            return "main's result"
+
+        try:
+            self.assertEqual(mt.run(main), "main's result")
+            for _ in range(1000):
+                pass
+            self.assertEqual(calls, ["late went on", threading.get_ident()])
+        finally:
+            signal.signal(signal.SIGUSR1, old)
+
+    @in_run
+    def test_interrupt_main_in_main_raises_at_once(self):
+        with self.assertRaises(KeyboardInterrupt):
+            _thread.interrupt_main()
+            for _ in range(1000):
+                pass
 
     @in_run
     def test_lock_condition_event_semaphore_and_queue_are_cooperative(self):

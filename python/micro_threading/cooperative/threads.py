@@ -23,6 +23,8 @@ join(timeout), is_alive, excepthook, enumerate, current_thread):
                              micro-thread ends.
   _thread._local             `local` below: thread-local per micro-thread.
   _thread._count             counts these micro-threads too.
+  _thread.interrupt_main     from a micro-thread other than main: the
+                             handler runs in main when main next runs.
   queue.SimpleQueue          queue's pure-Python one (the C one blocks the OS thread).
 
 When main's function ends, what threading does at the end of the main
@@ -38,6 +40,7 @@ import _thread
 import itertools as _itertools
 import queue as _queue
 import sys as _sys
+import signal as _signal
 import threading as _threading
 
 from .. import _core
@@ -138,6 +141,14 @@ def _set_sentinel():
     lock = CooperativeLock()
     store.setdefault(_SENTINELS, []).append(lock)
     return lock
+
+
+def interrupt_main(signum=_signal.SIGINT):
+    """interrupt_main(signum=signal.SIGINT): simulates signal signum arriving
+    in the main thread. Called in a micro-thread other than main (in a run on
+    the main OS thread), the handler runs in main when main next runs, not in
+    the caller; elsewhere, as the original."""
+    _core._coop_interrupt_main(signum, _os_ident() == _threading.main_thread().ident)
 
 
 def _count():
@@ -337,7 +348,8 @@ def apply(group):
     for name, value in (("start_new_thread", start_new_thread), ("start_new", start_new_thread),
                         ("allocate_lock", CooperativeLock), ("allocate", CooperativeLock),
                         ("RLock", rlock), ("get_ident", get_ident), ("_set_sentinel", _set_sentinel),
-                        ("_local", local), ("_count", _count)):
+                        ("_local", local), ("_count", _count),
+                        ("interrupt_main", interrupt_main)):
         group.set(_thread, name, value)
     for name, value in (("_start_new_thread", start_new_thread), ("_allocate_lock", CooperativeLock),
                         ("Lock", CooperativeLock), ("_CRLock", rlock), ("get_ident", get_ident),
