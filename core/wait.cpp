@@ -251,7 +251,7 @@ void describe_wait(const control_block& cb, std::string& out) {
     }
 }
 
-void check_wait_invariants(const control_block& cb) noexcept {
+void check_wait_invariants([[maybe_unused]] const control_block& cb) noexcept {
     MT_ASSERT((cb.w.phase == wait_phase::idle) == (cb.w.kind == nullptr), "a wait's kind and phase disagree");
     MT_ASSERT(cb.st != state::waiting || cb.w.phase == wait_phase::armed, "a waiting micro-thread is not in a wait");
     MT_ASSERT(cb.w.heap_index == no_heap_index || cb.w.phase == wait_phase::armed,

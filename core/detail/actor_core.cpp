@@ -182,7 +182,7 @@ void actor_core::serve_one(actor_call& c) {
     else fire(*c.caller, nullptr);
 }
 
-void actor_core::on_end(control_block& cb) noexcept {
+void actor_core::on_end([[maybe_unused]] control_block& cb) noexcept {
     MT_ASSERT(&cb == server_, "an actor was told of the end of another micro-thread");
     server_ = nullptr;
     if (reason_ == end_reason::none) reason_ = end_reason::aborted;  // it never ran
