@@ -39,8 +39,8 @@ ends only its thread, silently, as with OS threads.
 import _thread
 import itertools as _itertools
 import queue as _queue
-import sys as _sys
 import signal as _signal
+import sys as _sys
 import threading as _threading
 
 from .. import _core
