@@ -353,21 +353,29 @@ step_valgrind() {
   if ! grep -qE 'ERROR SUMMARY: 0 errors' build/memcheck.log; then failed=$((failed + 1)); fi
 }
 
-step_release
-step_docs
-step_instructions
-step_asan
-step_tsan
-step_fuzz_regression
-step_observability
+# timed STEP — runs STEP and says how long it took (CI's budget is 30 minutes).
+timed() {
+  local start=$SECONDS
+  "$1"
+  echo "   [$1: $((SECONDS - start)) s]"
+}
+
+timed step_release
+timed step_docs
+timed step_instructions
+timed step_asan
+timed step_tsan
+timed step_fuzz_regression
+timed step_observability
 if [ "$long" = 1 ]; then
-  step_soak
-  step_stress_long
-  step_fuzz_long
+  timed step_soak
+  timed step_stress_long
+  timed step_fuzz_long
 fi
 if [ "$valgrind" = 1 ]; then
-  step_valgrind
+  timed step_valgrind
 fi
+echo "   [all steps: $SECONDS s]"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
