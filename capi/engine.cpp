@@ -63,6 +63,7 @@ void mt_engine_options_init(mt_engine_options* o) {
     if (!o) return;
     std::memset(o, 0, sizeof *o);
     o->default_notifier = 1;
+    o->ctrl_c = 1;
 }
 
 mt_engine* mt_engine_new(const mt_engine_options* options) {
@@ -75,6 +76,7 @@ mt_engine* mt_engine_new(const mt_engine_options* options) {
         if (o.default_stack_size) eo.default_stack_size = o.default_stack_size;
         eo.embedder_state_size = o.state_size;
         eo.default_notifier = o.default_notifier != 0;
+        eo.ctrl_c = o.ctrl_c != 0;
         out = new mt_engine(eo);
         return MT_OK;
     });

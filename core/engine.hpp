@@ -91,6 +91,12 @@ struct engine_options {
     // engine makes one only when a wait needs it (an fd, a signal, ...), or
     // runs without one (deadlines then sleep the OS thread).
     bool default_notifier = true;
+    // ctrl_c — the notifier takes SIGINT (if no other engine of the process
+    // has it): Ctrl-C reaches the main micro-thread as interrupted_error.
+    // Off: SIGINT keeps whatever disposition the program gave it (an
+    // embedding interpreter's own handler), unless a micro-thread waits for
+    // it with wait_signal.
+    bool ctrl_c = true;
     // cpu_time — measure each micro-thread's CPU time from the start (the
     // dump shows it): one tick read per switch. Also MT_CPU_TIME=1 in the
     // environment. Off: the dump shows only the switch counts.
@@ -141,6 +147,7 @@ public:
     std::uint64_t serial() const noexcept { return serial_; }
     detail::stack_pool& stacks() noexcept { return pool_; }
     std::size_t default_stack_size() const noexcept { return opts_.default_stack_size; }
+    bool takes_ctrl_c() const noexcept { return opts_.ctrl_c; }
 
     // --- life of micro-threads (used by spawn, handles, scopes, deferreds)
 

@@ -105,9 +105,12 @@ typedef struct mt_engine_options {
     size_t default_stack_size;   /* 0: the engine's default (64 KiB) */
     size_t state_size;           /* bytes of embedder state per micro-thread (and the root), zeroed; 0: none */
     int default_notifier;        /* nonzero: start the libev notifier with the engine (Ctrl-C, SIGPIPE) */
+    int ctrl_c;                  /* nonzero: the notifier takes SIGINT (see mt_set_main); 0: SIGINT
+                                    keeps the host's disposition (an interpreter's own handler) */
 } mt_engine_options;
 
-/* mt_engine_options_init — the defaults: default stack, no state, notifier on. */
+/* mt_engine_options_init — the defaults: default stack, no state, notifier
+ * on, Ctrl-C to main. */
 void mt_engine_options_init(mt_engine_options* o);
 
 typedef struct mt_engine mt_engine;

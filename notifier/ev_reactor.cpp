@@ -74,7 +74,7 @@ bool env_on(const char* name) {
 }  // namespace
 
 ev_reactor::ev_reactor(engine& e)
-    : eng_(e), backend_(static_cast<backend_events&>(*this)) {
+    : eng_(e), signals_(e.takes_ctrl_c()), backend_(static_cast<backend_events&>(*this)) {
     if (signals_.owns_sigint()) backend_.watch_signal(SIGINT);  // Ctrl-C goes to the main micro-thread
     if (env_on("MT_DUMP_ON_SIGQUIT")) dump_board::enable(SIGQUIT);
     if (dump_board::any()) watch_dump_signals();

@@ -5,11 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <vector>
 
 #include "core/microthreading.hpp"
 #include "notifier/notifier.hpp"
+#include "tests/child_process.hpp"
 
 using namespace std::chrono_literals;
 
@@ -90,4 +92,55 @@ TEST_CASE("an after-only block hook set before the engine has a notifier reaches
     e.loop();
     h.result();
     CHECK(after >= 1);
+}
+
+namespace {
+volatile std::sig_atomic_t host_sigints = 0;
+void host_sigint_handler(int) { host_sigints = host_sigints + 1; }
+}  // namespace
+
+TEST_CASE("an engine with ctrl_c off leaves SIGINT to the program's own handler") {
+    auto out = mt_test::run_in_child([] {
+        struct sigaction sa {};
+        sa.sa_handler = host_sigint_handler;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGINT, &sa, nullptr);
+        mt::engine_options opts;
+        opts.ctrl_c = false;
+        const int seen = mt::run(
+            [] {
+                mt::sleep_d(1ms);  // the notifier exists and polls
+                ::kill(::getpid(), SIGINT);
+                mt::sleep_d(20ms);  // not interrupted: the engine does not own SIGINT
+                return static_cast<int>(host_sigints);
+            },
+            opts);
+        struct sigaction now {};
+        ::sigaction(SIGINT, nullptr, &now);
+        ::_exit(seen == 1 && now.sa_handler == host_sigint_handler ? 42 : 1);
+    });
+    CHECK(out.exit_code == 42);
+    CHECK(out.err == "");
+}
+
+TEST_CASE("an engine with ctrl_c on takes SIGINT from the program and gives it back when it ends") {
+    auto out = mt_test::run_in_child([] {
+        struct sigaction sa {};
+        sa.sa_handler = host_sigint_handler;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGINT, &sa, nullptr);
+        int code = 1;
+        try {
+            mt::run([] {
+                ::kill(::getpid(), SIGINT);
+                mt::sleep_d(10s);
+            });
+        } catch (const mt::interrupted_error&) {
+            code = host_sigints == 0 ? 42 : 2;
+        }
+        struct sigaction now {};
+        ::sigaction(SIGINT, nullptr, &now);
+        ::_exit(now.sa_handler == host_sigint_handler ? code : 3);
+    });
+    CHECK(out.exit_code == 42);
 }

@@ -13,9 +13,9 @@ namespace {
 std::array<std::atomic<const signal_table*>, NSIG> signal_owner{};
 }
 
-signal_table::signal_table() {
+signal_table::signal_table(bool take_sigint) {
     const signal_table* none = nullptr;
-    if (signal_owner[SIGINT].compare_exchange_strong(none, this)) {
+    if (take_sigint && signal_owner[SIGINT].compare_exchange_strong(none, this)) {
         own_sigint_ = true;
         claimed_[SIGINT] = true;
         ::sigaction(SIGINT, nullptr, &previous_[SIGINT]);

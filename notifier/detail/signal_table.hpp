@@ -3,7 +3,8 @@
 //
 // libev lets one loop watch a signal; a process-wide table says which
 // reactor (which engine) owns each one. A reactor takes SIGINT if no other
-// has it (Ctrl-C reaches its main micro-thread) and sets SIGPIPE to ignored
+// has it and its engine asks for it (engine_options::ctrl_c: Ctrl-C
+// reaches its main micro-thread), and sets SIGPIPE to ignored
 // if the program left it at its default (a write to a pipe or socket whose
 // reader is gone fails that call with EPIPE instead of killing the program).
 // A signal it has watched stays caught until it is destroyed — one that
@@ -29,7 +30,8 @@ struct control_block;
 
 class signal_table {
 public:
-    signal_table();
+    // take_sigint: whether to try to own SIGINT (engine_options::ctrl_c).
+    explicit signal_table(bool take_sigint);
     ~signal_table();
     signal_table(const signal_table&) = delete;
     signal_table& operator=(const signal_table&) = delete;

@@ -652,6 +652,45 @@ static int test_set_main(void) {
     return 0;
 }
 
+static volatile sig_atomic_t host_sigints;
+static void host_sigint_handler(int signo) {
+    (void)signo;
+    host_sigints = host_sigints + 1;
+}
+
+static mt_status main_kills_itself(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    CHECK_STATUS(mt_sleep(MS(1)), MT_OK); /* the notifier runs */
+    kill(getpid(), SIGINT);
+    CHECK_STATUS(mt_sleep(MS(20)), MT_OK); /* not interrupted: SIGINT is the host's */
+    CHECK(host_sigints == 1);
+    return MT_OK;
+}
+
+static int test_ctrl_c_off(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = host_sigint_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    mt_engine_options o;
+    mt_engine_options_init(&o);
+    CHECK(o.ctrl_c == 1);
+    o.ctrl_c = 0;
+    mt_engine* e = mt_engine_new(&o);
+    mt_thread* m = mt_spawn(NULL, main_kills_itself, NULL);
+    CHECK_STATUS(mt_set_main(e, m), MT_OK);
+    CHECK_STATUS(mt_engine_loop(e), MT_OK);
+    CHECK_STATUS(mt_thread_result(m, NULL), MT_OK);
+    mt_thread_release(m);
+    mt_engine_free(e);
+    struct sigaction now;
+    sigaction(SIGINT, NULL, &now);
+    CHECK(now.sa_handler == host_sigint_handler);
+    return 0;
+}
+
 static int unhandled_calls;
 static void on_unhandled(void* user, const mt_info* info, void* error, const mt_type* type, const char* message) {
     CHECK(user == (void*)&unhandled_calls);
@@ -1105,6 +1144,7 @@ static const test_case tests[] = {
     {"misuse is MT_USAGE, never a crash", NULL, test_misuse},
     {"a handle outlives its engine: MT_USAGE, and its release frees it", NULL, test_handle_outlives_engine},
     {"mt_set_main: Ctrl-C is MT_INTERRUPTED in main", NULL, test_set_main},
+    {"mt_engine_options.ctrl_c off: SIGINT stays with the host's handler", NULL, test_ctrl_c_off},
     {"the unhandled hook gets an unjoined failure's object", NULL, test_unhandled_hook},
     {"mt_submit_object: a dropped result is released", test_submit_object, NULL},
     {"mt_remote: another OS thread fires a deferred once; a late or withdrawn fire is dropped", test_remote, NULL},
