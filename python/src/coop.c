@@ -23,8 +23,6 @@
  *       are joined, daemon ones aborted).
  *   _coop_write_unraisable(exc, msg, obj) sys.unraisablehook, as _thread does
  *       for an exception that ends a thread started by start_new_thread.
- *   _coop_interrupt_main(signum, on_main_os_thread) _thread.interrupt_main,
- *       whose handler runs in main when another micro-thread calls it.
  *   CooperativeLock                     threading.Lock for micro-threads and
  *       OS threads alike (see its comment).
  *
@@ -32,7 +30,6 @@
 #include "mtpy.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <pythread.h>
@@ -261,44 +258,6 @@ static PyObject* coop_write_unraisable(PyObject* m, PyObject* const* args, Py_ss
     Py_RETURN_NONE;
 }
 
-/* _coop_interrupt_main(signum, on_main_os_thread) — _thread.interrupt_main:
- * simulates signal signum arriving in the main thread. Called by a
- * micro-thread other than main in a run on the main OS thread, the signal is
- * tripped when main next runs (on the switch into it, or when run() returns
- * if main has ended), so its handler runs in main, as CPython runs it in its
- * main thread; a wait main is in is not ended (CPython's interrupt_main does
- * not end one either). Anywhere else it is tripped now. */
-static PyObject* coop_interrupt_main(PyObject* m, PyObject* const* args, Py_ssize_t nargs) {
-    (void)m;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_coop_interrupt_main(signum, on_main_os_thread)");
-        return NULL;
-    }
-    int overflow = 0;
-    long signum = PyLong_AsLongAndOverflow(args[0], &overflow);
-    if (signum == -1 && PyErr_Occurred()) return NULL;
-    if (overflow || signum < INT_MIN || signum > INT_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C int");
-        return NULL;
-    }
-    if (signum < 1 || signum >= NSIG || signum >= 128) {
-        PyErr_SetString(PyExc_ValueError, "signal number out of range");
-        return NULL;
-    }
-    int on_main_os_thread = PyObject_IsTrue(args[1]);
-    if (on_main_os_thread < 0) return NULL;
-    mtpy_coop* c = mtpy_coop_state();
-    if (on_main_os_thread && c && !c->is_main) {
-        mtpy_run->interrupts[signum / 64] |= UINT64_C(1) << (signum % 64);
-        Py_RETURN_NONE;
-    }
-    if (PyErr_SetInterruptEx((int)signum)) {
-        PyErr_SetString(PyExc_ValueError, "signal number out of range");
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
 /* ---- the module's functions ------------------------------------------------------------------ */
 
 static PyMethodDef functions[] = {
@@ -314,8 +273,6 @@ static PyMethodDef functions[] = {
      "_coop_get_ident() -> the threading ident of the caller (main's is its OS thread's)."},
     {"_coop_ident_of", coop_ident_of, METH_O,
      "_coop_ident_of(micro_thread) -> its threading ident (given now if it has none)."},
-    {"_coop_interrupt_main", (PyCFunction)(void (*)(void))coop_interrupt_main, METH_FASTCALL,
-     "_coop_interrupt_main(signum, on_main_os_thread): _thread.interrupt_main, whose handler runs in main."},
     {"_coop_local_dict", coop_local_dict, METH_NOARGS,
      "_coop_local_dict() -> the micro-thread's thread-local dict, or None where the OS thread's apply."},
     {"_coop_in_micro_thread", coop_in_micro_thread, METH_NOARGS,

@@ -69,6 +69,7 @@ static PyObject* run(PyObject* m, PyObject* args) {
 
     mt_engine_options o;
     mt_engine_options_init(&o);
+    o.ctrl_c = 0; /* SIGINT stays Python's: its handler raises KeyboardInterrupt in main (signals.c) */
     o.state_size = mtpy_state_size();
     o.default_stack_size = MTPY_DEFAULT_STACK_SIZE;
     r.engine = mt_engine_new(&o);
@@ -77,6 +78,8 @@ static PyObject* run(PyObject* m, PyObject* args) {
         return mtpy_raise_status(mt_last_error_kind());
     }
     mtpy_run = &r;
+    r.root_block = mt_state();
+    mtpy_signals_begin(&r);
     mtpy_install_hooks(r.engine);
     mt_set_unhandled_hook(r.engine, mtpy_unhandled, &r);
 
@@ -110,7 +113,7 @@ static PyObject* run(PyObject* m, PyObject* args) {
     mtpy_drop_chunk_cache();
     PyErr_Restore(et, ev, etb);
     mtpy_run = NULL;
-    mtpy_trip_interrupts(&r); /* main ended before it ran again: its handler runs in run()'s caller */
+    mtpy_signals_end(&r); /* a signal still pending has its handler run in run()'s caller */
     Py_XDECREF(r.fatal);
     Py_DECREF(r.graveyard);
     return result;

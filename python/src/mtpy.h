@@ -44,8 +44,9 @@ typedef struct mtpy_run_state {
     mtpy_record* running;        /* bodies started and not yet returned (a list) */
     PyObject* fatal;             /* SystemExit / KeyboardInterrupt that ends the run, or NULL */
     PyObject* graveyard;         /* a list of objects dropped where no Python code may run */
-    uint64_t interrupts[2];      /* signals _thread.interrupt_main() asked for in another
-                                    micro-thread, bit = signal number: tripped when main runs */
+    void* root_block;            /* the root's state block (run()'s caller, between micro-threads) */
+    unsigned long os_ident;      /* the OS thread's ident (signals.c) */
+    int routes_signals;          /* run on the main OS thread: signals go to main (signals.c) */
 } mtpy_run_state;
 
 extern _Thread_local mtpy_run_state* mtpy_run;
@@ -104,6 +105,21 @@ void mtpy_bury(PyObject* o);
 void mtpy_drop_chunk_cache(void);
 void mtpy_flush_graveyard(void);
 
+/* ---- which micro-thread handles signals (signals.c) ------------------------------------------ */
+
+/* mtpy_signals_begin — at the start of a run (before the first switch):
+ * notes whether it runs on CPython's main thread, whose signal handlers
+ * then run only in main and the root. */
+void mtpy_signals_begin(mtpy_run_state* r);
+/* mtpy_signals_enter — from the switch hook (and when a body learns it is
+ * main): the code about to run may handle signals (main, the root) or not. */
+void mtpy_signals_enter(mtpy_run_state* r, int handles);
+/* mtpy_signals_check — PyErr_CheckSignals as main, wherever it is called
+ * (the block hook, between micro-threads): -1 with the handler's exception. */
+int mtpy_signals_check(mtpy_run_state* r);
+/* mtpy_signals_end — when the run ends: run()'s caller is main again. */
+void mtpy_signals_end(mtpy_run_state* r);
+
 /* ---- the cooperative mode (coop.c) ------------------------------------------------------- */
 
 /* mtpy_coop — what the cooperative mode keeps per micro-thread, in its state
@@ -121,10 +137,6 @@ typedef struct mtpy_coop {
 mtpy_coop* mtpy_coop_state(void);
 /* mtpy_coop_of — a micro-thread's (its block's), or NULL. */
 mtpy_coop* mtpy_coop_of(mt_thread* t);
-/* mtpy_trip_interrupts — trips (PyErr_SetInterruptEx) the signals
- * _coop_interrupt_main deferred to main, and forgets them. Async-signal-safe
- * calls only: the switch hook may call it. */
-void mtpy_trip_interrupts(mtpy_run_state* r);
 /* mtpy_main_end_hook — called (no arguments) in the main micro-thread after
  * main's function returned or raised (not after SystemExit or
  * KeyboardInterrupt), before the body ends; NULL: none. A reference. */

@@ -222,22 +222,15 @@ static inline void restore(mtpy_state* s, PyThreadState* ts) {
 
 /* on_switch — the engine's switch hook: `from` is left, `to` entered (the
  * root's block for the root). Runs with the GIL, on the leaving context's
- * stack, before the jump. Runs no Python code and calls no API but
- * PyErr_SetInterruptEx (async-signal-safe), for what interrupt_main()
- * deferred to main. */
+ * stack, before the jump. Runs no Python code: it saves and restores the
+ * interpreter's state, and tells CPython whether the code entered is its
+ * main thread (signals.c). */
 static void on_switch(void* user, void* from, void* to) {
     mtpy_run_state* r = user;
     PyThreadState* ts = r->tstate;
     save((mtpy_state*)from, ts);
     restore((mtpy_state*)to, ts);
-    if ((r->interrupts[0] | r->interrupts[1]) && ((mtpy_state*)to)->coop.is_main) mtpy_trip_interrupts(r);
-}
-
-void mtpy_trip_interrupts(mtpy_run_state* r) {
-    for (int sig = 1; sig < 128; sig++) {
-        if (r->interrupts[sig / 64] & (UINT64_C(1) << (sig % 64))) (void)PyErr_SetInterruptEx(sig);
-    }
-    r->interrupts[0] = r->interrupts[1] = 0;
+    mtpy_signals_enter(r, to == r->root_block || ((mtpy_state*)to)->coop.is_main);
 }
 
 /* before_block / after_block — around the engine's blocking wait in the
@@ -247,15 +240,20 @@ static void before_block(void* user) {
     r->released = PyEval_SaveThread();
 }
 
-/* run_signal_handlers — a signal that arrived while the engine blocked has
- * its Python handler run now, as CPython runs one when a blocking call of
- * its main thread is interrupted (PEP 475): a handler that returns lets the
- * waits go on; an exception it raises is raised in main, in the wait main is
- * in (or at its next suspension). Only on the main OS thread (CPython's
- * rule). The handler runs between micro-threads, with the state of the code
- * that called run(). */
+/* run_signal_handlers — a signal that arrived since the last poll has its
+ * Python handler run now (unless main ran it already at a bytecode), as
+ * CPython runs one when a blocking call of its main thread is interrupted
+ * (PEP 475): a handler that returns lets the waits go on; an exception it
+ * raises is raised in main, in the wait main is in (or at its next
+ * suspension). Once main has ended, a KeyboardInterrupt
+ * or SystemExit ends the run (the others are aborted and run() raises it);
+ * any other exception is reported as unraisable. Only on the main OS thread
+ * (CPython's rule, signals.c). The handler runs inside the engine's poll:
+ * on the root when every micro-thread waits, or inside the yield or wait of
+ * the micro-thread whose turn it was to poll (never in the middle of that
+ * micro-thread's own code, and its exception never goes there). */
 static void run_signal_handlers(mtpy_run_state* r) {
-    if (PyErr_CheckSignals() == 0) return;
+    if (mtpy_signals_check(r) == 0) return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
@@ -269,6 +267,13 @@ static void run_signal_handlers(mtpy_run_state* r) {
         return;
     }
     /* main has ended: nobody to raise it in */
+    if (r->main && !r->fatal &&
+        (PyErr_GivenExceptionMatches(value, PyExc_KeyboardInterrupt) ||
+         PyErr_GivenExceptionMatches(value, PyExc_SystemExit))) {
+        r->fatal = value; /* the reference moves: run() raises it */
+        mtpy_abort_running(r);
+        return;
+    }
     PyErr_Restore(Py_NewRef((PyObject*)Py_TYPE(value)), value, NULL);
     PyErr_WriteUnraisable(NULL);
 }
@@ -290,6 +295,7 @@ void mtpy_body_begin(PyObject* context, mtpy_record* record) {
     mtpy_state* s = mt_state();
     s->record = record;
     s->coop.is_main = mtpy_run && record && record->handle == mtpy_run->main;
+    if (s->coop.is_main) mtpy_signals_enter(mtpy_run, 1);
     Py_XSETREF(ts->context, context);
     ts->context_ver++;
 }

@@ -13,11 +13,20 @@ cpython_suites.py (CPython's own tests inside micro-threads) is added when
 the interpreter has CPython's test package."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sigint_as_under_a_terminal():
+    """The tests of Ctrl-C expect what a terminal gives a program: SIGINT at
+    its default, which Python turns into KeyboardInterrupt. A runner started
+    in the background without job control has it ignored, and Python keeps
+    an ignored SIGINT ignored; each test file starts with it at its default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_file(interpreter, pythonpath, path, timeout=600):
@@ -26,7 +35,8 @@ def run_file(interpreter, pythonpath, path, timeout=600):
     env.setdefault("PYTHONFAULTHANDLER", "1")
     start = time.monotonic()
     try:
-        p = subprocess.run([interpreter, path], cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([interpreter, path], cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout,
+                           preexec_fn=sigint_as_under_a_terminal)
         out, rc = p.stdout + p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
         out, rc = (e.stdout or "") + (e.stderr or "") + "\n(timed out)", -1

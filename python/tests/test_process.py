@@ -69,21 +69,108 @@ class CtrlCTests(unittest.TestCase):
         self.assertIn("KeyboardInterrupt", err)
         self.assertIn("line 5, in main", err)  # where main waited
 
-    def test_ctrl_c_while_main_is_busy_lands_at_its_next_suspension(self):
+    def test_ctrl_c_while_main_computes_without_waiting_interrupts_it_at_once(self):
         rc, out, err = self.interrupt("""
             import time, micro_threading as mt
             def main():
                 print("ready", flush=True)
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:
-                    sum(range(1000))
-                    mt.yield_()
+                    sum(range(1000))  # never suspends: Python's handler runs at main's next bytecode
+                print("not interrupted")
             try:
                 mt.run(main)
             except KeyboardInterrupt:
                 print("interrupted")
         """)
         self.assertEqual((rc, out), (0, "interrupted\n"), err)
+
+    def test_ctrl_c_while_another_micro_thread_computes_goes_to_main(self):
+        rc, out, err = self.interrupt("""
+            import time, micro_threading as mt
+            def busy():
+                deadline = time.monotonic() + 30
+                try:
+                    while time.monotonic() < deadline:
+                        sum(range(1000))
+                        mt.yield_()
+                except KeyboardInterrupt:
+                    print("busy got KeyboardInterrupt", flush=True)
+                    raise
+            def main():
+                mt.micro_thread(busy)
+                print("ready", flush=True)
+                try:
+                    mt.sleep_d(60)
+                except KeyboardInterrupt:
+                    print("main got KeyboardInterrupt", flush=True)
+                    raise
+            try:
+                mt.run(main)
+            except KeyboardInterrupt:
+                print("run raised KeyboardInterrupt", flush=True)
+        """)
+        self.assertEqual((rc, out), (0, "main got KeyboardInterrupt\nrun raised KeyboardInterrupt\n"), err)
+
+    def test_ctrl_c_after_main_ended_ends_the_run(self):
+        rc, out, err = self.interrupt("""
+            import micro_threading as mt
+            def left():
+                try:
+                    mt.sleep_d(60)
+                finally:
+                    print("left cleaned up", flush=True)
+            def main():
+                mt.micro_thread(left)
+                print("ready", flush=True)
+            try:
+                mt.run(main)
+            except KeyboardInterrupt:
+                print("run raised KeyboardInterrupt", flush=True)
+        """)
+        self.assertEqual((rc, out), (0, "left cleaned up\nrun raised KeyboardInterrupt\n"), err)
+
+    def test_ctrl_c_reaches_the_main_thread_while_another_os_thread_runs_an_engine(self):
+        rc, out, err = self.interrupt("""
+            import threading, time, micro_threading as mt
+            running, done = threading.Event(), []
+            def engine_main():
+                running.set()
+                mt.sleep_d(2)
+                return "engine done"
+            t = threading.Thread(target=lambda: done.append(mt.run(engine_main)))
+            t.start()
+            running.wait()
+            print("ready", flush=True)
+            try:
+                time.sleep(30)
+            except KeyboardInterrupt:
+                print("main thread got KeyboardInterrupt", flush=True)
+            t.join()
+            print(done, flush=True)
+        """)
+        self.assertEqual((rc, out), (0, "main thread got KeyboardInterrupt\n['engine done']\n"), err)
+
+    def test_the_programs_own_sigint_handler_runs_in_main_and_the_wait_goes_on(self):
+        rc, out, err = self.interrupt("""
+            import signal, time, micro_threading as mt
+            seen = []
+            signal.signal(signal.SIGINT, lambda signo, frame: seen.append(signo))
+            def busy():
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline:
+                    sum(range(1000))
+                    mt.yield_()
+                return "busy went on"
+            def main():
+                b = mt.micro_thread(busy)
+                print("ready", flush=True)
+                start = time.monotonic()
+                mt.sleep_d(1.0)
+                print(seen == [signal.SIGINT], time.monotonic() - start >= 1.0, b.wait(), flush=True)
+            mt.run(main)
+        """)
+        self.assertEqual((rc, out), (0, "True True busy went on\n"), err)
 
     def test_python_sigint_handling_is_back_after_run(self):
         r = run_child("""

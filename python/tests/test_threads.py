@@ -1,5 +1,6 @@
 """micro_thread, run, current, yield_, start_and_forget, start_in_parallel,
 scope, dump: every function of the module about micro-threads, and misuse."""
+import signal
 import sys
 import unittest
 
@@ -350,6 +351,60 @@ class DetachedAndStructuredTests(unittest.TestCase):
                 mt.yield_()
                 raise RuntimeError("body")
         self.assertEqual(log, ["child ended"])
+
+
+class SignalTests(unittest.TestCase):
+    """Python's signal handlers are main's, as they are the main thread's in
+    CPython: other micro-threads are other threads to it."""
+
+    @in_run
+    def test_signal_handlers_can_be_set_in_main(self):
+        old = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        self.assertIs(signal.signal(signal.SIGUSR1, old), signal.SIG_IGN)
+
+    @in_run
+    def test_signal_handlers_cannot_be_set_in_another_micro_thread(self):
+        def elsewhere():
+            with self.assertRaisesRegex(ValueError, "main thread"):
+                signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            return "refused"
+
+        self.assertEqual(mt.micro_thread(elsewhere).wait(), "refused")
+
+    @in_run
+    def test_a_handler_runs_in_main_never_in_the_micro_thread_that_raised_the_signal(self):
+        where = []
+        old = signal.signal(signal.SIGUSR1, lambda signo, frame: where.append(mt.current().name))
+        try:
+            def raiser():
+                signal.raise_signal(signal.SIGUSR1)
+                for _ in range(1000):
+                    pass  # bytecodes: CPython would run a handler here if this were its main thread
+                where.append("raiser went on")
+
+            mt.micro_thread(raiser, name="raiser").wait()
+            for _ in range(1000):
+                pass
+            self.assertEqual(where, ["raiser went on", "main"])
+        finally:
+            signal.signal(signal.SIGUSR1, old)
+
+    def test_after_run_the_caller_handles_signals_again(self):
+        where = []
+        old = signal.signal(signal.SIGUSR1, lambda signo, frame: where.append("handled"))
+        try:
+            def main():
+                mt.micro_thread(lambda: None).wait()
+                return "done"
+
+            self.assertEqual(mt.run(main), "done")
+            signal.raise_signal(signal.SIGUSR1)
+            for _ in range(1000):
+                pass
+            self.assertEqual(where, ["handled"])
+            signal.signal(signal.SIGUSR2, signal.signal(signal.SIGUSR2, signal.SIG_IGN))  # allowed here again
+        finally:
+            signal.signal(signal.SIGUSR1, old)
 
 
 class FatalExceptionTests(unittest.TestCase):

@@ -23,8 +23,6 @@ join(timeout), is_alive, excepthook, enumerate, current_thread):
                              micro-thread ends.
   _thread._local             `local` below: thread-local per micro-thread.
   _thread._count             counts these micro-threads too.
-  _thread.interrupt_main     from a micro-thread other than main: the
-                             handler runs in main when main next runs.
   queue.SimpleQueue          queue's pure-Python one (the C one blocks the OS thread).
 
 When main's function ends, what threading does at the end of the main
@@ -39,7 +37,6 @@ ends only its thread, silently, as with OS threads.
 import _thread
 import itertools as _itertools
 import queue as _queue
-import signal as _signal
 import sys as _sys
 import threading as _threading
 
@@ -141,14 +138,6 @@ def _set_sentinel():
     lock = CooperativeLock()
     store.setdefault(_SENTINELS, []).append(lock)
     return lock
-
-
-def interrupt_main(signum=_signal.SIGINT):
-    """interrupt_main(signum=signal.SIGINT): simulates signal signum arriving
-    in the main thread. Called in a micro-thread other than main (in a run on
-    the main OS thread), the handler runs in main when main next runs, not in
-    the caller; elsewhere, as the original."""
-    _core._coop_interrupt_main(signum, _os_ident() == _threading.main_thread().ident)
 
 
 def _count():
@@ -348,8 +337,7 @@ def apply(group):
     for name, value in (("start_new_thread", start_new_thread), ("start_new", start_new_thread),
                         ("allocate_lock", CooperativeLock), ("allocate", CooperativeLock),
                         ("RLock", rlock), ("get_ident", get_ident), ("_set_sentinel", _set_sentinel),
-                        ("_local", local), ("_count", _count),
-                        ("interrupt_main", interrupt_main)):
+                        ("_local", local), ("_count", _count)):
         group.set(_thread, name, value)
     for name, value in (("_start_new_thread", start_new_thread), ("_allocate_lock", CooperativeLock),
                         ("Lock", CooperativeLock), ("_CRLock", rlock), ("get_ident", get_ident),
