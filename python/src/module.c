@@ -145,8 +145,9 @@ static PyMethodDef functions[] = {
      "Starts an engine on this OS thread, runs main(*args) as micro-thread #1 'main' and\n"
      "everything it starts, and returns main's result (or raises its exception) once every\n"
      "micro-thread has ended. Raises DeadlockError when micro-threads wait and nothing can\n"
-     "wake them, KeyboardInterrupt on Ctrl-C (raised in main where it waits), and the\n"
-     "SystemExit or KeyboardInterrupt that ended any micro-thread (the others are aborted)."},
+     "wake them, and the SystemExit or KeyboardInterrupt that ended any micro-thread (the\n"
+     "others are aborted). Signal handlers run in main, as in CPython's main thread: Ctrl-C\n"
+     "raises KeyboardInterrupt in main, at its next bytecode or in the wait it is in."},
     {"yield_", yield_, METH_NOARGS, "yield_() -> lets every other runnable micro-thread run once."},
     {"dump", dump, METH_NOARGS,
      "dump() -> str: every live micro-thread, one per line: id, name, state, what it waits on,\n"
