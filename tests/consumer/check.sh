@@ -30,29 +30,48 @@ export PKG_CONFIG_PATH="$dest$libdir/pkgconfig"
 export PKG_CONFIG_SYSROOT_DIR="$dest"
 export LD_LIBRARY_PATH="$dest$libdir"
 
+# The builds below are independent and each runs one compiler: they run
+# side by side, and are reported in order.
+pids=()
+names=()
+logs=()
+start() {  # start NAME LOG COMMAND...
+  names+=("$1"); logs+=("$2")
+  "${@:3}" >"$2" 2>&1 &
+  pids+=($!)
+}
+
 # pkg-config: shared, with g++ and clang++; static with both; C on the C API.
+pkg_build() {  # pkg_build CXX KIND
+  local cxx="$1" kind="$2" flags libs
+  flags=$(pkg-config --cflags microthreading)
+  if [ "$kind" = shared ]; then libs=$(pkg-config --libs microthreading)
+  else  # the archive itself, then what it needs (Libs.private)
+    libs="$dest$libdir/libmicrothreading.a $(pkg-config --static --libs microthreading | sed 's/-lmicrothreading\b//')"
+  fi
+  $cxx -std=c++20 -O2 "$here/main.cpp" -o "$work/consumer-$cxx-$kind" $flags $libs && "$work/consumer-$cxx-$kind"
+}
 for cxx in g++ clang++; do
   for kind in shared static; do
-    name="pkg-config $cxx $kind"
-    log="$work/$cxx-$kind.log"
-    flags=$(pkg-config --cflags microthreading)
-    if [ $kind = shared ]; then libs=$(pkg-config --libs microthreading)
-    else  # the archive itself, then what it needs (Libs.private)
-      libs="$dest$libdir/libmicrothreading.a $(pkg-config --static --libs microthreading | sed 's/-lmicrothreading\b//')"
-    fi
-    { $cxx -std=c++20 -O2 "$here/main.cpp" -o "$work/consumer-$cxx-$kind" $flags $libs && "$work/consumer-$cxx-$kind"; } >"$log" 2>&1
-    report "$name" "$log" $?
+    start "pkg-config $cxx $kind" "$work/$cxx-$kind.log" pkg_build "$cxx" "$kind"
   done
 done
-log="$work/c.log"
-{ cc -std=c11 "$here/capi_main.c" -o "$work/consumer-c" $(pkg-config --cflags --libs microthreading) && "$work/consumer-c"; } >"$log" 2>&1
-report "pkg-config cc (the C API)" "$log" $?
+c_build() {
+  cc -std=c11 "$here/capi_main.c" -o "$work/consumer-c" $(pkg-config --cflags --libs microthreading) && "$work/consumer-c"
+}
+start "pkg-config cc (the C API)" "$work/c.log" c_build
 
 # CMake: find_package(microthreading) and the imported target.
-log="$work/cmake.log"
-{ cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$dest$prefix" -DCMAKE_BUILD_TYPE=Release &&
-  cmake --build "$work/cmake" && "$work/cmake/consumer"; } >"$log" 2>&1
-report "cmake find_package" "$log" $?
+cmake_build() {
+  cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$dest$prefix" -DCMAKE_BUILD_TYPE=Release &&
+    cmake --build "$work/cmake" && "$work/cmake/consumer"
+}
+start "cmake find_package" "$work/cmake.log" cmake_build
+
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}"
+  report "${names[$i]}" "${logs[$i]}" $?
+done
 
 # A meson subproject: dependency('microthreading') through override_dependency.
 log="$work/subproject.log"
