@@ -245,10 +245,10 @@ static void before_block(void* user) {
  * CPython runs one when a blocking call of its main thread is interrupted
  * (PEP 475): a handler that returns lets the waits go on; an exception it
  * raises is raised in main, in the wait main is in (or at its next
- * suspension). Once main has ended, a KeyboardInterrupt
- * or SystemExit ends the run (the others are aborted and run() raises it);
- * any other exception is reported as unraisable. Only on the main OS thread
- * (CPython's rule, signals.c). The handler runs inside the engine's poll:
+ * suspension). Once main has ended, a KeyboardInterrupt or SystemExit ends
+ * the run (the others are aborted and run() raises it); any other exception
+ * is reported as unraisable. Only on the main OS thread (CPython's rule,
+ * signals.c). The handler runs inside the engine's poll:
  * on the root when every micro-thread waits, or inside the yield or wait of
  * the micro-thread whose turn it was to poll (never in the middle of that
  * micro-thread's own code, and its exception never goes there). */

@@ -36,7 +36,7 @@
 #include "internal/pycore_interp.h"
 #include "internal/pycore_runtime.h"
 
-/* no_thread — an ident no OS thread has (glibc's pthread_t is an address). */
+/* NO_THREAD — an ident no OS thread has (glibc's pthread_t is an address). */
 #define NO_THREAD 0UL
 
 void mtpy_signals_begin(mtpy_run_state* r) {
