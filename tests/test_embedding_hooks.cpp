@@ -97,14 +97,26 @@ TEST_CASE("an after-only block hook set before the engine has a notifier reaches
 namespace {
 volatile std::sig_atomic_t host_sigints = 0;
 void host_sigint_handler(int) { host_sigints = host_sigints + 1; }
+
+// The program's own SIGINT handler, as a host installs it before an engine.
+void install_host_sigint_handler() {
+    struct sigaction sa {};
+    sa.sa_handler = host_sigint_handler;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+}
+
+// True if SIGINT's disposition is the program's own handler.
+bool host_sigint_handler_installed() {
+    struct sigaction now {};
+    ::sigaction(SIGINT, nullptr, &now);
+    return now.sa_handler == host_sigint_handler;
+}
 }  // namespace
 
 TEST_CASE("an engine with ctrl_c off leaves SIGINT to the program's own handler") {
     auto out = mt_test::run_in_child([] {
-        struct sigaction sa {};
-        sa.sa_handler = host_sigint_handler;
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGINT, &sa, nullptr);
+        install_host_sigint_handler();
         mt::engine_options opts;
         opts.ctrl_c = false;
         const int seen = mt::run(
@@ -115,9 +127,7 @@ TEST_CASE("an engine with ctrl_c off leaves SIGINT to the program's own handler"
                 return static_cast<int>(host_sigints);
             },
             opts);
-        struct sigaction now {};
-        ::sigaction(SIGINT, nullptr, &now);
-        ::_exit(seen == 1 && now.sa_handler == host_sigint_handler ? 42 : 1);
+        ::_exit(seen == 1 && host_sigint_handler_installed() ? 42 : 1);
     });
     CHECK(out.exit_code == 42);
     CHECK(out.err == "");
@@ -125,10 +135,7 @@ TEST_CASE("an engine with ctrl_c off leaves SIGINT to the program's own handler"
 
 TEST_CASE("an engine with ctrl_c on takes SIGINT from the program and gives it back when it ends") {
     auto out = mt_test::run_in_child([] {
-        struct sigaction sa {};
-        sa.sa_handler = host_sigint_handler;
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGINT, &sa, nullptr);
+        install_host_sigint_handler();
         int code = 1;
         try {
             mt::run([] {
@@ -138,9 +145,7 @@ TEST_CASE("an engine with ctrl_c on takes SIGINT from the program and gives it b
         } catch (const mt::interrupted_error&) {
             code = host_sigints == 0 ? 42 : 2;
         }
-        struct sigaction now {};
-        ::sigaction(SIGINT, nullptr, &now);
-        ::_exit(now.sa_handler == host_sigint_handler ? code : 3);
+        ::_exit(host_sigint_handler_installed() ? code : 3);
     });
     CHECK(out.exit_code == 42);
 }
