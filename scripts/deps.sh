@@ -25,11 +25,23 @@ mt_install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 1
 }
 
+# mt_setup DIR [meson options...] — configures DIR (DIR relative to the
+# tree's top; its log: DIR.setup.log) from a working directory of its own,
+# DIR.cwd: meson's cmake module runs `cmake --system-information`, which
+# writes scratch files into the working directory, so two setups at once
+# from one directory break each other (./test.sh configures side by side).
+mt_setup() {
+  local dir="$1" top="$PWD"; shift
+  mkdir -p "$dir.cwd"
+  (cd "$dir.cwd" && meson setup "$top/$dir" "$top" "$@") >"$dir.setup.log" 2>&1 ||
+    { cat "$dir.setup.log"; return 1; }
+}
+
 # mt_build DIR [meson options...] — configures DIR once, then builds it.
 mt_build() {
   local dir="$1"; shift
   if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+    mt_setup "$dir" "$@" || return 1
   fi
   ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
 }
