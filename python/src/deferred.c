@@ -109,19 +109,11 @@ static PyObject* d_callback(DeferredObject* self, PyObject* args) {
 
 static PyObject* d_errback(DeferredObject* self, PyObject* exc) {
     if (!mtpy_require_engine("errback")) return NULL;
-    if (PyExceptionClass_Check(exc)) {
-        exc = PyObject_CallNoArgs(exc);
-        if (!exc) return NULL;
-    } else if (PyExceptionInstance_Check(exc)) {
-        Py_INCREF(exc);
-    } else {
-        PyErr_SetString(PyExc_TypeError, "errback(exc): exc must be an exception");
-        return NULL;
-    }
-    PyObject* text = PyUnicode_FromFormat("%s: %S", Py_TYPE(exc)->tp_name, exc);
-    const char* m = text ? PyUnicode_AsUTF8(text) : NULL;
-    if (!m) PyErr_Clear();
-    mt_status s = mt_deferred_errback(self->owner, exc, &mtpy_object_type, m ? m : "error"); /* takes exc */
+    exc = mtpy_exception_arg(exc, "errback(exc)");
+    if (!exc) return NULL;
+    PyObject* text;
+    const char* m = mtpy_error_message(exc, &text, "error");
+    mt_status s = mt_deferred_errback(self->owner, exc, &mtpy_object_type, m); /* takes exc */
     Py_XDECREF(text);
     if (s != MT_OK) return mtpy_raise_status(s);
     void* block = mt_thread_state(self->owner);

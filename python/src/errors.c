@@ -110,16 +110,26 @@ mt_status mtpy_fail_with_python_error(void) {
         mt_set_error(NULL, NULL, "a Python error without a value");
         return MT_FAILED;
     }
-    /* the message: "TypeName: str(exc)" */
-    PyObject* text = PyUnicode_FromFormat("%s: %S", Py_TYPE(value)->tp_name, value);
-    const char* m = text ? PyUnicode_AsUTF8(text) : NULL;
-    if (!m) {
-        PyErr_Clear();
-        m = Py_TYPE(value)->tp_name;
-    }
+    PyObject* text;
+    const char* m = mtpy_error_message(value, &text, Py_TYPE(value)->tp_name);
     mt_set_error(value, &mtpy_object_type, m); /* the engine takes our reference */
     Py_XDECREF(text);
     return MT_FAILED;
+}
+
+PyObject* mtpy_exception_arg(PyObject* exc, const char* call) {
+    if (PyExceptionClass_Check(exc)) return PyObject_CallNoArgs(exc);
+    if (PyExceptionInstance_Check(exc)) return Py_NewRef(exc);
+    PyErr_Format(PyExc_TypeError, "%s: exc must be an exception", call);
+    return NULL;
+}
+
+const char* mtpy_error_message(PyObject* exc, PyObject** text, const char* fallback) {
+    *text = PyUnicode_FromFormat("%s: %S", Py_TYPE(exc)->tp_name, exc);
+    const char* m = *text ? PyUnicode_AsUTF8(*text) : NULL;
+    if (m) return m;
+    PyErr_Clear();
+    return fallback;
 }
 
 int mtpy_timeout_ns(PyObject* timeout, int64_t* out) {

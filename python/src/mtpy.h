@@ -76,6 +76,15 @@ PyObject* mtpy_raise_status(mt_status s);
  * whose Python call failed: hands the pending exception to the engine and
  * returns the status to return (MT_EXIT for MicroThreadExit, MT_FAILED). */
 mt_status mtpy_fail_with_python_error(void);
+/* mtpy_exception_arg — an exception argument (a class, called with no
+ * arguments, or an instance) as a new reference to an instance; NULL with
+ * TypeError "CALL: exc must be an exception" (CALL: "close(exc)", ...). */
+PyObject* mtpy_exception_arg(PyObject* exc, const char* call);
+/* mtpy_error_message — the "TypeName: str(exc)" text the C API keeps with
+ * an error object; *text owns it (a new reference or NULL: the caller
+ * releases it after the call that copies the text). FALLBACK when it
+ * cannot be made (no Python error is left set). */
+const char* mtpy_error_message(PyObject* exc, PyObject** text, const char* fallback);
 /* mtpy_timeout_ns — a timeout argument (None or seconds >= 0) as the API's
  * nanoseconds; -2 with ValueError/TypeError set. */
 int mtpy_timeout_ns(PyObject* timeout, int64_t* out);
@@ -175,6 +184,13 @@ struct mtpy_record {
 extern PyTypeObject mtpy_PipeType;
 int mtpy_pipe_init(PyObject* module);
 mt_pipe* mtpy_pipe_handle(PyObject* o);  /* NULL (TypeError) unless a micro_pipe */
+/* mtpy_try_get_result — what a pipe's or a queue's try_get returns for the
+ * C API's status S and value V: (True, value), (False, DFLT), or it raises
+ * StopIteration (end of data) or the status's error. */
+PyObject* mtpy_try_get_result(mt_status s, void* v, PyObject* dflt);
+/* mtpy_try_put_result — what try_put returns for the status S of putting
+ * VALUE (given a reference): True, or False / raises after dropping it. */
+PyObject* mtpy_try_put_result(mt_status s, PyObject* value);
 int mtpy_deferred_init(PyObject* module);
 int mtpy_io_init(PyObject* module);
 int mtpy_toolbox_init(PyObject* module);

@@ -113,12 +113,7 @@ static PyObject* pipe_get(PipeObject* self, PyObject* args, PyObject* kwargs) {
     return NULL;
 }
 
-static PyObject* pipe_try_get(PipeObject* self, PyObject* args) {
-    PyObject* dflt = Py_None;
-    if (!PyArg_ParseTuple(args, "|O:try_get", &dflt)) return NULL;
-    void* v = NULL;
-    const mt_type* t = NULL;
-    mt_status s = mt_pipe_try_get(self->p, &v, &t);
+PyObject* mtpy_try_get_result(mt_status s, void* v, PyObject* dflt) {
     if (s == MT_OK) return Py_BuildValue("(ON)", Py_True, v ? (PyObject*)v : Py_NewRef(Py_None));
     if (s == MT_WOULD_BLOCK) return Py_BuildValue("(OO)", Py_False, dflt);
     if (s == MT_END) {
@@ -128,13 +123,25 @@ static PyObject* pipe_try_get(PipeObject* self, PyObject* args) {
     return mtpy_raise_status(s);
 }
 
-static PyObject* pipe_try_put(PipeObject* self, PyObject* value) {
-    Py_INCREF(value);
-    mt_status s = mt_pipe_try_put(self->p, value, &mtpy_object_type);
+PyObject* mtpy_try_put_result(mt_status s, PyObject* value) {
     if (s == MT_OK) Py_RETURN_TRUE;
     Py_DECREF(value);
     if (s == MT_WOULD_BLOCK) Py_RETURN_FALSE;
     return mtpy_raise_status(s);
+}
+
+static PyObject* pipe_try_get(PipeObject* self, PyObject* args) {
+    PyObject* dflt = Py_None;
+    if (!PyArg_ParseTuple(args, "|O:try_get", &dflt)) return NULL;
+    void* v = NULL;
+    const mt_type* t = NULL;
+    mt_status s = mt_pipe_try_get(self->p, &v, &t);
+    return mtpy_try_get_result(s, v, dflt);
+}
+
+static PyObject* pipe_try_put(PipeObject* self, PyObject* value) {
+    Py_INCREF(value);
+    return mtpy_try_put_result(mt_pipe_try_put(self->p, value, &mtpy_object_type), value);
 }
 
 static PyObject* pipe_next(PipeObject* self) {
@@ -147,19 +154,11 @@ static PyObject* pipe_close(PipeObject* self, PyObject* args) {
     if (!PyArg_ParseTuple(args, "|O:close", &exc)) return NULL;
     mt_status s;
     if (exc && exc != Py_None) {
-        if (PyExceptionClass_Check(exc)) {
-            exc = PyObject_CallNoArgs(exc);
-            if (!exc) return NULL;
-        } else if (PyExceptionInstance_Check(exc)) {
-            Py_INCREF(exc);
-        } else {
-            PyErr_SetString(PyExc_TypeError, "close(exc): exc must be an exception");
-            return NULL;
-        }
-        PyObject* text = PyUnicode_FromFormat("%s: %S", Py_TYPE(exc)->tp_name, exc);
-        const char* m = text ? PyUnicode_AsUTF8(text) : NULL;
-        if (!m) PyErr_Clear();
-        s = mt_pipe_close_error(self->p, exc, &mtpy_object_type, m ? m : "error"); /* takes our reference */
+        exc = mtpy_exception_arg(exc, "close(exc)");
+        if (!exc) return NULL;
+        PyObject* text;
+        const char* m = mtpy_error_message(exc, &text, "error");
+        s = mt_pipe_close_error(self->p, exc, &mtpy_object_type, m); /* takes our reference */
         Py_XDECREF(text);
     } else {
         s = mt_pipe_close(self->p);

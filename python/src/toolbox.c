@@ -348,11 +348,7 @@ static PyObject* queue_next(QueueObject* self) {
 
 static PyObject* queue_try_put(QueueObject* self, PyObject* value) {
     Py_INCREF(value);
-    mt_status s = mt_queue_try_put(self->q, value, &mtpy_object_type);
-    if (s == MT_OK) Py_RETURN_TRUE;
-    Py_DECREF(value);
-    if (s == MT_WOULD_BLOCK) Py_RETURN_FALSE;
-    return mtpy_raise_status(s);
+    return mtpy_try_put_result(mt_queue_try_put(self->q, value, &mtpy_object_type), value);
 }
 
 static PyObject* queue_try_get(QueueObject* self, PyObject* args) {
@@ -361,32 +357,18 @@ static PyObject* queue_try_get(QueueObject* self, PyObject* args) {
     void* v = NULL;
     const mt_type* t = NULL;
     mt_status s = mt_queue_try_get(self->q, &v, &t);
-    if (s == MT_OK) return Py_BuildValue("(ON)", Py_True, v ? (PyObject*)v : Py_NewRef(Py_None));
-    if (s == MT_WOULD_BLOCK) return Py_BuildValue("(OO)", Py_False, dflt);
-    if (s == MT_END) {
-        PyErr_SetNone(PyExc_StopIteration);
-        return NULL;
-    }
-    return mtpy_raise_status(s);
+    return mtpy_try_get_result(s, v, dflt);
 }
 
 static PyObject* queue_close(QueueObject* self, PyObject* args) {
     PyObject* exc = NULL;
     if (!PyArg_ParseTuple(args, "|O:close", &exc)) return NULL;
     if (!exc || exc == Py_None) return status_or_none(mt_queue_close(self->q));
-    if (PyExceptionClass_Check(exc)) {
-        exc = PyObject_CallNoArgs(exc);
-        if (!exc) return NULL;
-    } else if (PyExceptionInstance_Check(exc)) {
-        Py_INCREF(exc);
-    } else {
-        PyErr_SetString(PyExc_TypeError, "close(exc): exc must be an exception");
-        return NULL;
-    }
-    PyObject* text = PyUnicode_FromFormat("%s: %S", Py_TYPE(exc)->tp_name, exc);
-    const char* m = text ? PyUnicode_AsUTF8(text) : NULL;
-    if (!m) PyErr_Clear();
-    mt_status s = mt_queue_close_error(self->q, exc, &mtpy_object_type, m ? m : "error"); /* takes exc */
+    exc = mtpy_exception_arg(exc, "close(exc)");
+    if (!exc) return NULL;
+    PyObject* text;
+    const char* m = mtpy_error_message(exc, &text, "error");
+    mt_status s = mt_queue_close_error(self->q, exc, &mtpy_object_type, m); /* takes exc */
     Py_XDECREF(text);
     return status_or_none(s);
 }
