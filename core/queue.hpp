@@ -48,7 +48,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <iterator>
 #include <new>
 #include <optional>
 #include <string>
@@ -57,6 +56,7 @@
 #include <utility>
 
 #include "deadline.hpp"
+#include "detail/get_iterator.hpp"
 #include "detail/queue_state.hpp"
 #include "errors.hpp"
 
@@ -318,26 +318,7 @@ public:
     const detail::queue_state& state() const noexcept { return st_; }
 
     // range-for: takes values until end-of-stream.
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = T;
-        using difference_type = std::ptrdiff_t;
-        iterator() = default;
-        explicit iterator(basic_queue* q) : q_(q) { ++*this; }
-        T& operator*() { return *cur_; }
-        iterator& operator++() {
-            cur_ = q_->get();
-            if (!cur_) q_ = nullptr;
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        bool operator==(const iterator& o) const { return q_ == o.q_; }
-
-    private:
-        basic_queue* q_ = nullptr;
-        std::optional<T> cur_;
-    };
+    using iterator = detail::get_iterator<basic_queue, T>;
     iterator begin() { return iterator(this); }
     iterator end() { return iterator(); }
 

@@ -28,7 +28,6 @@
 
 #include <cstddef>
 #include <exception>
-#include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
@@ -39,6 +38,7 @@
 
 #include "../core/deadline.hpp"
 #include "../core/detail/control_block.hpp"
+#include "../core/detail/get_iterator.hpp"
 #include "../core/engine.hpp"
 #include "../core/errors.hpp"
 #include "detail/pipe_state.hpp"
@@ -161,26 +161,7 @@ public:
     operator detail::io_attachment() const noexcept { return {st_, &detail::pipe_state::attachment_ops}; }
 
     // range-for: takes values until end-of-stream.
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = T;
-        using difference_type = std::ptrdiff_t;
-        iterator() = default;
-        explicit iterator(micro_pipe* p) : p_(p) { ++*this; }
-        T& operator*() { return *cur_; }
-        iterator& operator++() {
-            cur_ = p_->get();
-            if (!cur_) p_ = nullptr;
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        bool operator==(const iterator& o) const { return p_ == o.p_; }
-
-    private:
-        micro_pipe* p_ = nullptr;
-        std::optional<T> cur_;
-    };
+    using iterator = detail::get_iterator<micro_pipe, T>;
     iterator begin() { return iterator(this); }
     iterator end() { return iterator(); }
 
