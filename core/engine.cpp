@@ -167,12 +167,20 @@ void engine::make_runnable(detail::control_block& cb) noexcept {
 void engine::make_runnable_next(detail::control_block& cb) noexcept {
     MT_ASSERT(cb.st == state::waiting, "make_runnable_next on a micro-thread that is not waiting");
     cb.st = state::runnable;
-    cb.queued_at_back = false;
-    if (someone_waits_at_back() && ++handoff_streak_ > max_handoff_streak) {
+    // Whoever is queued and did not choose to wait at the front (put at the
+    // back, or at the front by an earlier handoff) is overtaken by this one:
+    // only such insertions count towards the bound. Without the second kind
+    // a handoff target could wait forever while pipes that keep bouncing
+    // values overtake it (nothing at the back, so nothing was counted).
+    if (!someone_waits_at_back() && !handoff_waits_at_front()) {
+        handoff_streak_ = 0;  // this one delays nobody who did not choose to wait
+    } else if (++handoff_streak_ > max_handoff_streak) {
         handoff_streak_ = 0;
         push_runnable(cb);
         return;
     }
+    cb.queued_at_back = false;
+    cb.handoff_from_here = true;
     cb.run_next = run_head_;
     run_head_ = &cb;
     if (!run_tail_) run_tail_ = &cb;
@@ -334,6 +342,7 @@ void engine::start_now(detail::control_block& cb) noexcept {
               "start_now on a micro-thread that is queued or started");
     me->st = state::runnable;  // running -> runnable, first in line
     me->queued_at_back = false;
+    me->handoff_from_here = handoff_waits_at_front();  // it chose to wait here: not counted for
     me->run_next = run_head_;
     run_head_ = me;
     if (!run_tail_) run_tail_ = me;

@@ -13,6 +13,10 @@
 //   * a queued block has queued_at_back set iff it was put at the back
 //     (push_runnable); then every block after it was too, so the tail has it
 //     iff any queued block has (someone_waits_at_back).
+//   * a queued block put at the front has handoff_from_here set iff it, or
+//     a block after it that was put at the front, was put there by a handoff
+//     (make_runnable_next), so the head has it iff any such block is queued
+//     (handoff_waits_at_front).
 //   * the timer heap holds exactly the waiting micro-threads whose wait has a
 //     deadline (every block's invariants: control_block.hpp, wait.hpp).
 //
@@ -169,11 +173,14 @@ public:
     // make_runnable_next — it goes to the front instead, to run next: a
     // pipe's handoff, so a producer/consumer pair does not cycle through the
     // whole queue per value. Fair because it is bounded: after
-    // max_handoff_streak front-insertions while a micro-thread queued at
-    // the back waits, the next one goes to the back, so a pair bouncing
-    // values cannot starve the rest of the queue (the count restarts then,
-    // and whenever the queue drains; front-insertions while none waits at
-    // the back delay nobody and are not counted).
+    // max_handoff_streak front-insertions while a micro-thread that did not
+    // choose to wait there is queued — one put at the back, or one an
+    // earlier handoff put at the front — the next one goes to the back, so
+    // pipes bouncing values cannot starve the rest of the queue, nor a
+    // micro-thread whose own handoff they keep overtaking (the count
+    // restarts then, whenever the queue drains, and when no such
+    // micro-thread waits; an eager spawner waiting at the front chose to,
+    // and is not counted for: a tree spawned eagerly stays depth-first).
     void make_runnable_next(detail::control_block& cb) noexcept;
     // yield_running — the running micro-thread goes to the back of the run
     // queue and the head runs. Throws MicroThreadExit when aborted.
@@ -370,6 +377,15 @@ private:
     // insertions go before everything, so a block put at the back is
     // followed only by others put at the back: one is queued iff the tail is.
     bool someone_waits_at_back() const noexcept { return run_tail_ && run_tail_->queued_at_back; }
+    // handoff_waits_at_front — a queued micro-thread was put at the front by
+    // a handoff (make_runnable_next). The front part of the queue is a stack
+    // (pushed and popped at the head only), so what lies after a block there
+    // never changes while it is queued: each block put at the front records
+    // whether it, or any block after it in the front part, came by a
+    // handoff (handoff_from_here), and the head's flag answers for all.
+    bool handoff_waits_at_front() const noexcept {
+        return run_head_ && !run_head_->queued_at_back && run_head_->handoff_from_here;
+    }
     static constexpr unsigned max_handoff_streak = 32;
     unsigned since_poll_ = 0;  // yields and suspensions since the fairness poll last ran
     static constexpr unsigned poll_interval = 64;

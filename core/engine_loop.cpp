@@ -171,6 +171,9 @@ void engine::check_invariants() const noexcept {
     for (const detail::control_block* cb = run_head_; cb; cb = cb->run_next) {
         MT_ASSERT(cb->queued_at_back || !seen_at_back, "a block put at the front follows one put at the back");
         seen_at_back = seen_at_back || cb->queued_at_back;
+        MT_ASSERT(cb->queued_at_back || !cb->run_next || cb->run_next->queued_at_back || cb->handoff_from_here ||
+                      !cb->run_next->handoff_from_here,
+                  "a block put at the front does not record a handoff waiting after it");
         MT_ASSERT(cb->st == state::created || cb->st == state::runnable, "the run queue holds a micro-thread that is not runnable");
         MT_ASSERT(live_.contains(*cb), "the run queue holds a micro-thread that is not live");
         ++queued;

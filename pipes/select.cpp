@@ -231,6 +231,8 @@ x_cleanup::~x_cleanup() {
 
 void seed_select_random(std::uint64_t seed) noexcept { random_state = seed * 0x9E3779B97F4A7C15ull | 1; }
 
+std::size_t select_random_below(std::size_t n) noexcept { return random_below(n); }
+
 std::optional<std::size_t> select_access::run(select_case* cases, std::size_t n, const deadline& d) {
     control_block& me = engine::get("select").require_running("select");
     check_deadline(me, d, "select");

@@ -14,9 +14,10 @@
 // (so a busy case cannot starve the others) and happens. Otherwise the
 // micro-thread waits on all of them, and the first to become possible (first
 // come, first served among each pipe's waiters) happens; the others are
-// withdrawn before anything else can touch them. Returns the index of the
-// case that happened, or nullopt when the deadline passed first (a zero
-// timeout polls).
+// withdrawn before anything else can touch them. Cases that name one pipe in
+// the same direction become possible together: one of them, chosen
+// uniformly, happens. Returns the index of the case that happened, or
+// nullopt when the deadline passed first (a zero timeout polls).
 //
 // A case can be disabled at run time — on_get(p, out, false), or a null pipe
 // handle (an empty xpipe handle) — and is then never chosen, like Go's nil

@@ -104,6 +104,7 @@ struct control_block {
     bool detached = false;         // start_and_forget: no handle will ever join it
     bool outcome_observed = false; // a joiner or a scope has seen its failure
     bool queued_at_back = false;   // put at the back of the run queue when last queued (engine::someone_waits_at_back)
+    bool handoff_from_here = false;  // queued at the front: it, or a block after it there, was put by a handoff (engine::handoff_waits_at_front)
     std::uint32_t handles = 0;     // micro_thread<R> handles referring to it
     std::exception_ptr error;      // the failure, when st == failed
 

@@ -12,6 +12,9 @@
 //     until it is completed or withdrawn; a record of a select is unlinked
 //     from every queue the moment one of its cases completes, so a select
 //     performs exactly one operation.
+//   * the records of one select in one queue are adjacent (linked in one go,
+//     unlinked together); a queue serves its head first, and a select's run
+//     of records there as one waiter whose case is chosen uniformly (pick).
 //   * once closed_, no value enters the slot again; reader_closed_ => !full_.
 //   * a waiter holds a reference to its pipe while it waits, so the pipe
 //     outlives the wait even when every handle is dropped meanwhile.
@@ -92,6 +95,11 @@ struct select_group {
     void unlink_all() noexcept;
 };
 
+// select_random_below — a uniformly distributed index below n (n > 0), from
+// the per-OS-thread generator of select's choice among ready cases
+// (pipes/select.cpp; seed_select_random seeds it).
+std::size_t select_random_below(std::size_t n) noexcept;
+
 // What a non-suspending attempt found.
 enum class try_result : std::uint8_t { done, would_block, closed };
 
@@ -163,7 +171,8 @@ private:
     void take_slot(void* out, sink_fn sink) noexcept;
     void refill_from_putter() noexcept;
     void deliver_to(pipe_waiter& getter, void* value) noexcept;
-    void complete_first(waiter_queue& q, pipe_waiter::outcome result, bool run_next) noexcept;
+    pipe_waiter& pick(waiter_queue& q) noexcept;
+    void complete(waiter_queue& q, pipe_waiter& w, pipe_waiter::outcome result, bool run_next) noexcept;
     void wake_all(waiter_queue& q) noexcept;
 
     const value_ops& ops_;

@@ -15,7 +15,8 @@
 // (first come first served), then its scope. Two things it learns from the
 // run instead of predicting them (see docs/reliability.md):
 //   * which ready case a select chose (the contract: uniformly random) — it checks
-//     the choice was ready and goes on from it;
+//     the choice was ready and goes on from it; likewise which of a waiting
+//     select's cases on one pipe happened when that pipe served them;
 //   * when a short deadline passed — a wait with a short deadline may time
 //     out at any moment until the next tick, after which it must have; the
 //     model applies the timeout where the run's log shows it.
@@ -202,6 +203,7 @@ private:
     tr try_get(int p, tok& out);
     bool can_put(int p) const;
     bool can_get(int p) const;
+    mwaiter front_waiter(const std::deque<mwaiter>& q) const;
     void complete(int p, mwaiter wt, bool closed, bool next);
     void unlink_cases(mworker& w);
     void close(int p, long err);

@@ -8,6 +8,35 @@
 
 namespace mt_stress {
 
+namespace {
+// chosen_in_log — the case index the run's select logged ("select -> 2 ..."), or -1.
+int chosen_in_log(const std::vector<std::string>& seen, std::size_t pos) {
+    int i = -1;
+    if (pos < seen.size() && std::sscanf(seen[pos].c_str(), "select -> %d", &i) == 1) return i;
+    return -1;
+}
+}  // namespace
+
+// front_waiter — the waiter queue `q` serves next: its head; but when the
+// head is a select with several cases in a row there (one pipe named twice
+// in the same direction), they became possible at once and the engine chose
+// one uniformly, so the model learns which from the run's log, as for a
+// select's ready cases. A choice that logs no index (a put to a closed
+// pipe, a get of a close error) ends alike for each of them: the head then
+// stands for them all.
+mwaiter model::front_waiter(const std::deque<mwaiter>& q) const {
+    const mwaiter& head = q.front();
+    if (head.case_index < 0 || !obs_) return head;
+    std::size_t run = 1;
+    while (run < q.size() && q[run].worker == head.worker) ++run;
+    if (run == 1) return head;
+    auto it = logs.find(head.worker);
+    const int seen = chosen_in_log(obs_->events(head.worker), it == logs.end() ? 0 : it->second.size());
+    for (std::size_t i = 0; i < run; ++i)
+        if (q[i].case_index == seen) return q[i];
+    return head;
+}
+
 bool model::can_put(int p) const {
     const mpipe& q = pipes_.at(p);
     return q.closed || !q.getters.empty() || !q.full;
@@ -48,7 +77,7 @@ model::tr model::try_put(int p, tok t) {
     mpipe& q = pipes_.at(p);
     if (q.closed) return tr::closed;
     if (!q.getters.empty()) {  // the handoff: the getter runs next
-        const mwaiter g = q.getters.front();
+        const mwaiter g = front_waiter(q.getters);
         mworker& x = W(g.worker);
         x.w.has_val = true;
         x.w.got = t;
@@ -67,7 +96,7 @@ model::tr model::try_get(int p, tok& out) {
         out = q.slot;
         q.full = false;
         if (!q.closed && !q.putters.empty()) {  // the first waiting putter's value goes in
-            const mwaiter w = q.putters.front();
+            const mwaiter w = front_waiter(q.putters);
             q.slot = w.t;
             q.full = true;
             complete(p, w, false, false);
@@ -82,8 +111,8 @@ void model::close(int p, long err) {
     if (q.closed) return;  // the first close wins
     q.closed = true;
     q.err = err;
-    while (!q.getters.empty()) complete(p, q.getters.front(), true, false);
-    while (!q.putters.empty()) complete(p, q.putters.front(), true, false);
+    while (!q.getters.empty()) complete(p, front_waiter(q.getters), true, false);
+    while (!q.putters.empty()) complete(p, front_waiter(q.putters), true, false);
 }
 
 void model::close_reader(int p) {
@@ -94,8 +123,8 @@ void model::close_reader(int p) {
         destroyed.push_back(q.slot);
         q.full = false;
     }
-    while (!q.getters.empty()) complete(p, q.getters.front(), true, false);
-    while (!q.putters.empty()) complete(p, q.putters.front(), true, false);
+    while (!q.getters.empty()) complete(p, front_waiter(q.getters), true, false);
+    while (!q.putters.empty()) complete(p, front_waiter(q.putters), true, false);
 }
 
 void model::do_put(mworker& a, int p, tok t, dl d, const std::string& label) {
@@ -171,15 +200,6 @@ void model::do_get(mworker& a, int p, dl d, const std::string& label, bool propa
 }
 
 // ---- select -----------------------------------------------------------------------------------
-
-namespace {
-// chosen_in_log — the case index the run's select logged ("select -> 2 ..."), or -1.
-int chosen_in_log(const std::vector<std::string>& seen, std::size_t pos) {
-    int i = -1;
-    if (pos < seen.size() && std::sscanf(seen[pos].c_str(), "select -> %d", &i) == 1) return i;
-    return -1;
-}
-}  // namespace
 
 void model::do_select(mworker& a, const op& o, const observed& obs) {
     a.w = mwait{};
