@@ -172,12 +172,16 @@ void engine::make_runnable_next(detail::control_block& cb) noexcept {
     // only such insertions count towards the bound. Without the second kind
     // a handoff target could wait forever while pipes that keep bouncing
     // values overtake it (nothing at the back, so nothing was counted).
-    if (!someone_waits_at_back() && !handoff_waits_at_front()) {
-        handoff_streak_ = 0;  // this one delays nobody who did not choose to wait
-    } else if (++handoff_streak_ > max_handoff_streak) {
-        handoff_streak_ = 0;
-        push_runnable(cb);
-        return;
+    // An empty queue delays nobody, and its streak is 0 (pop_runnable
+    // restarts it when the queue drains).
+    if (run_head_) {
+        if (!someone_waits_at_back() && !handoff_waits_at_front()) {
+            handoff_streak_ = 0;  // this one delays nobody who did not choose to wait
+        } else if (++handoff_streak_ > max_handoff_streak) {
+            handoff_streak_ = 0;
+            push_runnable(cb);
+            return;
+        }
     }
     cb.queued_at_back = false;
     cb.handoff_from_here = true;

@@ -76,29 +76,37 @@ pipe_state::~pipe_state() {
 
 // ---- the operations -------------------------------------------------------------------
 
-// pick — the waiter `q` (one of this pipe's non-empty queues) serves next:
-// its head, first come first served. A select that names this pipe in
-// several cases of the same direction has their records next to each other
-// in `q` (a select links all its records in one go, and they leave
-// together): when the first of them is reached, all of them become possible
-// at once, so one is chosen uniformly at random, as among a select's ready
-// cases — never simply the first listed.
-pipe_waiter& pipe_state::pick(waiter_queue& q) noexcept {
-    pipe_waiter* w = q.front();
-    if (!w->group) return *w;
+// first_served (pipe_state.hpp) / bring_chosen_forward — the waiter `q`
+// (one of this pipe's non-empty queues) serves next is its head, first come
+// first served. A select that names this pipe in several cases of the same
+// direction has their records next to each other in `q` (a select links
+// all its records in one go, and they leave together): when the first of
+// them (`first`, the head) is reached, all of them become possible at once,
+// so one is chosen uniformly at random, as among a select's ready cases —
+// never simply the first listed — and moved to the head (the order within
+// the run does not matter: the others leave with it).
+pipe_waiter& pipe_state::bring_chosen_forward(waiter_queue& q, pipe_waiter& first) noexcept {
+    MT_ASSERT(q.front() == &first && first.group, "bring_chosen_forward away from a select's first record");
     std::size_t run = 1;
-    for (const pipe_waiter* n = waiter_queue::next(*w); n && n->group == w->group; n = waiter_queue::next(*n)) ++run;
-    for (std::size_t k = run == 1 ? 0 : select_random_below(run); k > 0; --k) w = waiter_queue::next(*w);
+    for (const pipe_waiter* n = waiter_queue::next(first); n && n->group == first.group; n = waiter_queue::next(*n)) ++run;
+    if (run == 1) return first;
+    pipe_waiter* w = &first;
+    for (std::size_t k = select_random_below(run); k > 0; --k) w = waiter_queue::next(*w);
+    if (w != &first) {
+        q.remove(*w);
+        q.push_front(*w);
+    }
     return *w;
 }
 
-// complete — waiter `w` of `q` (one of this pipe's queues, w chosen by
-// pick) had its operation happen (or the pipe closed under it): it leaves
-// the queue (and, for a select, its sibling cases leave theirs), then its
-// wait is settled.
-void pipe_state::complete(waiter_queue& q, pipe_waiter& w, pipe_waiter::outcome result, bool run_next) noexcept {
+// complete_first — the first waiter of `q` (one of this pipe's queues, put
+// there by first_served) had its operation happen (or the pipe closed under
+// it): it leaves the queue (and, for a select, its sibling cases leave
+// theirs), then its wait is settled. The waiter is the queue's head, so it
+// is unlinked in place, not searched for.
+void pipe_state::complete_first(waiter_queue& q, pipe_waiter::outcome result, bool run_next) noexcept {
+    pipe_waiter& w = *q.pop_front();
     MT_ASSERT(w.pipe == this, "a pipe completed a waiter of another pipe");
-    q.remove(w);
     w.result = result;
     if (select_group* g = w.group) {
         g->chosen = w.index;
@@ -116,34 +124,39 @@ void pipe_state::take_slot(void* out, sink_fn sink) noexcept {
 }
 
 // refill_from_putter — the slot was emptied: the first waiting putter's value
-// (pick(putters_)) goes in, and that putter returns; it runs next, as a getter handed a value
-// does (deliver_to), so the two sides of a pipe alternate without cycling
-// through the whole run queue.
+// (first_served) goes in, and that putter returns; it runs next, as a getter
+// handed a value does (deliver_to), so the two sides of a pipe alternate
+// without cycling through the whole run queue.
 void pipe_state::refill_from_putter() noexcept {
-    if (putters_.empty()) return;
-    pipe_waiter& p = pick(putters_);
-    ops_.move_construct(slot_, p.value);
-    full_ = true;
-    complete(putters_, p, pipe_waiter::outcome::done, true);
+    if (!putters_.empty()) {
+        pipe_waiter& p = first_served(putters_);
+        ops_.move_construct(slot_, p.value);
+        full_ = true;
+        complete_first(putters_, pipe_waiter::outcome::done, true);
+    }
 }
 
-// deliver_to — the handoff: a value goes straight to the waiting getter
-// `getter` (pick(getters_)), which runs next (engine::make_runnable_next
-// explains why that is fair).
+// deliver_to — the handoff: a value goes straight to the first waiting
+// getter (`getter`, the head of getters_: first_served), which runs next
+// (engine::make_runnable_next explains why that is fair).
 void pipe_state::deliver_to(pipe_waiter& getter, void* value) noexcept {
+    MT_ASSERT(getters_.front() == &getter, "a value delivered to a getter that is not served first");
     if (getter.sink) getter.sink(getter.value, value);
     else ops_.move_construct(getter.value, value);
-    complete(getters_, getter, pipe_waiter::outcome::done, true);
+    complete_first(getters_, pipe_waiter::outcome::done, true);
 }
 
 void pipe_state::wake_all(waiter_queue& q) noexcept {
-    while (!q.empty()) complete(q, pick(q), pipe_waiter::outcome::closed, false);
+    while (!q.empty()) {
+        first_served(q);
+        complete_first(q, pipe_waiter::outcome::closed, false);
+    }
 }
 
 try_result pipe_state::try_put(void* value) {
     if (closed_) return try_result::closed;
     if (!getters_.empty()) {
-        deliver_to(pick(getters_), value);
+        deliver_to(first_served(getters_), value);
         return try_result::done;
     }
     if (full_) return try_result::would_block;

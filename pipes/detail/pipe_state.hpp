@@ -14,7 +14,8 @@
 //     performs exactly one operation.
 //   * the records of one select in one queue are adjacent (linked in one go,
 //     unlinked together); a queue serves its head first, and a select's run
-//     of records there as one waiter whose case is chosen uniformly (pick).
+//     of records there as one waiter whose case is chosen uniformly
+//     (first_served).
 //   * once closed_, no value enters the slot again; reader_closed_ => !full_.
 //   * a waiter holds a reference to its pipe while it waits, so the pipe
 //     outlives the wait even when every handle is dropped meanwhile.
@@ -171,8 +172,15 @@ private:
     void take_slot(void* out, sink_fn sink) noexcept;
     void refill_from_putter() noexcept;
     void deliver_to(pipe_waiter& getter, void* value) noexcept;
-    pipe_waiter& pick(waiter_queue& q) noexcept;
-    void complete(waiter_queue& q, pipe_waiter& w, pipe_waiter::outcome result, bool run_next) noexcept;
+    // first_served — the waiter of `q` (non-empty) to serve next, at its
+    // head: the head, or one of the head's select's records next to it,
+    // moved there (pipe_state.cpp).
+    static pipe_waiter& first_served(waiter_queue& q) noexcept {
+        pipe_waiter& w = *q.front();
+        return w.group ? bring_chosen_forward(q, w) : w;
+    }
+    static pipe_waiter& bring_chosen_forward(waiter_queue& q, pipe_waiter& first) noexcept;
+    void complete_first(waiter_queue& q, pipe_waiter::outcome result, bool run_next) noexcept;
     void wake_all(waiter_queue& q) noexcept;
 
     const value_ops& ops_;
