@@ -57,7 +57,8 @@ int close_fd(int fd) noexcept;
 // wait_signal — suspends until POSIX signal `signo` arrives (while waiting;
 // signals that arrive when nobody waits are not queued). Returns signo.
 // Throws timeout_error, usage_error for a signal another OS thread's engine
-// watches or that cannot be caught.
+// watches, that cannot be caught, or that reports a fault (SIGSEGV, SIGBUS,
+// SIGFPE, SIGILL: a waiter would turn the fault into an endless loop).
 int wait_signal(int signo, deadline d = {});
 
 // wait_child — suspends until child process `pid` exits; returns its

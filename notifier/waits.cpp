@@ -58,6 +58,14 @@ int wait_signal(int signo, deadline d) {
     if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP) {
         throw usage_error(what_in("wait_signal", std::to_string(signo), me) + ": not a signal that can be caught");
     }
+    // A fault (a bad address, a division by zero, an illegal instruction)
+    // is raised again as soon as a handler returns: caught by the reactor,
+    // it would loop for ever instead of stopping the process, and
+    // SIGSEGV/SIGBUS are how a stack overflow is reported.
+    if (signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL) {
+        throw usage_error(what_in("wait_signal", std::to_string(signo), me) +
+                          ": a fault signal, raised again by the faulting instruction, cannot be waited for");
+    }
     return detail::reactor::of(e).wait_signal(me, signo, d);
 }
 
