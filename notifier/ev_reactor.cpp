@@ -55,12 +55,29 @@ const wait_kind signal_kind{
 
 const char reactor::kind_tag = 0;
 
-std::unique_ptr<notifier_interface> make_default_notifier(engine& e) { return std::make_unique<ev_reactor>(e); }
+namespace {
+// start — a new reactor for `e`. A system_error (no fd left for libev's
+// epoll set or wake-ups) says that the notifier could not start, and for
+// which micro-thread (or run()) it was needed.
+std::unique_ptr<ev_reactor> start(engine& e) {
+    try {
+        return std::make_unique<ev_reactor>(e);
+    } catch (const std::system_error& ex) {
+        std::string what = ex.what();
+        const std::string tail = ": " + ex.code().message();
+        if (what.size() >= tail.size() && what.compare(what.size() - tail.size(), tail.size(), tail) == 0)
+            what.resize(what.size() - tail.size());
+        throw std::system_error(ex.code(), op_in("starting the notifier (libev)", e.running()) + ": " + what);
+    }
+}
+}  // namespace
+
+std::unique_ptr<notifier_interface> make_default_notifier(engine& e) { return start(e); }
 
 reactor& reactor::of(engine& e) {
     if (reactor* r = find(e)) return *r;
     if (e.notifier()) throw usage_error("this engine is driven by a host's own notifier, not the libev reactor");
-    auto r = std::make_unique<ev_reactor>(e);
+    auto r = start(e);
     reactor& ref = *r;
     e.adopt_notifier(std::move(r));
     return ref;

@@ -5,13 +5,16 @@
 // (in_engine checks micro-threads, stacks, watchers and fds).
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -20,6 +23,8 @@
 #include "core/microthreading.hpp"
 #include "nonblocking_io/io.hpp"
 #include "nonblocking_io/socket.hpp"
+#include "notifier/notifier.hpp"
+#include "tests/child_process.hpp"
 #include "tests/engine_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -250,4 +255,51 @@ TEST_CASE("ENOMEM at stack allocation fails that spawn with stack_allocation_err
         worker.wait();
         CHECK(progress == 100);
     });
+}
+
+TEST_CASE("the fd limit reached before the notifier starts is a named std::system_error, not libev's abort") {
+    // libev aborts the process when it cannot make its wake-up eventfd;
+    // with every fd taken, starting the notifier must fail as an error.
+    auto take_every_fd = [] {
+        const rlimit few{64, 64};
+        ::setrlimit(RLIMIT_NOFILE, &few);
+        while (::open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
+        }
+    };
+    auto at_run = mt_test::run_in_child([&] {
+        take_every_fd();
+        try {
+            mt::run([] {});
+            std::fputs("no error\n", stderr);
+        } catch (const std::system_error& e) {
+            std::fprintf(stderr, "system_error %d: %s\n", e.code().value(), e.what());
+        }
+    });
+    CHECK(at_run.exit_code == 0);
+    CHECK(at_run.err.find("system_error 24: starting the notifier (libev) on the engine's root") != std::string::npos);
+    CHECK(at_run.err.find("Too many open files") != std::string::npos);
+
+    // An engine without a default notifier starts it at the first wait that
+    // needs it: the error names that micro-thread, which may go on.
+    auto at_wait = mt_test::run_in_child([&] {
+        mt::engine_options o;
+        o.default_notifier = false;
+        mt::run(
+            [&] {
+                take_every_fd();
+                try {
+                    mt::wait_readable(0, 10ms);
+                    std::fputs("no error\n", stderr);
+                } catch (const std::system_error& e) {
+                    std::fprintf(stderr, "system_error %d: %s\n", e.code().value(), e.what());
+                }
+                mt::sleep_d(1ms);
+                std::fputs("main goes on\n", stderr);
+            },
+            o);
+    });
+    CHECK(at_wait.exit_code == 0);
+    CHECK(at_wait.err.find("system_error 24: starting the notifier (libev) in micro-thread #1 'main'") !=
+          std::string::npos);
+    CHECK(at_wait.err.find("main goes on") != std::string::npos);
 }

@@ -4,6 +4,7 @@
 
 #include <ev.h>
 #include <dirent.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
@@ -93,6 +94,16 @@ ev_backend::ev_backend(backend_events& events) : impl_(std::make_unique<impl>(ev
     m.loop = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOSIGMASK));
     if (!m.loop) m.loop = ev_loop_new(static_cast<unsigned>(EVFLAG_AUTO) | static_cast<unsigned>(EVFLAG_NOSIGMASK));
     if (!m.loop) throw std::system_error(errno ? errno : ENOMEM, std::generic_category(), "ev_loop_new");
+    // ev_async_start makes libev's wake-up eventfd (or a pipe) and, when it
+    // cannot (the process's fd limit reached), libev prints a line and
+    // aborts the process. Try one first, while failing is still an error.
+    const int spare = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (spare < 0) {
+        const int err = errno;
+        ev_loop_destroy(m.loop);
+        throw std::system_error(err, std::generic_category(), "eventfd for the notifier's wake-ups");
+    }
+    ::close(spare);  // the lowest free fd again: libev's eventfd takes it below
     if (::ev_backend(m.loop) == EVBACKEND_EPOLL) m.epoll_fd = find_epoll_fd(before);
     ev_set_userdata(m.loop, &m);
     ev_async_init(&m.async, impl::on_async);

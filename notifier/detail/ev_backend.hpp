@@ -43,7 +43,8 @@ protected:
 class ev_backend {
 public:
     // ev_backend — a new libev loop (epoll where it can). Throws
-    // std::system_error when libev cannot make one.
+    // std::system_error when libev cannot make one, or when no fd is left
+    // for its wake-ups (libev would abort the process).
     explicit ev_backend(backend_events& events);
     ~ev_backend();
     ev_backend(const ev_backend&) = delete;
