@@ -480,7 +480,10 @@ void engine::abort(detail::control_block& cb) {
     require_here(cb, "abort()");
     if (has_ended(cb.st)) return;
     cb.abort_requested = true;
-    if (&cb == current_ && cb.shield_depth == 0) throw MicroThreadExit{};
+    // The caller itself: at once — but not from a destructor run by an
+    // unwinding (this micro-thread's own count), where a second exception
+    // means std::terminate. The abort is sticky: its next suspension raises it.
+    if (&cb == current_ && cb.shield_depth == 0 && std::uncaught_exceptions() == 0) throw MicroThreadExit{};
     wake_to_raise(cb);
 }
 

@@ -195,7 +195,8 @@ public:
     // next_deadline — the earliest pending deadline (time_point::max(): none).
     deadline::clock::time_point next_deadline() const noexcept { return timers_.next(); }
     // abort — raises MicroThreadExit in `cb` at its suspension point (at once
-    // if it is the caller; never-started: its body never runs). No-op when ended.
+    // if it is the caller and not unwinding from an exception; never-started:
+    // its body never runs). No-op when ended.
     void abort(detail::control_block& cb);
     // interrupt — raises `e` once in `cb` at its next suspension point (a
     // waiting `cb` is woken for it). For Ctrl-C; called from the notifier,

@@ -161,7 +161,10 @@ public:
     }
 
     // abort — raises MicroThreadExit in it at its suspension point (at once if
-    // it is the caller). Does nothing once it has ended.
+    // it is the caller, unless the caller is unwinding from an exception: a
+    // destructor that aborts its own micro-thread would end the program in
+    // std::terminate, so the abort waits for its next suspension point).
+    // Does nothing once it has ended.
     // usage_error from another OS thread's engine, or once its engine ended.
     void abort() { detail::abort_from_handle(block()); }
 

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/microthreading.hpp"
+#include "tests/child_process.hpp"
 #include "tests/engine_fixture.hpp"
 
 using mt_test::in_engine;
@@ -267,6 +269,65 @@ TEST_CASE("aborting yourself raises MicroThreadExit at once") {
         CHECK_THROWS_AS(h.wait(), mt::micro_thread_aborted);
         CHECK_FALSE(after);
     });
+}
+
+TEST_CASE("aborting yourself from a destructor while unwinding does not end the program: the abort lands at the next suspension") {
+    // Thrown at once, a second exception during unwinding would be
+    // std::terminate. Crashing was the old behaviour: in a child.
+    auto out = mt_test::run_in_child([] {
+        mt::run([] {
+            struct aborts_itself {
+                mt::micro_thread<void>* self;
+                ~aborts_itself() { self->abort(); }
+            };
+            // Unwinding from its own exception: it ends with that exception.
+            mt::micro_thread<void> failing;
+            failing = mt::spawn(mt::spawn_options{"failing"}, [&] {
+                aborts_itself a{&failing};
+                throw std::runtime_error("its own error");
+            });
+            try {
+                failing.wait();
+            } catch (const std::runtime_error& e) {
+                std::fprintf(stderr, "failing: %s\n", e.what());
+            }
+            // Unwinding from an abort: it ends aborted.
+            mt::micro_thread<void> aborted;
+            aborted = mt::spawn(mt::spawn_options{"aborted"}, [&] {
+                aborts_itself a{&aborted};
+                mt::sleep_d(std::chrono::seconds(10));
+            });
+            mt::yield();
+            aborted.abort();
+            try {
+                aborted.wait();
+            } catch (const mt::micro_thread_aborted& e) {
+                std::fprintf(stderr, "%s\n", e.what());
+            }
+            // The exception caught: the abort is raised at the next suspension.
+            mt::micro_thread<void> catcher;
+            bool after_yield = false;
+            catcher = mt::spawn(mt::spawn_options{"catcher"}, [&] {
+                try {
+                    aborts_itself a{&catcher};
+                    throw std::runtime_error("caught");
+                } catch (const std::runtime_error&) {
+                }
+                mt::yield();
+                after_yield = true;
+            });
+            try {
+                catcher.wait();
+            } catch (const mt::micro_thread_aborted& e) {
+                std::fprintf(stderr, "%s; after yield: %d\n", e.what(), after_yield ? 1 : 0);
+            }
+        });
+    });
+    CHECK(out.signal == 0);
+    CHECK(out.exit_code == 0);
+    CHECK(out.err.find("failing: its own error") != std::string::npos);
+    CHECK(out.err.find("micro-thread #3 'aborted' was aborted") != std::string::npos);
+    CHECK(out.err.find("micro-thread #4 'catcher' was aborted; after yield: 0") != std::string::npos);
 }
 
 TEST_CASE("aborting a micro-thread that never started: its body never runs") {
