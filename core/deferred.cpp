@@ -44,6 +44,18 @@ namespace {
                       why);
 }
 
+// check_here — a deferred is used on its engine's OS thread only: from
+// another one it would race with the engine (another OS thread fires it
+// through mt::remote_wakeup), and once the engine has ended there is
+// nothing to wake.
+void check_here(const detail::control_block& owner, const char* op) {
+    if (owner.eng && owner.eng == engine::current()) [[likely]]
+        return;
+    misuse(owner, op,
+           owner.eng ? "it belongs to the engine of another OS thread (fire it from there with mt::remote_wakeup)"
+                     : "its engine has ended");
+}
+
 // in_internal_wait — the owner is in one of the engine's own waits (not its
 // deferred's): a user's fire arriving now is kept for its next wait(). That
 // includes a wait already settled whose owner has not resumed yet (its call
@@ -71,6 +83,7 @@ void deferred::to_idle() noexcept {
 }
 
 void deferred::arm(const detail::wait_kind& kind, void* obj) {
+    check_here(*owner_, "arm()");
     if (phase_ == phase::armed) misuse(*owner_, "arm()", "it is already armed");
     if (phase_ == phase::fired) misuse(*owner_, "arm()", "it fired and was not waited for yet");
     phase_ = phase::armed;
@@ -79,6 +92,7 @@ void deferred::arm(const detail::wait_kind& kind, void* obj) {
 }
 
 void deferred::fire(const char* op, void* value, std::exception_ptr error) {
+    check_here(*owner_, op);
     if (phase_ == phase::fired) misuse(*owner_, op, "it fired twice before a wait");
     if (phase_ == phase::idle && !in_internal_wait(*owner_)) misuse(*owner_, op, "nobody armed it");
     // The registration has done its work (or, fired by someone else, is
@@ -103,6 +117,7 @@ void deferred::cancel() noexcept {
 }
 
 void deferred::push(const char* name, callback_fn fn, void* state, void (*dispose)(void*) noexcept) {
+    check_here(*owner_, "push()");
     const entry e{name, fn, state, dispose};
     if (insert_at_ == no_insert) {
         queue_.push_back(e);
@@ -144,6 +159,7 @@ void* deferred::run_queue(void* value, bool& rearmed) {
 }
 
 void* deferred::wait(deadline dl) {
+    check_here(*owner_, "wait()");
     engine& e = *owner_->eng;
     detail::control_block& me = e.require_running("deferred::wait()");
     if (&me != owner_) {

@@ -49,7 +49,9 @@
 //   * insert_at_ != no_insert <=> a callback is running.
 //
 // Threading: the engine's OS thread only. Another OS thread fires a deferred
-// through the notifier's thread-safe wake-up (mt::remote_wakeup).
+// through the notifier's thread-safe wake-up (mt::remote_wakeup); arm,
+// callback, errback, push and wait called from another OS thread, or after
+// the owner's engine ended, throw usage_error.
 #pragma once
 
 #include <cstddef>
@@ -87,7 +89,8 @@ public:
     // callback / errback — fire it with a value or an exception (see the
     // states above). Any context of the engine's OS thread; never suspend. A
     // waiting owner becomes runnable. Throw usage_error naming the owner when
-    // nobody armed it or when it already fired and was not waited for yet.
+    // nobody armed it or when it already fired and was not waited for yet,
+    // or from another OS thread (or once the owner's engine ended).
     void callback(void* value = nullptr);
     void errback(std::exception_ptr error);
 

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include <stdexcept>
@@ -17,6 +19,7 @@
 #include "notifier/notifier.hpp"
 #include "pipes/micro_pipe.hpp"
 #include "tests/alloc_counter.hpp"
+#include "tests/child_process.hpp"
 #include "tests/engine_fixture.hpp"
 
 using mt_test::in_engine;
@@ -106,6 +109,48 @@ TEST_CASE("only the owner may wait on its deferred") {
         mine.wait();
         other.wait();
     });
+}
+
+TEST_CASE("a deferred used from another OS thread is a usage error naming its owner; it stays armed") {
+    in_engine([] {
+        mt::deferred& d = mt::this_deferred();
+        d.arm();
+        std::string from_thread;
+        std::thread([&] {
+            try {
+                d.callback(nullptr);
+            } catch (const mt::usage_error& e) {
+                from_thread = e.what();
+            }
+        }).join();
+        CHECK(from_thread.find("callback() on the deferred of micro-thread #1") != std::string::npos);
+        CHECK(from_thread.find("another OS thread") != std::string::npos);
+        CHECK(d.armed());
+        d.callback(reinterpret_cast<void*>(7));  // from its own engine: fine
+        CHECK(d.wait() == reinterpret_cast<void*>(7));
+    });
+}
+
+TEST_CASE("a deferred whose engine has ended is a usage error, not a crash") {
+    auto out = mt_test::run_in_child([] {
+        mt::micro_thread<void> kept;
+        mt::run([&] { kept = mt::spawn(mt::spawn_options{"gone"}, [] {}); });
+        for (const char* op : {"arm", "callback", "wait"}) {
+            try {
+                mt::deferred& d = kept.get_deferred();
+                if (op[0] == 'a') d.arm();
+                else if (op[0] == 'c') d.callback(nullptr);
+                else d.wait();
+                std::fprintf(stderr, "%s: no error\n", op);
+            } catch (const mt::usage_error& e) {
+                std::fprintf(stderr, "%s\n", e.what());
+            }
+        }
+    });
+    CHECK(out.signal == 0);
+    CHECK(out.err.find("arm() on the deferred of micro-thread #2 'gone': its engine has ended") != std::string::npos);
+    CHECK(out.err.find("callback() on the deferred of micro-thread #2 'gone': its engine has ended") != std::string::npos);
+    CHECK(out.err.find("wait() on the deferred of micro-thread #2 'gone': its engine has ended") != std::string::npos);
 }
 
 TEST_CASE("abort while waiting raises MicroThreadExit from wait and cancels the registration") {
