@@ -23,6 +23,7 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 
@@ -77,11 +78,14 @@ public:
 
 private:
     static constexpr std::uint8_t has_value = 1, is_negative = 2, unresolved = 4;
-    // to_ns — saturating: hours::max() must not overflow into the past.
+    // to_ns — saturating: hours::max() must not overflow into the past. A
+    // NaN (a floating-point duration) is no timeout: the wait raises the
+    // usage error of a negative one.
     template <class Rep, class Period>
     static std::chrono::nanoseconds to_ns(std::chrono::duration<Rep, Period> d) noexcept {
         using ns = std::chrono::nanoseconds;
         const std::chrono::duration<double> s = d;
+        if (std::isnan(s.count())) return ns::min();
         if (s >= std::chrono::duration<double>(ns::max())) return ns::max();
         if (s <= std::chrono::duration<double>(ns::min())) return ns::min();
         return std::chrono::duration_cast<ns>(d);

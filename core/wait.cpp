@@ -199,8 +199,10 @@ void throw_timeout(const control_block& me, const char* op, const wait_kind& kin
     if (!by_shield && d.requested().count() >= 0) {
         append_seconds(what, std::chrono::duration<double>(d.requested()).count());
     } else {
+        // A point long past (deadline::at(time_point::min())) is no
+        // interval to subtract: the difference would overflow.
         const auto due = by_shield ? me.shield_due : d.when();
-        append_seconds(what, std::chrono::duration<double>(due - me.w.began).count());
+        append_seconds(what, due > me.w.began ? std::chrono::duration<double>(due - me.w.began).count() : 0.0);
     }
     what += " waiting ";
     kind.describe(obj, what);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <optional>
 #include <string>
@@ -223,6 +224,25 @@ TEST_CASE("a zero timeout polls: the wait happens only if it can complete at onc
         auto done = mt::spawn([] {});
         mt::yield();
         done.wait(0ms);  // already ended: no wait at all
+    });
+}
+
+TEST_CASE("the earliest point in time and NaN durations: a named timeout or usage error, no overflow") {
+    in_engine([] {
+        mt::micro_pipe<int> p("p");
+        // A deadline long past times out at once; the message's interval
+        // (deadline minus start) must not overflow into billions of seconds.
+        CHECK_THROWS_WITH_AS(p.get(mt::deadline::at(mt::deadline::clock::time_point::min())),
+                             "micro_pipe::get in micro-thread #1 'main' timed out after 0.000 s waiting to get from pipe 'p'",
+                             mt::timeout_error);
+        auto other = mt::spawn([] { mt::sleep_d(1ms); });
+        CHECK_THROWS_WITH_AS(other.wait(mt::deadline::at(mt::deadline::clock::time_point::min())),
+                             "wait() (join) in micro-thread #1 'main' timed out after 0.000 s waiting to join #2 'micro-thread-2'",
+                             mt::timeout_error);
+        other.wait();
+        // A NaN duration is no timeout at all.
+        CHECK_THROWS_AS(p.get(std::chrono::duration<double>(std::nan(""))), mt::usage_error);
+        CHECK_THROWS_AS(mt::sleep_until(std::chrono::duration<double>(std::nan(""))), mt::usage_error);
     });
 }
 
