@@ -1,5 +1,7 @@
 // core/join.cpp — joining a micro-thread, and the small free functions of
 // micro_thread.hpp.
+#include <fmt/format.h>
+
 #include <string>
 
 #include "core/micro_thread.hpp"
@@ -35,6 +37,12 @@ void join(control_block& target, const deadline& d) {
     begin_wait(me, join_wait, &target);
     target.joiners.push_back(me);
     end_wait_or_throw(me, d, "wait() (join)");
+}
+
+void throw_empty_handle(const char* op) {
+    const engine* e = engine::current();
+    throw usage_error(fmt::format("micro_thread::{}() on an empty handle (default-constructed or moved from){}", op,
+                                  e && e->running() ? " in micro-thread " + describe(*e->running()) : std::string()));
 }
 
 void abort_from_handle(control_block& cb) {

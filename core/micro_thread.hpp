@@ -95,6 +95,10 @@ void join(control_block& target, const deadline& d);
 // usage_error naming `op` if it has not ended.
 void check_outcome(control_block& target, const char* op);
 
+// throw_empty_handle — usage_error: micro_thread::`op`() on an empty handle
+// (default-constructed or moved from), naming the caller.
+[[noreturn]] void throw_empty_handle(const char* op);
+
 // abort_from_handle — abort() of a handle: checks the block's engine is
 // this OS thread's (a named usage_error otherwise, also once it ended).
 void abort_from_handle(control_block& cb);
@@ -136,15 +140,40 @@ public:
     // MicroThreadExit if the caller is aborted while it waits. A move-only
     // result is handed out once.
     R wait(deadline d = {}) {
-        detail::join(block(), d);
-        return result();
+        detail::join(block("wait"), d);
+        return result("wait");
     }
 
     // result — the outcome of an ended micro-thread, without suspending.
-    R result() {
-        detail::check_outcome(block(), "result()");
+    R result() { return result("result"); }
+
+    // abort — raises MicroThreadExit in it at its suspension point (at once if
+    // it is the caller, unless the caller is unwinding from an exception: a
+    // destructor that aborts its own micro-thread would end the program in
+    // std::terminate, so the abort waits for its next suspension point).
+    // Does nothing once it has ended.
+    // usage_error from another OS thread's engine, or once its engine ended.
+    void abort() { detail::abort_from_handle(block("abort")); }
+
+    // The accessors (and everything above) throw usage_error naming the
+    // operation and the caller on an empty handle.
+    std::uint64_t id() const { return block("id").id; }
+    std::string name() const { return detail::name_of(block("name")); }
+    mt::state state() const { return block("state").st; }
+    bool done() const { return has_ended(block("done").st); }
+    micro_thread_info info() const {
+        auto& b = block("info");
+        return {b.id, detail::name_of(b), b.st};
+    }
+    // get_deferred — its deferred, to arm/fire it from elsewhere.
+    deferred& get_deferred() const { return block("get_deferred").d; }
+    explicit operator bool() const noexcept { return cb_ != nullptr; }
+
+private:
+    R result(const char* op) {
+        auto& b = block(op);
+        detail::check_outcome(b, "result()");
         if constexpr (!std::is_void_v<R>) {
-            auto& b = block();
             if (!b.has_value) {
                 throw usage_error("the result of micro-thread " + detail::describe(b) +
                                   " was already moved out by an earlier wait()");
@@ -159,27 +188,9 @@ public:
             }
         }
     }
-
-    // abort — raises MicroThreadExit in it at its suspension point (at once if
-    // it is the caller, unless the caller is unwinding from an exception: a
-    // destructor that aborts its own micro-thread would end the program in
-    // std::terminate, so the abort waits for its next suspension point).
-    // Does nothing once it has ended.
-    // usage_error from another OS thread's engine, or once its engine ended.
-    void abort() { detail::abort_from_handle(block()); }
-
-    std::uint64_t id() const { return block().id; }
-    std::string name() const { return detail::name_of(block()); }
-    mt::state state() const { return block().st; }
-    bool done() const { return has_ended(block().st); }
-    micro_thread_info info() const { return {block().id, detail::name_of(block()), block().st}; }
-    // get_deferred — its deferred, to arm/fire it from elsewhere.
-    deferred& get_deferred() const { return block().d; }
-    explicit operator bool() const noexcept { return cb_ != nullptr; }
-
-private:
-    detail::result_block<R>& block() const {
-        if (!cb_) throw usage_error("operation on an empty micro_thread handle");
+    detail::result_block<R>& block(const char* op) const {
+        if (!cb_) [[unlikely]]
+            detail::throw_empty_handle(op);
         return *cb_;
     }
     detail::result_block<R>* cb_ = nullptr;

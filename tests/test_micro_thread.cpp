@@ -167,6 +167,30 @@ TEST_CASE("a move-only result is handed out once") {
     });
 }
 
+TEST_CASE("an empty or moved-from handle is a usage error naming the operation and the caller") {
+    in_engine([] {
+        auto h = mt::spawn([] { return 1; });
+        auto kept = std::move(h);
+        CHECK_THROWS_WITH_AS(h.wait(),
+                             "micro_thread::wait() on an empty handle (default-constructed or moved from) in micro-thread #1 'main'",
+                             mt::usage_error);
+        CHECK_THROWS_WITH_AS(h.abort(),
+                             "micro_thread::abort() on an empty handle (default-constructed or moved from) in micro-thread #1 'main'",
+                             mt::usage_error);
+        CHECK_THROWS_WITH_AS((void)h.id(),
+                             "micro_thread::id() on an empty handle (default-constructed or moved from) in micro-thread #1 'main'",
+                             mt::usage_error);
+        mt::micro_thread<void> none;
+        CHECK_THROWS_WITH_AS(none.result(),
+                             "micro_thread::result() on an empty handle (default-constructed or moved from) in micro-thread #1 'main'",
+                             mt::usage_error);
+        CHECK(kept.wait() == 1);
+    });
+    mt::micro_thread<int> outside;
+    CHECK_THROWS_WITH_AS(outside.wait(), "micro_thread::wait() on an empty handle (default-constructed or moved from)",
+                         mt::usage_error);
+}
+
 TEST_CASE("joining yourself is a usage error raised at once") {
     in_engine([] {
         mt::micro_thread<void> self;
