@@ -121,7 +121,10 @@ const char* mt_last_error_message(void) { return last.message.c_str(); }
 int mt_last_errno(void) { return last.kind == MT_SYSTEM || last.kind == MT_NOMEM ? last.err : 0; }
 
 mt_status mt_take_error(void** obj, const mt_type** type) {
-    if (!obj || !type) return MT_USAGE;
+    if (!obj || !type) {
+        mt::capi::record_usage("mt_take_error with a NULL obj or type");
+        return MT_USAGE;
+    }
     *obj = nullptr;
     *type = nullptr;
     if (last.kind != MT_FAILED || !last.exception) {

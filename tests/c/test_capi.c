@@ -582,6 +582,11 @@ static int test_misuse(void) {
     void* o;
     const mt_type* t;
     CHECK_STATUS(mt_take_error(&o, &t), MT_USAGE);
+    CHECK(strstr(mt_last_error_message(), "mt_take_error: the last call did not fail with MT_FAILED") != NULL);
+    CHECK_STATUS(mt_pipe_put(NULL, NULL, NULL, 0), MT_USAGE);
+    CHECK_STATUS(mt_take_error(NULL, NULL), MT_USAGE); /* says so itself, not the last call's message */
+    CHECK(strcmp(mt_last_error_message(), "mt_take_error with a NULL obj or type") == 0);
+    CHECK(mt_last_error_kind() == MT_USAGE);
     CHECK(mt_version() == MT_VERSION_NUMBER);
     CHECK(strcmp(mt_status_name(MT_TIMEOUT), "MT_TIMEOUT") == 0);
     return 0;
