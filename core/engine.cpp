@@ -288,6 +288,8 @@ void engine::drain_mailbox() noexcept {
 
 void engine::yield_running() {
     detail::control_block& me = require_running("yield()");
+    if (me.st != state::running) [[unlikely]]
+        detail::throw_not_running(me, "yield()");
     if (detail::pending_raise(me)) [[unlikely]]
         detail::raise_pending(me);
     poll_if_due();

@@ -68,7 +68,8 @@ struct group_member;
 
 // unhandled_handler — receives the exception of a micro-thread nobody will
 // join (start_and_forget, or every handle dropped). Called on the ending
-// micro-thread's stack; must not suspend.
+// micro-thread's stack; must not suspend (a wait or a yield there throws
+// usage_error).
 using unhandled_handler = std::function<void(const micro_thread_info&, std::exception_ptr)>;
 
 // switch_hook — called on every switch with the micro-threads left and

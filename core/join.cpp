@@ -66,7 +66,9 @@ void check_outcome(control_block& target, const char* op) {
 
 bool admit(control_block& cb, const spawn_options& opts) {
     engine& e = engine::get("spawn()");
-    const bool now = opts.eager && e.running() != nullptr;
+    // Eager only from a running micro-thread (not, say, from an
+    // unhandled-exception handler, which runs on one that has ended).
+    const bool now = opts.eager && e.running() != nullptr && e.running()->st == state::running;
     e.admit(cb, opts.name, opts.stack_size, opts.in, opts.out, !now);
     return now;
 }

@@ -48,7 +48,8 @@ void append_seconds(std::string& out, double s) {
 
 void begin_wait(control_block& me, const wait_kind& kind, void* obj, bool interruptible) noexcept {
     MT_ASSERT(me.w.phase == wait_phase::idle, "a micro-thread began a wait while in another");
-    MT_ASSERT(me.st == state::running, "only the running micro-thread may begin a wait");
+    // The current one; end_wait refuses to suspend it unless it is running.
+    MT_ASSERT(me.eng && me.eng->running() == &me, "only the running micro-thread may begin a wait");
     me.w.kind = &kind;
     me.w.obj = obj;
     me.w.value = nullptr;
@@ -70,6 +71,15 @@ void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* ob
 // has passed. Out of line: most waits have none of these.
 [[gnu::noinline]] static void prepare_suspension(control_block& me, const deadline& d) {
     engine& e = *me.eng;
+    if (me.st != state::running) [[unlikely]] {  // see throw_not_running: the wait is taken back, nothing suspends
+        std::string what = "wait ";
+        me.w.kind->describe(me.w.obj, what);
+        withdraw_as(me, wait_phase::cancelled);
+        me.w.phase = wait_phase::idle;
+        me.w.kind = nullptr;
+        me.w.obj = nullptr;
+        throw_not_running(me, what);
+    }
     if (me.w.interruptible && pending_raise(me)) {
         withdraw_as(me, wait_phase::cancelled);
         return;
@@ -113,7 +123,8 @@ void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* ob
 wait_end end_wait(control_block& me, const deadline& d) {
     MT_ASSERT(me.w.phase != wait_phase::idle, "end_wait without begin_wait");
     if (me.w.phase == wait_phase::armed) {
-        if ((me.w.interruptible && pending_raise(me)) || !d.none() || me.shield_depth > 0) [[unlikely]]
+        if ((me.w.interruptible && pending_raise(me)) || !d.none() || me.shield_depth > 0 ||
+            me.st != state::running) [[unlikely]]
             prepare_suspension(me, d);
         if (me.w.phase == wait_phase::armed) {
             me.eng->suspend_running();
@@ -185,6 +196,15 @@ bool withdraw(control_block& cb, bool force) noexcept {
     if (!force && (!cb.w.interruptible || cb.shield_depth > 0)) return false;
     withdraw_as(cb, wait_phase::cancelled);
     return true;
+}
+
+void throw_not_running(const control_block& me, const std::string& what) {
+    std::string why = "micro-thread " + describe(me) + " would " + what;
+    why += has_ended(me.st) ? " after it ended (" : " while it is not running (";
+    why += to_string(me.st);
+    why += "), where nothing may suspend: in an unhandled-exception handler, or in a destructor the engine runs "
+           "as a micro-thread ends or switches away";
+    throw usage_error(why);
 }
 
 void throw_negative_timeout(const control_block& me, const char* op) {

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/microthreading.hpp"
+#include "pipes/micro_pipe.hpp"
 #include "tests/child_process.hpp"
 #include "tests/engine_fixture.hpp"
 
@@ -456,6 +458,39 @@ TEST_CASE("start_and_forget sends an uncaught exception to the handler and the e
     });
     CHECK(seen == std::vector<std::string>{"bad:boom"});
     CHECK(after == 1);
+}
+
+TEST_CASE("an unhandled-exception handler that suspends gets a usage error naming the ended micro-thread") {
+    // The handler runs on the micro-thread that has just ended: a wait or a
+    // yield there once broke the engine's state (a fatal assertion, or
+    // worse without assertions). A call that completes at once still works.
+    auto out = mt_test::run_in_child([] {
+        mt::run([] {
+            mt::micro_pipe<std::string> log("log");
+            mt::set_unhandled_exception_handler([&](const mt::micro_thread_info& info, std::exception_ptr) {
+                for (int k = 0; k < 3; ++k) {
+                    try {
+                        if (k == 0) mt::yield();
+                        else if (k == 1) mt::sleep_d(std::chrono::milliseconds(1));
+                        else mt::spawn(mt::spawn_options{"eager from handler", 0, {}, {}, true}, [] {});  // queued
+                    } catch (const mt::usage_error& e) {
+                        std::fprintf(stderr, "%s\n", e.what());
+                    }
+                }
+                log.put(info.name);  // the slot is empty: no suspension
+            });
+            mt::start_and_forget(mt::spawn_options{"failing"}, [] { throw std::runtime_error("boom"); });
+            auto got = log.get();
+            std::fprintf(stderr, "logged %s\n", got ? got->c_str() : "nothing");
+        });
+        std::fputs("run returned\n", stderr);
+    });
+    CHECK(out.signal == 0);
+    CHECK(out.err.find("micro-thread #2 'failing' would yield() after it ended (failed), where nothing may suspend") !=
+          std::string::npos);
+    CHECK(out.err.find("micro-thread #2 'failing' would wait in sleep_d after it ended (failed)") != std::string::npos);
+    CHECK(out.err.find("logged failing") != std::string::npos);
+    CHECK(out.err.find("run returned") != std::string::npos);
 }
 
 TEST_CASE("the default unhandled handler prints the name, id and message to stderr") {

@@ -174,6 +174,12 @@ inline void check_deadline(const control_block& me, const deadline& d, const cha
 // pending_raise — is an abort or an interruption waiting to be raised at
 // this micro-thread's next suspension point? (Not while it is shielded.)
 bool pending_raise(const control_block& cb) noexcept;
+// throw_not_running — usage_error: the current micro-thread `me` would
+// suspend (`what`: "yield()", or what its wait is for) although it is not
+// running: it has ended and its unhandled-exception handler runs on it, or
+// the engine runs a destructor on its behalf while it switches away.
+[[noreturn]] void throw_not_running(const control_block& me, const std::string& what);
+
 // raise_pending — raises what pending_raise() reported: MicroThreadExit for
 // an abort (sticky), else the interruption (once).
 [[noreturn]] void raise_pending(control_block& cb);
