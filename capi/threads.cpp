@@ -133,7 +133,7 @@ mt_thread* mt_spawn(const mt_spawn_options* options, mt_func fn, void* arg) {
         // owner is armed only once the spawn succeeded: a spawn that fails
         // leaves the argument the caller's (arg_dispose is not called).
         auto h = mt::spawn(so, c_body{fn, arg, o.result_type, arg_owner{nullptr, arg}});
-        static_cast<mt::detail::task_block<foreign_object, c_body>&>(h.get_deferred().owner()).fn.owner.dispose =
+        static_cast<mt::detail::task_block<foreign_object, c_body>&>(h.get_deferred().owner()).fn().owner.dispose =
             o.arg_dispose;
         auto* b = static_cast<thread_block*>(&h.get_deferred().owner());
         ++b->handles;  // the C caller's reference; `h` drops its own

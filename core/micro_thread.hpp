@@ -63,22 +63,51 @@ struct result_block : control_block {
 template <>
 struct result_block<void> : control_block {};
 
+// task_block — a micro-thread that runs fn(args...). The function and its
+// arguments are destroyed as the body ends (returns or throws), on the
+// micro-thread's own stack while it still runs: a destructor of what the
+// function captured may suspend (flush, join, put a last value) like any
+// destructor of the body's own. Kept with the block otherwise (a
+// micro-thread aborted before it started).
 template <class R, class F, class... A>
 struct task_block final : result_block<R> {
     template <class FF, class... AA>
-    explicit task_block(FF&& f, AA&&... a) : fn(std::forward<FF>(f)), args(std::forward<AA>(a)...) {}
+    explicit task_block(FF&& f, AA&&... a) {
+        ::new (static_cast<void*>(&parts)) body{F(std::forward<FF>(f)), std::tuple<A...>(std::forward<AA>(a)...)};
+        alive = true;
+    }
+    ~task_block() override { drop(); }
 
     void run_body() override {
+        struct drop_at_end {
+            task_block& t;
+            ~drop_at_end() { t.drop(); }
+        } at_end{*this};
         if constexpr (std::is_void_v<R>) {
-            std::apply(fn, std::move(args));
+            std::apply(parts.fn, std::move(parts.args));
         } else {
-            new (&this->value) R(std::apply(fn, std::move(args)));
+            new (&this->value) R(std::apply(parts.fn, std::move(parts.args)));
             this->has_value = true;
         }
     }
 
-    F fn;
-    std::tuple<A...> args;
+    // fn — the function, until the body has ended.
+    F& fn() noexcept { return parts.fn; }
+
+private:
+    struct body {
+        F fn;
+        std::tuple<A...> args;
+    };
+    void drop() noexcept {
+        if (!alive) return;
+        alive = false;
+        parts.~body();
+    }
+    union {
+        body parts;
+    };
+    bool alive = false;
 };
 
 template <class F, class... A>

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/microthreading.hpp"
@@ -438,6 +439,36 @@ TEST_CASE("blocking outside a micro-thread is a usage error naming the operation
 TEST_CASE("a second engine on the same OS thread is a usage error") {
     mt::engine e;
     CHECK_THROWS_AS(mt::engine{}, mt::usage_error);
+}
+
+TEST_CASE("what a micro-thread's function captured is destroyed in that micro-thread as its body ends, and may suspend there") {
+    // It was destroyed with the block, after the engine had switched to the
+    // next micro-thread: a destructor that yielded suspended that one, on
+    // the ended micro-thread's stack.
+    struct flushes_on_destruction {
+        std::vector<std::string>* log;
+        bool armed = true;
+        explicit flushes_on_destruction(std::vector<std::string>& l) : log(&l) {}
+        flushes_on_destruction(flushes_on_destruction&& o) noexcept : log(o.log), armed(std::exchange(o.armed, false)) {}
+        ~flushes_on_destruction() {
+            if (!armed) return;
+            log->push_back("destroyed in " + mt::current().name);
+            mt::yield();  // a flush, a last put: any suspension
+            log->push_back("resumed in " + mt::current().name);
+        }
+    };
+    std::vector<std::string> log;
+    in_engine([&] {
+        mt::start_and_forget(mt::spawn_options{"detached"}, [f = flushes_on_destruction(log)] {});
+        auto joined = mt::spawn(mt::spawn_options{"joined"}, [f = flushes_on_destruction(log)] { return 5; });
+        auto other = mt::spawn(mt::spawn_options{"other"}, [&] {
+            for (int i = 0; i < 3; ++i) mt::yield();
+        });
+        CHECK(joined.wait() == 5);
+        other.wait();
+    });
+    CHECK(log == std::vector<std::string>{"destroyed in detached", "destroyed in joined", "resumed in detached",
+                                          "resumed in joined"});
 }
 
 TEST_CASE("start_and_forget sends an uncaught exception to the handler and the engine carries on") {

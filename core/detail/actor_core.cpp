@@ -104,7 +104,7 @@ actor_core::~actor_core() {
 }
 
 // body — the server micro-thread's function; it holds a reference to the
-// core for as long as the micro-thread's block lives (even if it never runs).
+// core until the body ends (or, if it never runs, with the block).
 struct actor_core::body {
     actor_core* core;
     explicit body(actor_core* c) noexcept : core(c) { c->retain(); }
@@ -121,9 +121,12 @@ void actor_core::start() {
     binding_.check(me, "actor", "actor", name_);
     auto h = spawn(spawn_options{.name = name_}, body(this));
     server_ = &h.get_deferred().owner();
-    // Told when the server ends, however it ends (even never started).
+    // Told when the server ends, however it ends (even never started): the
+    // listener holds a reference until then, since the body's goes as the
+    // body ends, before the engine tells its listeners.
     next_listener = server_->listeners;
     server_->listeners = this;
+    retain();
     // Dropping the handle detaches the server: the actor itself tracks its end.
 }
 
@@ -190,6 +193,7 @@ void actor_core::on_end([[maybe_unused]] control_block& cb) noexcept {
     idle_ = false;
     fail_pending();
     while (control_block* j = joiners_.pop_front()) fire(*j, nullptr);
+    release();  // the listener's reference (start): may delete this
 }
 
 void actor_core::fail_pending() noexcept {
