@@ -219,6 +219,35 @@ TEST_CASE("an overflow on a mapping-guarded stack (no MADV_GUARD_INSTALL) hits i
           != std::string::npos);
 }
 
+namespace {
+// leap — a frame larger than the guard page, built without stack-clash
+// probing (as code compiled without -fstack-clash-protection is): the stack
+// pointer moves past the guard in one step and the first write lands below.
+__attribute__((noinline, optimize("no-stack-clash-protection"))) int leap(int n) {
+    volatile char frame[1 << 20];
+    frame[0] = static_cast<char>(n);
+    return frame[0];
+}
+}  // namespace
+
+TEST_CASE("a frame that leaps over the guard page (no stack-clash probing) is still reported as the micro-thread's overflow") {
+    // Its fault lies far below the guard; it used to pass for an ordinary
+    // SIGSEGV, with no word of the micro-thread. (Its own mapping, made
+    // last: what lies below is unmapped.)
+    auto out = mt_test::run_in_child([] {
+        mt::engine_options opts;
+        opts.stacks.force_own_mapping = true;
+        mt::run([] {
+            mt::spawn(mt::spawn_options{"leaper", 64 * 1024}, [] { return leap(1); }).wait();
+            std::fputs("no fault\n", stderr);
+        }, opts);
+    });
+    CHECK(out.signal == SIGABRT);
+    CHECK(out.err.find("stack overflow in micro-thread #2 'leaper' (stack size 65536 bytes; ran below its stack at ") !=
+          std::string::npos);
+    CHECK(out.err.find("past its guard page in one frame") != std::string::npos);
+}
+
 TEST_CASE("an overflow on a trimmed and reused slab stack still hits its guard page") {
     if (!mt_test::kernel_has_guard_install()) return;
     auto out = mt_test::run_in_child([] {

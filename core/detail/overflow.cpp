@@ -70,13 +70,18 @@ void describe_overflow(message& m, const control_block& cb) {
 // every page in order, so none skips it. The stack pointer test catches a
 // fault on a push or call whose address the kernel reports elsewhere. On a
 // canary stack a slab's guard may lie far below, so the reach is wider.
+// Code built without stack-clash probing may move the stack pointer past
+// the guard in one frame; its first write then faults far below, between
+// the stack pointer (a page under it, for a push) and the stack.
 bool is_overflow(const control_block& cb, std::uintptr_t addr, std::uintptr_t sp) {
     if (!cb.stk) return false;
     const auto lo = reinterpret_cast<std::uintptr_t>(cb.stk.lo);
     const std::uintptr_t reach = cb.stk.guarded() ? guard_size() : 16 * stack_pool::page_size();
     const bool addr_below = addr < lo + canary_bytes && addr + reach >= lo;
     const bool sp_below = sp != 0 && sp < lo + 256 && sp + reach >= lo;
-    return addr_below || sp_below;
+    const bool jumped = sp != 0 && sp < lo && lo - sp <= max_stack_size && addr < lo &&
+                        addr + stack_pool::page_size() >= sp;
+    return addr_below || sp_below || jumped;
 }
 
 void chain(const struct sigaction& prev, int sig, siginfo_t* info, void* uctx) {
@@ -105,8 +110,11 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
     if (cb && is_overflow(*cb, addr, sp)) {
         message m;
         describe_overflow(m, *cb);
-        m.add(cb->stk.guarded() ? "; hit its guard page at " : "; ran below its stack at ");
+        const auto lo = reinterpret_cast<std::uintptr_t>(cb->stk.lo);
+        const bool at_guard = cb->stk.guarded() && addr < lo && addr + guard_size() >= lo;
+        m.add(at_guard ? "; hit its guard page at " : "; ran below its stack at ");
         m.add(addr, 16);
+        if (cb->stk.guarded() && !at_guard) m.add(", past its guard page in one frame");
         m.add(")");
         m.write_out();
         ::signal(SIGABRT, SIG_DFL);
