@@ -79,12 +79,13 @@ struct priority_order {
 
 namespace detail {
 
-// raw_slots — uninitialized storage for `n` values of E, allocated once.
+// raw_slots — uninitialized storage for `n` values of E, allocated once. A
+// count whose bytes overflow is a usage_error naming the queue (the size
+// must not wrap into a small allocation the queue then writes past).
 template <class E>
 class raw_slots {
 public:
-    explicit raw_slots(std::size_t n)
-        : p_(n ? static_cast<E*>(::operator new(n * sizeof(E), std::align_val_t{alignof(E)})) : nullptr) {}
+    raw_slots(std::size_t n, std::string_view name) : p_(n ? allocate(n, name) : nullptr) {}
     ~raw_slots() {
         if (p_) ::operator delete(p_, std::align_val_t{alignof(E)});
     }
@@ -94,6 +95,10 @@ public:
     E& operator[](std::size_t i) const noexcept { return p_[i]; }
 
 private:
+    static E* allocate(std::size_t n, std::string_view name) {
+        if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(E)) throw_capacity_too_large(n, sizeof(E), name);
+        return static_cast<E*>(::operator new(n * sizeof(E), std::align_val_t{alignof(E)}));
+    }
     E* p_;
 };
 
@@ -111,7 +116,7 @@ class queue_store;
 template <class T, bool Lifo>
 class ring_store : public queue_state {
 public:
-    ring_store(std::size_t capacity, std::string_view name) : queue_state(capacity, name), slots_(capacity) {}
+    ring_store(std::size_t capacity, std::string_view name) : queue_state(capacity, name), slots_(capacity, name) {}
     ~ring_store() override { discard(); }
 
 protected:
@@ -161,7 +166,7 @@ template <class T, class Compare>
 class queue_store<T, priority_order<Compare>> final : public queue_state {
 public:
     queue_store(std::size_t capacity, std::string_view name, priority_order<Compare> o)
-        : queue_state(capacity, name), slots_(capacity), cmp_(std::move(o.compare)) {}
+        : queue_state(capacity, name), slots_(capacity, name), cmp_(std::move(o.compare)) {}
     ~queue_store() override { discard(); }
 
 protected:
@@ -234,6 +239,7 @@ public:
 
     // basic_queue — an open, empty queue of `capacity` slots (0: unbuffered),
     // allocated now; `name` shows in dumps, deadlock reports and errors.
+    // Throws usage_error for a capacity whose bytes overflow, std::bad_alloc.
     explicit basic_queue(std::size_t capacity, std::string_view name = {}, Order order = {})
         : st_(capacity, name, std::move(order)) {}
     // ~basic_queue — destroys what is stored; micro-threads still waiting on

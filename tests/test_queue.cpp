@@ -119,6 +119,24 @@ TEST_CASE("a priority_queue keeps its order through thousands of random puts and
 
 // ---- capacity -------------------------------------------------------------------------
 
+TEST_CASE("a capacity whose bytes overflow is a usage error naming the queue, never a small ring written past") {
+    // SIZE_MAX / 4 + 2 slots of 4 bytes made 8 bytes, and the queue then
+    // stored its values past them.
+    in_engine([] {
+        const std::size_t wraps = SIZE_MAX / sizeof(int) + 2;
+        CHECK_THROWS_WITH_AS(mt::queue<int>(wraps, "wrapped"),
+                             ("mt::queue in micro-thread #1 'main' on queue 'wrapped': a capacity of " + std::to_string(wraps) +
+                              " slots of 4 bytes, more than any memory can hold")
+                                 .c_str(),
+                             mt::usage_error);
+        CHECK_THROWS_AS(mt::lifo_queue<int>(SIZE_MAX), mt::usage_error);
+        CHECK_THROWS_AS(mt::priority_queue<int>(SIZE_MAX / 2), mt::usage_error);
+        mt::queue<int> fine(4, "fine");
+        fine.put(1);
+        CHECK(fine.get() == 1);
+    });
+}
+
 TEST_CASE("a queue reports its capacity, size, empty and full") {
     in_engine([] {
         mt::queue<std::string> q(2, "two");

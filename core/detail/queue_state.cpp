@@ -2,10 +2,13 @@
 // time. Table and invariants: see queue_state.hpp.
 #include "core/detail/queue_state.hpp"
 
+#include <fmt/format.h>
+
 #include <string>
 #include <utility>
 
 #include "core/detail/assert.hpp"
+#include "core/detail/naming.hpp"
 #include "core/engine.hpp"
 #include "core/errors.hpp"
 
@@ -64,6 +67,13 @@ queue_waiter::~queue_waiter() {
 }
 
 // ---- life ------------------------------------------------------------------------------
+
+void throw_capacity_too_large(std::size_t capacity, std::size_t slot_size, std::string_view name) {
+    const engine* e = engine::current();
+    throw usage_error(fmt::format("{} on queue '{}': a capacity of {} slots of {} bytes, more than any memory can hold",
+                                  op_in("mt::queue", e ? e->running() : nullptr), name.empty() ? "unnamed" : name,
+                                  capacity, slot_size));
+}
 
 queue_state::queue_state(std::size_t capacity, std::string_view name)
     : capacity_(capacity), name_(name.empty() ? std::string("unnamed") : std::string(name)) {}

@@ -72,6 +72,10 @@ struct queue_waiter {
     ~queue_waiter();
 };
 
+// throw_capacity_too_large — usage_error: a queue named `name` of
+// `capacity` slots of `slot_size` bytes, more than any memory can hold.
+[[noreturn]] void throw_capacity_too_large(std::size_t capacity, std::size_t slot_size, std::string_view name);
+
 class queue_state {
 public:
     // What a non-suspending attempt found.
