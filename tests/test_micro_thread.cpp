@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -355,6 +356,26 @@ TEST_CASE("aborting yourself from a destructor while unwinding does not end the 
     CHECK(out.err.find("failing: its own error") != std::string::npos);
     CHECK(out.err.find("micro-thread #3 'aborted' was aborted") != std::string::npos);
     CHECK(out.err.find("micro-thread #4 'catcher' was aborted; after yield: 0") != std::string::npos);
+}
+
+TEST_CASE("std::terminate in a micro-thread (a destructor that throws while unwinding from an abort) names the micro-thread") {
+    auto out = mt_test::run_in_child([] {
+        mt::run([] {
+            struct throws_in_destructor {
+                ~throws_in_destructor() noexcept(false) { throw std::runtime_error("thrown by a destructor"); }
+            };
+            auto h = mt::spawn(mt::spawn_options{"thrower"}, [] {
+                throws_in_destructor t;
+                mt::sleep_d(std::chrono::seconds(10));
+            });
+            mt::yield();
+            h.abort();
+            h.wait();
+        });
+    });
+    CHECK(out.signal == SIGABRT);
+    CHECK(out.err.find("microthreading: std::terminate in micro-thread #2 'thrower'") != std::string::npos);
+    CHECK(out.err.find("thrown by a destructor") != std::string::npos);  // the C++ runtime's own report follows
 }
 
 TEST_CASE("aborting a micro-thread that never started: its body never runs") {

@@ -1,11 +1,13 @@
 // core/detail/overflow.cpp — see overflow.hpp.
 #include "core/detail/overflow.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -16,6 +18,7 @@
 #include "core/detail/stack_mapping.hpp"
 #include "core/detail/sys.hpp"
 #include "core/engine.hpp"
+#include "core/errors.hpp"
 
 namespace mt::detail {
 namespace {
@@ -49,8 +52,7 @@ struct message {
     }
 };
 
-void describe_overflow(message& m, const control_block& cb) {
-    m.add("microthreading: stack overflow in micro-thread #");
+void add_ref(message& m, const control_block& cb) {
     m.add(cb.id);
     m.add(" '");
     if (cb.name[0]) {
@@ -59,7 +61,13 @@ void describe_overflow(message& m, const control_block& cb) {
         m.add("micro-thread-");
         m.add(cb.id);
     }
-    m.add("' (stack size ");
+    m.add("'");
+}
+
+void describe_overflow(message& m, const control_block& cb) {
+    m.add("microthreading: stack overflow in micro-thread #");
+    add_ref(m, cb);
+    m.add(" (stack size ");
     m.add(cb.stk.size);
     m.add(" bytes");
 }
@@ -146,10 +154,42 @@ void install_handler() {
     install_one(SIGBUS, previous_bus);
 }
 
+std::atomic<std::terminate_handler> previous_terminate{nullptr};
+std::atomic<bool> terminate_installed{false};
+
+// on_terminate — std::terminate while a micro-thread runs (an exception
+// left a destructor or a noexcept function: a destructor that threw while
+// unwinding, a wait in one that raised): one line naming the micro-thread,
+// then the handler that was there before (the C++ runtime's names the
+// exception). A Ctrl-C nobody caught is left to the notifier's handler.
+[[noreturn]] void on_terminate() noexcept {
+    const engine* e = engine::current();
+    const control_block* cb = e ? e->running() : nullptr;
+    bool interrupted = false;
+    if (std::exception_ptr ex = std::current_exception()) {
+        try {
+            std::rethrow_exception(ex);
+        } catch (const interrupted_error&) {
+            interrupted = true;
+        } catch (...) {
+        }
+    }
+    if (cb && !interrupted) {
+        message m;
+        m.add("microthreading: std::terminate in micro-thread #");
+        add_ref(m, *cb);
+        m.add(" (usually an exception leaving a destructor or a noexcept function)");
+        m.write_out();
+    }
+    if (std::terminate_handler h = previous_terminate.load()) h();
+    std::abort();
+}
+
 }  // namespace
 
 overflow_guard::overflow_guard() {
     install_handler();
+    if (!terminate_installed.exchange(true)) previous_terminate.store(std::set_terminate(on_terminate));
     stack_t old;
     if (::sigaltstack(nullptr, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
         void* mem = sys().mmap(nullptr, altstack_size, PROT_READ | PROT_WRITE,

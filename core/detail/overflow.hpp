@@ -14,8 +14,10 @@ namespace mt::detail {
 
 struct control_block;
 
-// overflow_guard — installs the process-wide SIGSEGV/SIGBUS handler (once)
-// and an alternate signal stack for the calling OS thread if it has none.
+// overflow_guard — installs the process-wide SIGSEGV/SIGBUS handler (once),
+// a std::terminate handler that names the running micro-thread before the
+// one that was there (once), and an alternate signal stack for the calling
+// OS thread if it has none.
 // One per engine; restores the thread's signal stack when destroyed.
 class overflow_guard {
 public:
