@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -164,4 +165,34 @@ TEST_CASE("a destructor that suspends while unwinding from an abort, outside a s
     CHECK(out.signal == SIGABRT);
     CHECK(out.err.find("micro-thread #2 'careless' suspended while unwinding from its abort") != std::string::npos);
     CHECK(out.err.find("mt::shield") != std::string::npos);
+}
+
+TEST_CASE("a shield destroyed by another micro-thread stops the program naming who did it; a leaked one ends with its micro-thread") {
+    // Both were assertions only: without them the destroyer lowered the
+    // opener's shield count (or freed memory's), and a micro-thread that
+    // ended inside a shield stopped a checked build.
+    auto leaked = mt_test::run_in_child([] {
+        mt::run([] {
+            mt::spawn(mt::spawn_options{"leaker"}, [] { new mt::shield(1s); }).wait();  // never deleted
+            std::fputs("the leaker ended\n", stderr);
+        });
+    });
+    CHECK(leaked.signal == 0);
+    CHECK(leaked.err.find("the leaker ended") != std::string::npos);
+
+    auto foreign = mt_test::run_in_child([] {
+        mt::run([] {
+            mt::shield* s = nullptr;
+            auto opener = mt::spawn(mt::spawn_options{"opener"}, [&] {
+                s = new mt::shield(1s);
+                mt::sleep_d(10ms);
+            });
+            mt::yield();
+            delete s;  // by main
+            opener.wait();
+        });
+    });
+    CHECK(foreign.signal == SIGABRT);
+    CHECK(foreign.err.find("an mt::shield was destroyed by micro-thread #1 'main', not by the micro-thread that opened it") !=
+          std::string::npos);
 }
