@@ -462,8 +462,18 @@ void engine::report_unhandled(detail::control_block& cb) noexcept {
     cb.outcome_observed = true;
     try {
         if (unhandled_) unhandled_(info_of(cb), cb.error);
-    } catch (...) {
-        std::fprintf(stderr, "microthreading: the unhandled-exception handler threw\n");
+    } catch (...) {  // said without allocating: this may be out of memory
+        const char* what = "an exception that is not a std::exception";
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        char unnamed[40];
+        std::snprintf(unnamed, sizeof unnamed, "micro-thread-%llu", static_cast<unsigned long long>(cb.id));
+        std::fprintf(stderr, "microthreading: the unhandled-exception handler threw, for micro-thread #%llu '%s': %s\n",
+                     static_cast<unsigned long long>(cb.id), cb.name[0] ? cb.name : unnamed, what);
     }
 }
 

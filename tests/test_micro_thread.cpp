@@ -543,6 +543,18 @@ TEST_CASE("an unhandled-exception handler that suspends gets a usage error namin
     CHECK(out.err.find("micro-thread #2 'failing' would wait in sleep_d after it ended (failed)") != std::string::npos);
     CHECK(out.err.find("logged failing") != std::string::npos);
     CHECK(out.err.find("run returned") != std::string::npos);
+
+    // A handler that lets the usage error out: the engine says what it was.
+    auto uncaught = mt_test::run_in_child([] {
+        mt::run([] {
+            mt::set_unhandled_exception_handler([](const mt::micro_thread_info&, std::exception_ptr) { mt::yield(); });
+            mt::start_and_forget(mt::spawn_options{"failing"}, [] { throw std::runtime_error("boom"); });
+            mt::sleep_d(std::chrono::milliseconds(1));
+        });
+    });
+    CHECK(uncaught.signal == 0);
+    CHECK(uncaught.err.find("the unhandled-exception handler threw, for micro-thread #2 'failing': micro-thread #2 "
+                            "'failing' would yield() after it ended") != std::string::npos);
 }
 
 TEST_CASE("the default unhandled handler prints the name, id and message to stderr") {
