@@ -320,7 +320,16 @@ TEST_CASE("waiting for a fault signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL) is a usa
             *nowhere = 1;
         });
     });
+    INFO("signal ", out.signal, ", exit code ", out.exit_code, ", stderr: ", out.err);
+#if defined(MT_TEST_SANITIZED)
+    // The engine's handler passes a fault that is no overflow on to the
+    // one before it: here ASan's, which reports it and ends the process its
+    // own way. What counts is that it ends, neither hung nor as a success.
+    CHECK(out.signal != SIGALRM);
+    CHECK((out.signal != 0 || out.exit_code != 0));
+#else
     CHECK(out.signal == SIGSEGV);
+#endif
 }
 
 TEST_CASE("wait_child returns the exit status of that child and reaps no other") {
