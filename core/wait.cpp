@@ -46,6 +46,15 @@ void append_seconds(std::string& out, double s) {
 
 }  // namespace
 
+// to_idle — the wait is over (settled, withdrawn or taken back): phase idle,
+// and nothing of it is kept but its value and error for end_wait's caller.
+static void to_idle(control_block& me) noexcept {
+    me.w.phase = wait_phase::idle;
+    me.w.kind = nullptr;
+    me.w.obj = nullptr;
+    me.w.pinned = false;
+}
+
 void begin_wait(control_block& me, const wait_kind& kind, void* obj, bool interruptible) noexcept {
     MT_ASSERT(me.w.phase == wait_phase::idle, "a micro-thread began a wait while in another");
     // The current one; end_wait refuses to suspend it unless it is running.
@@ -75,9 +84,7 @@ void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* ob
         std::string what = "wait ";
         me.w.kind->describe(me.w.obj, what);
         withdraw_as(me, wait_phase::cancelled);
-        me.w.phase = wait_phase::idle;
-        me.w.kind = nullptr;
-        me.w.obj = nullptr;
+        to_idle(me);
         throw_not_running(me, what);
     }
     if (me.w.interruptible && pending_raise(me)) {
@@ -105,8 +112,7 @@ void begin_wait_to_completion(control_block& me, const wait_kind& kind, void* ob
         e.timers().reserve_one();
     } catch (...) {
         withdraw_as(me, wait_phase::cancelled);
-        me.w.phase = wait_phase::idle;
-        me.w.kind = nullptr;
+        to_idle(me);
         throw;
     }
     me.w.due = due;
@@ -132,10 +138,7 @@ wait_end end_wait(control_block& me, const deadline& d) {
         }
     }
     const wait_phase ph = me.w.phase;
-    me.w.phase = wait_phase::idle;
-    me.w.kind = nullptr;
-    me.w.obj = nullptr;
-    me.w.pinned = false;
+    to_idle(me);
     if (ph == wait_phase::fired) [[likely]] {
         if (me.w.error) [[unlikely]]
             std::rethrow_exception(std::exchange(me.w.error, nullptr));
@@ -173,9 +176,7 @@ void fire_error(control_block& cb, std::exception_ptr error) noexcept {
 void abandon_wait(control_block& me) noexcept {
     if (me.w.phase == wait_phase::armed && me.w.kind->cancel) me.w.kind->cancel(me.w.obj, me);
     if (me.w.heap_index != no_heap_index) me.eng->timers().erase(me);
-    me.w.phase = wait_phase::idle;
-    me.w.kind = nullptr;
-    me.w.obj = nullptr;
+    to_idle(me);
     me.w.error = nullptr;
 }
 
