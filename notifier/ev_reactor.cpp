@@ -262,17 +262,16 @@ void ev_reactor::set_drained(int fd) noexcept {
 }
 
 // forget_fd — `fd` is about to be closed: every wait on it ends with EBADF
-// and its watchers are stopped first, so libev never meets a closed fd.
+// and its watchers are stopped first, and the number leaves the kernel's
+// set, so neither libev nor the kernel meets a closed fd.
 std::size_t ev_reactor::forget_fd(int fd) noexcept {
     fd_entry* e = fds_.find(fd);
     if (!e) return 0;
     e->drained = false;
     e->identity = 0;  // a later file with this number is watched afresh
+    backend_.forget(fd);  // kept or not, and out of the kernel's set: before the close
     std::size_t n_woken = 0;
-    for (int dir = 0; dir < 2; ++dir) {
-        backend_.unwatch(fd, dir);  // kept or not: before the close
-        n_woken += fail_waiters(fd, dir, "the fd was closed while it waited");
-    }
+    for (int dir = 0; dir < 2; ++dir) n_woken += fail_waiters(fd, dir, "the fd was closed while it waited");
     return n_woken;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -349,6 +350,70 @@ TEST_CASE("wait_child returns the exit status of that child and reaps no other")
         CHECK(::waitpid(other, &st, 0) == other);
         CHECK(WEXITSTATUS(st) == 3);
         CHECK_THROWS_AS(mt::wait_child(other), std::system_error);  // not ours any more
+    });
+}
+
+namespace {
+// entries_in_kernel_set — how many entries the notifier's epoll set holds for
+// fd number `fd` (/proc/self/fdinfo of the epoll fd: one "tfd:" line each;
+// the kernel keys them by file and number, so two files may share a number).
+int entries_in_kernel_set(int fd) {
+    const std::string path = "/proc/self/fdinfo/" + std::to_string(mt::notifier_fd());
+    FILE* f = std::fopen(path.c_str(), "r");
+    REQUIRE(f != nullptr);
+    char line[256];
+    int n = 0;
+    int tfd = -1;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd) ++n;
+    std::fclose(f);
+    return n;
+}
+}  // namespace
+
+TEST_CASE("close_fd takes the fd out of the kernel's epoll set even while another fd keeps its file open") {
+    // libev leaves a stopped fd in the set until the close drops it, which a
+    // dup, or a forked child holding the file, prevents: the kernel then
+    // reported the old file's events under the closed number, which libev
+    // answered by removing that number (perhaps another engine's file by
+    // then) or by making its whole epoll set again.
+    in_engine([] {
+        int p[2];
+        REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+        CHECK_THROWS_AS(mt::wait_readable(p[0], 5ms), mt::timeout_error);  // libev added it at the poll
+        CHECK(entries_in_kernel_set(p[0]) == 1);
+        const int keep = ::dup(p[0]);  // as a forked child's copy would
+        mt::close_fd(p[0]);
+        CHECK(entries_in_kernel_set(p[0]) == 0);
+        ::close(keep);
+        ::close(p[1]);
+    });
+}
+
+TEST_CASE("a new file on the number of a closed fd is the only one the kernel's set holds for it") {
+    in_engine([] {
+        int p[2];
+        REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+        const int number = p[0];
+        CHECK_THROWS_AS(mt::wait_readable(number, 5ms), mt::timeout_error);
+        const int keep = ::dup(number);
+        mt::close_fd(number);
+        int q[2];
+        REQUIRE(::pipe2(q, O_CLOEXEC | O_NONBLOCK) == 0);
+        if (q[0] != number) {  // the lowest free number is normally the one just closed
+            REQUIRE(::dup3(q[0], number, O_CLOEXEC) == number);
+            ::close(q[0]);
+            q[0] = number;
+        }
+        auto reader = mt::spawn([&] { mt::wait_readable(q[0], 5s); });
+        mt::sleep_d(5ms);  // the reader waits: its fd is in the set
+        CHECK(entries_in_kernel_set(number) == 1);
+        REQUIRE(::write(q[1], "x", 1) == 1);
+        reader.wait();
+        ::close(keep);
+        ::close(p[1]);
+        mt::close_fd(q[0]);
+        ::close(q[1]);
     });
 }
 

@@ -4,6 +4,7 @@
 
 #include <ev.h>
 #include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -52,9 +53,15 @@ int find_epoll_fd(const std::vector<int>& before) {
 struct ev_backend::impl {
     backend_events& events;
     struct ev_loop* loop = nullptr;
+    // An fd number's two watchers, and whether libev may have put the fd
+    // in the kernel's set since the last forget() (a watcher started).
+    struct fd_watchers {
+        std::array<ev_io, 2> io;
+        bool maybe_in_kernel = false;
+    };
     // By fd number, grown on demand; each pair is allocated once and never
     // moves (libev keeps pointers to started watchers).
-    std::vector<std::unique_ptr<std::array<ev_io, 2>>> ios;
+    std::vector<std::unique_ptr<fd_watchers>> ios;
     std::array<ev_signal, NSIG> signals{};
     std::array<bool, NSIG> signal_on{};
     ev_async async;
@@ -113,9 +120,9 @@ ev_backend::ev_backend(backend_events& events) : impl_(std::make_unique<impl>(ev
 
 ev_backend::~ev_backend() {
     impl& m = *impl_;
-    for (auto& pair : m.ios)
-        if (pair)
-            for (ev_io& w : *pair) ev_io_stop(m.loop, &w);
+    for (auto& f : m.ios)
+        if (f)
+            for (ev_io& w : f->io) ev_io_stop(m.loop, &w);
     for (std::size_t s = 0; s < m.signals.size(); ++s)
         if (m.signal_on[s]) ev_signal_stop(m.loop, &m.signals[s]);
     ev_async_stop(m.loop, &m.async);
@@ -128,13 +135,14 @@ void ev_backend::watch(int fd, int dir) {
     const auto i = static_cast<std::size_t>(fd);
     if (i >= m.ios.size()) m.ios.resize(i + 1 > 2 * m.ios.size() ? i + 1 : 2 * m.ios.size());
     if (!m.ios[i]) {
-        m.ios[i] = std::make_unique<std::array<ev_io, 2>>();
-        for (int d = 0; d < 2; ++d) ev_io_init(&(*m.ios[i])[d], impl::on_io, fd, d ? EV_WRITE : EV_READ);
+        m.ios[i] = std::make_unique<impl::fd_watchers>();
+        for (int d = 0; d < 2; ++d) ev_io_init(&m.ios[i]->io[d], impl::on_io, fd, d ? EV_WRITE : EV_READ);
     }
-    ev_io& w = (*m.ios[i])[dir];
+    ev_io& w = m.ios[i]->io[dir];
     if (ev_is_active(&w)) return;
     ev_io_set(&w, fd, dir ? EV_WRITE : EV_READ);  // marks the fd as possibly new to libev
     ev_io_start(m.loop, &w);
+    m.ios[i]->maybe_in_kernel = true;
     ++stats_.fresh_watches;
 }
 
@@ -145,25 +153,50 @@ void ev_backend::resume(int fd, int dir) {
         watch(fd, dir);
         return;
     }
-    ev_io& w = (*m.ios[i])[dir];
+    ev_io& w = m.ios[i]->io[dir];
     if (ev_is_active(&w)) return;
     // No ev_io_set: libev compares the fd's events before and after and
     // calls epoll_ctl only when they differ, or when its own lazy removal
     // left the kernel's set out of step (its epoll backend repairs that).
     ev_io_start(m.loop, &w);
+    m.ios[i]->maybe_in_kernel = true;
     ++stats_.resumes;
 }
 
 void ev_backend::unwatch(int fd, int dir) noexcept {
     impl& m = *impl_;
     const auto i = static_cast<std::size_t>(fd);
-    if (fd >= 0 && i < m.ios.size() && m.ios[i]) ev_io_stop(m.loop, &(*m.ios[i])[dir]);
+    if (fd >= 0 && i < m.ios.size() && m.ios[i]) ev_io_stop(m.loop, &m.ios[i]->io[dir]);
+}
+
+// forget — libev removes a stopped fd from the kernel's set lazily: it
+// leaves it there and counts on the close to drop it, which the close does
+// only once no fd anywhere refers to the file. A forked child
+// (call_in_subprocess forks without exec) or a dup keeps the file open, and
+// the kernel then goes on reporting its events under the closed number,
+// which may name another file by then: libev answers by removing that
+// number from its set (another file's, perhaps another engine's) or, when
+// the numbers' generations disagree, by making its whole epoll set again.
+// So the number leaves the set here, before the close (one epoll_ctl, as
+// libuv makes on every close of a watched fd).
+void ev_backend::forget(int fd) noexcept {
+    impl& m = *impl_;
+    const auto i = static_cast<std::size_t>(fd);
+    if (fd < 0 || i >= m.ios.size() || !m.ios[i]) return;
+    impl::fd_watchers& f = *m.ios[i];
+    for (ev_io& w : f.io) ev_io_stop(m.loop, &w);
+    if (f.maybe_in_kernel && m.epoll_fd >= 0) {
+        epoll_event none{};
+        ::epoll_ctl(m.epoll_fd, EPOLL_CTL_DEL, fd, &none);  // ENOENT: libev had not added it yet
+        ++stats_.kernel_removals;
+    }
+    f.maybe_in_kernel = false;
 }
 
 bool ev_backend::watching(int fd, int dir) const noexcept {
     const impl& m = *impl_;
     const auto i = static_cast<std::size_t>(fd);
-    return fd >= 0 && i < m.ios.size() && m.ios[i] && ev_is_active(&(*m.ios[i])[dir]);
+    return fd >= 0 && i < m.ios.size() && m.ios[i] && ev_is_active(&m.ios[i]->io[dir]);
 }
 
 void ev_backend::watch_signal(int signo) {

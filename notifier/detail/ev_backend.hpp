@@ -9,7 +9,8 @@
 //   * watching(fd, dir) <=> libev's watcher for that fd and direction is
 //     started. A watcher is started on an fd that is open (the reactor checks
 //     an unmanaged fd before the first watch; a managed one is open by its
-//     owner's contract) and close_fd stops it before closing; a watcher the
+//     owner's contract) and close_fd forgets it before closing (its
+//     watchers stopped, the number out of the kernel's set); a watcher the
 //     reactor keeps on a managed fd may outlive a close made elsewhere
 //     (another engine's close_fd): libev then gets no event for it, or a
 //     spurious one, and the reactor re-watches the number before it waits on
@@ -63,6 +64,11 @@ public:
     // no system call. A watcher already started is left as it is.
     void resume(int fd, int dir);
     void unwatch(int fd, int dir) noexcept;
+    // forget — fd is about to be closed: both its watchers stop and it
+    // leaves the kernel's set now (one epoll_ctl, where a watcher of it
+    // started since the last forget), so no event of its file arrives
+    // under its number after the close (see ev_backend.cpp).
+    void forget(int fd) noexcept;
     bool watching(int fd, int dir) const noexcept;
 
     // stats — counts for tests and benchmarks (no system call is counted
@@ -71,6 +77,7 @@ public:
     struct stats_t {
         unsigned long fresh_watches = 0;  // watch() that started a watcher
         unsigned long resumes = 0;        // resume() that started a watcher
+        unsigned long kernel_removals = 0;  // forget() that took the fd out of the kernel's set
     };
     const stats_t& stats() const noexcept { return stats_; }
 
