@@ -3,10 +3,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <new>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "capi/detail/guard.hpp"
+#include "core/engine.hpp"
 
 namespace mt::capi {
 namespace {
@@ -19,13 +22,34 @@ struct last_error {
 };
 thread_local last_error last;
 
-// pending — what the running C function set with mt_set_error.
+// pending — what the C functions running on this OS thread set with
+// mt_set_error, one per micro-thread they run in (owner; nullptr: none, as on
+// a worker thread): a function may suspend between mt_set_error and its
+// return, and others run and set theirs meanwhile. Nearly always 0 or 1 long.
 struct pending_failure {
-    bool set = false;
+    const void* owner = nullptr;
     foreign_object obj;
     std::string message;
 };
-thread_local pending_failure pending;
+thread_local std::vector<pending_failure> pending;
+
+const void* running_block() noexcept {
+    engine* e = engine::current();
+    return e ? e->running() : nullptr;
+}
+
+// take_pending — the failure the running micro-thread set, removed.
+std::optional<pending_failure> take_pending() noexcept {
+    const void* owner = running_block();
+    for (auto& p : pending) {
+        if (p.owner != owner) continue;
+        std::optional<pending_failure> out(std::move(p));
+        p = std::move(pending.back());
+        pending.pop_back();
+        return out;
+    }
+    return std::nullopt;
+}
 
 mt_status record(mt_status kind, const char* message, int err = 0) noexcept {
     last.kind = kind;
@@ -79,13 +103,18 @@ void record_usage(const std::string& message) noexcept {
     }
 }
 
+void settle_status(mt_status s, const char* who) {
+    if (!pending.empty()) {
+        if (std::optional<pending_failure> p = take_pending()) {
+            if (s == MT_FAILED) throw foreign_error(std::move(p->obj), p->message);
+            // another status: the error it set is not what it returned, and goes (its object released here)
+        }
+    }
+    if (s != MT_OK) throw_status(s, who);
+}
+
 void throw_status(mt_status s, const char* who) {
     if (s == MT_EXIT) throw MicroThreadExit{};
-    if (s == MT_FAILED && pending.set) {
-        pending.set = false;
-        foreign_object obj = std::move(pending.obj);
-        throw foreign_error(std::move(obj), std::move(pending.message));
-    }
     if (last.kind == s && last.exception) std::rethrow_exception(last.exception);
     throw usage_error(std::string(who) + " returned " + mt_status_name(s) +
                       (s == MT_FAILED ? " without mt_set_error" : " with no error of that kind to pass on"));
@@ -145,12 +174,25 @@ mt_status mt_take_error(void** obj, const mt_type** type) {
 }
 
 void mt_set_error(void* obj, const mt_type* type, const char* message) {
-    pending.set = true;
-    pending.obj = mt::capi::foreign_object::adopt(obj, type);
+    using mt::capi::pending_failure;
+    pending_failure p;
+    p.owner = mt::capi::running_block();
+    p.obj = mt::capi::foreign_object::adopt(obj, type);
     try {
-        pending.message = message ? message : "error";
+        p.message = message ? message : "error";
     } catch (...) {
-        pending.message.clear();
+        p.message.clear();
+    }
+    for (auto& q : pending) {
+        if (q.owner == p.owner) {
+            q = std::move(p);  // a second one replaces the first, whose object is released
+            return;
+        }
+    }
+    try {
+        pending.push_back(std::move(p));
+    } catch (...) {
+        // out of memory: the object is released, and the MT_FAILED that follows is a usage error
     }
 }
 

@@ -54,7 +54,7 @@ mt_status mt_submit(mt_work fn, void* arg, int64_t timeout_ns, void** result) {
         void* r = mt::submit_work_until(mt::worker_pool::shared(), d, [fn, arg]() -> void* {
             void* out = nullptr;
             const mt_status s = fn(arg, &out);  // on a worker thread
-            if (s != MT_OK) throw_status(s, "an mt_work function");
+            settle_status(s, "an mt_work function");
             return out;
         });
         if (result) *result = r;
@@ -95,7 +95,7 @@ mt_status mt_submit_object(mt_work fn, void* arg, void (*arg_dispose)(void*), co
                                                  [fn, arg, result_type, o = std::move(owner)]() {
             void* out = nullptr;
             const mt_status s = fn(arg, &out);  // on a worker thread
-            if (s != MT_OK) throw_status(s, "an mt_work function");
+            settle_status(s, "an mt_work function");
             return foreign_object::adopt(out, result_type);
         });
         if (result) *result = r.release_to_caller();

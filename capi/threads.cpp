@@ -68,7 +68,7 @@ void* run_c_callback(void* value, void* state) {
     delete cb;  // it runs: its state is the callback's from now on
     void* out = nullptr;
     const mt_status s = fn(value, user, &out);
-    if (s != MT_OK) throw_status(s, "an mt_callback");
+    settle_status(s, "an mt_callback");
     return out;
 }
 
@@ -95,7 +95,7 @@ struct c_body {
     foreign_object operator()() {
         void* result = nullptr;
         const mt_status s = fn(arg, &result);
-        if (s != MT_OK) throw_status(s, "an mt_func");
+        settle_status(s, "an mt_func");
         return foreign_object::adopt(result, rtype);
     }
 };

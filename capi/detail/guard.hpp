@@ -87,9 +87,16 @@ mt_status guard(F&& f) noexcept {
     }
 }
 
-// throw_status — the exception a status returned by C code stands for: the
-// last error if it has that status, else a foreign_error from mt_set_error
-// (MT_FAILED), else a named error saying which status it was. MT_EXIT
+// settle_status — C code `who` (an mt_func, mt_callback or mt_work) returned
+// s: MT_OK returns; MT_FAILED after its own mt_set_error throws a
+// foreign_error with that object; any other status throws what it stands
+// for (throw_status). An mt_set_error of this micro-thread (of this OS thread
+// outside one) that s does not report is dropped here, its object released,
+// so that it never reaches a later, unrelated failure.
+void settle_status(mt_status s, const char* who);
+
+// throw_status — the exception a status stands for: the last error if it has
+// that status, else a named error saying which status it was. MT_EXIT
 // throws MicroThreadExit.
 [[noreturn]] void throw_status(mt_status s, const char* who);
 

@@ -1134,6 +1134,66 @@ typedef struct test_case {
     int (*plain)(void);
 } test_case;
 
+/* ---- mt_set_error belongs to the micro-thread that set it -------------------------------- */
+
+/* sets_error_then_sleeps — sets its error, suspends while another sets and
+ * returns its own, then fails with the one it set. */
+static mt_status sets_error_then_sleeps(void* arg, void** result) {
+    (void)result;
+    mt_set_error(counted_new((int)(intptr_t)arg), &counted_type, "the sleeper's own error");
+    CHECK_STATUS(mt_sleep(MS(20)), MT_OK);
+    return MT_FAILED;
+}
+
+/* sets_error_then_succeeds — sets an error, then returns MT_OK: it is dropped. */
+static mt_status sets_error_then_succeeds(void* arg, void** result) {
+    (void)arg;
+    mt_set_error(counted_new(5), &counted_type, "set, then not returned");
+    *result = NULL;
+    return MT_OK;
+}
+
+/* fails_without_set_error — MT_FAILED with no mt_set_error of its own. */
+static mt_status fails_without_set_error(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    return MT_FAILED;
+}
+
+static int joined_error_value(mt_thread* t) {
+    void* err = NULL;
+    const mt_type* type = NULL;
+    if (mt_join(t, MT_FOREVER, NULL) != MT_FAILED) return -1;
+    if (mt_take_error(&err, &type) != MT_OK || !err) return -2;
+    const int v = ((counted*)err)->value;
+    counted_release(err);
+    return v;
+}
+
+static mt_status test_set_error_per_micro_thread(void* arg, void** result) {
+    (void)arg;
+    (void)result;
+    /* two set their errors, suspend, and each fails with its own */
+    mt_thread* a = mt_spawn(NULL, sets_error_then_sleeps, (void*)(intptr_t)1);
+    mt_thread* b = mt_spawn(NULL, sets_error_then_sleeps, (void*)(intptr_t)2);
+    CHECK(joined_error_value(b) == 2);
+    CHECK(joined_error_value(a) == 1);
+    mt_thread_release(a);
+    mt_thread_release(b);
+
+    /* an error set and then not returned is dropped: it neither leaks nor
+     * reaches a later MT_FAILED without mt_set_error, which is MT_USAGE */
+    mt_thread* ok = mt_spawn(NULL, sets_error_then_succeeds, NULL);
+    CHECK_STATUS(mt_join(ok, MT_FOREVER, NULL), MT_OK);
+    mt_thread_release(ok);
+    CHECK(live_objects == 0);
+    mt_thread* bad = mt_spawn(NULL, fails_without_set_error, NULL);
+    CHECK_STATUS(mt_join(bad, MT_FOREVER, NULL), MT_USAGE);
+    CHECK(strstr(mt_last_error_message(), "without mt_set_error") != NULL);
+    mt_thread_release(bad);
+    return MT_OK;
+}
+
 static const test_case tests[] = {
     {"spawn, join with results and errors as objects, join timeout, abort", test_spawn_join, NULL},
     {"a micro-thread that aborts itself gets MT_EXIT, sticky", test_abort_self, NULL},
@@ -1158,6 +1218,8 @@ static const test_case tests[] = {
     {"arg_dispose: the argument is disposed of, run or not", test_arg_dispose, NULL},
     {"a spawn that fails leaves its argument with the caller", NULL, test_failed_spawn_keeps_arg},
     {"an fd closed with close(2) after its waits leaves no watcher behind", test_fd_closed_behind_the_engine, NULL},
+    {"mt_set_error belongs to its micro-thread, and is dropped unless MT_FAILED follows",
+     test_set_error_per_micro_thread, NULL},
 };
 
 int main(void) {
