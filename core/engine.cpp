@@ -383,6 +383,7 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
     cb.shield_depth = 0;  // a shield it leaked (made with new, never deleted) shields nothing any more
     cb.stk = {};  // Boost.Context gives the stack back to the pool once we left it
     end(cb, false);
+    if (cb.handles == 0) cb.error = nullptr;  // detached: reported by end(); its exception goes on this stack
     detail::control_block* next = pop_runnable();
     detail::context_slot& slot = enter(&cb, next);
     maybe_free(cb);  // only now: the switch hook above still saw it

@@ -68,7 +68,9 @@ struct result_block<void> : control_block {};
 // micro-thread's own stack while it still runs: a destructor of what the
 // function captured may suspend (flush, join, put a last value) like any
 // destructor of the body's own. Kept with the block otherwise (a
-// micro-thread aborted before it started).
+// micro-thread aborted before it started). The result of a detached
+// micro-thread (no handle refers to it as its body returns) is destroyed
+// there too, for the same reason: nobody can read it.
 template <class R, class F, class... A>
 struct task_block final : result_block<R> {
     template <class FF, class... AA>
@@ -88,6 +90,10 @@ struct task_block final : result_block<R> {
         } else {
             new (&this->value) R(std::apply(parts.fn, std::move(parts.args)));
             this->has_value = true;
+            if (this->handles == 0) {  // detached
+                this->has_value = false;
+                this->value.~R();
+            }
         }
     }
 

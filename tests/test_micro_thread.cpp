@@ -492,6 +492,52 @@ TEST_CASE("what a micro-thread's function captured is destroyed in that micro-th
                                           "resumed in joined"});
 }
 
+TEST_CASE("a detached micro-thread's result and exception are destroyed in that micro-thread, and its result's destructor may suspend") {
+    // They were destroyed with the block, after the engine had switched to
+    // the next micro-thread: a destructor that suspended suspended that one.
+    struct logs_on_destruction {
+        std::vector<std::string>* log;
+        bool armed = true;
+        explicit logs_on_destruction(std::vector<std::string>& l) : log(&l) {}
+        logs_on_destruction(logs_on_destruction&& o) noexcept : log(o.log), armed(std::exchange(o.armed, false)) {}
+        ~logs_on_destruction() {
+            if (!armed) return;
+            log->push_back("result destroyed in " + mt::current().name);
+            mt::yield();
+            log->push_back("resumed in " + mt::current().name);
+        }
+    };
+    struct error_logs_on_destruction : std::runtime_error {
+        std::vector<std::string>* log;
+        explicit error_logs_on_destruction(std::vector<std::string>& l) : std::runtime_error("failed"), log(&l) {}
+        error_logs_on_destruction(const error_logs_on_destruction&) = default;
+        ~error_logs_on_destruction() override {
+            if (log) log->push_back("error destroyed in " + mt::current().name);
+        }
+    };
+    std::vector<std::string> log;
+    in_engine([&] {
+        mt::set_unhandled_exception_handler([](const mt::micro_thread_info&, std::exception_ptr) {});
+        {
+            auto t = mt::spawn(mt::spawn_options{"detached"}, [&] { return logs_on_destruction(log); });
+            (void)t;  // dropped before it runs: detached
+        }
+        {
+            auto f = mt::spawn(mt::spawn_options{"failing"}, [&]() -> int { throw error_logs_on_destruction(log); });
+            (void)f;
+        }
+        auto other = mt::spawn(mt::spawn_options{"other"}, [&] {
+            for (int i = 0; i < 4; ++i) mt::yield();
+        });
+        other.wait();
+    });
+    std::string seen;
+    for (const auto& l : log) seen += l + " / ";
+    INFO(seen);
+    CHECK(log == std::vector<std::string>{"result destroyed in detached", "error destroyed in failing",
+                                          "resumed in detached"});
+}
+
 TEST_CASE("start_and_forget sends an uncaught exception to the handler and the engine carries on") {
     std::vector<std::string> seen;
     int after = 0;
