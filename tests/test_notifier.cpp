@@ -417,6 +417,31 @@ TEST_CASE("a new file on the number of a closed fd is the only one the kernel's 
     });
 }
 
+TEST_CASE("close_fd in a forked child leaves the parent's epoll set as it was") {
+    // The child shares the epoll set with its parent: taking the number out
+    // of it there took it out of the parent's, whose wait never ended.
+    in_engine([] {
+        int p[2];
+        REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+        auto reader = mt::spawn([&] { mt::wait_readable(p[0], 5s); });
+        mt::sleep_d(5ms);  // the reader waits: its fd is in the set
+        REQUIRE(entries_in_kernel_set(p[0]) == 1);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            mt::close_fd(p[0]);  // as a cooperative os.close() in a forked child
+            ::_exit(0);
+        }
+        REQUIRE(child > 0);
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        CHECK(entries_in_kernel_set(p[0]) == 1);
+        REQUIRE(::write(p[1], "x", 1) == 1);
+        CHECK_NOTHROW(reader.wait());
+        mt::close_fd(p[0]);
+        ::close(p[1]);
+    });
+}
+
 TEST_CASE("another OS thread fires a micro-thread's deferred through remote_wakeup") {
     in_engine([] {
         auto w = mt::remote_wakeup::arm();

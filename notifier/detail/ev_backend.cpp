@@ -4,11 +4,13 @@
 
 #include <ev.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -48,6 +50,22 @@ int find_epoll_fd(const std::vector<int>& before) {
     return -1;
 }
 
+// forks — how many fork()s led to this process (each child's count is its
+// parent's plus one), kept by a pthread_atfork handler. An epoll set made
+// before a fork is shared with the other process after it: a backend made
+// at another count must not change it (a child that closes an inherited fd
+// would take the number out of its parent's set).
+std::atomic<unsigned> forks{0};
+
+unsigned fork_count() noexcept {
+    static const bool counting = [] {
+        ::pthread_atfork(nullptr, nullptr, [] { forks.fetch_add(1, std::memory_order_relaxed); });
+        return true;
+    }();
+    (void)counting;
+    return forks.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 struct ev_backend::impl {
@@ -67,6 +85,7 @@ struct ev_backend::impl {
     ev_async async;
     ev_timer bound;  // bounds a blocking run
     int epoll_fd = -1;
+    unsigned made_at_fork = fork_count();  // see forks
 
     explicit impl(backend_events& e) : events(e) {}
 
@@ -178,14 +197,15 @@ void ev_backend::unwatch(int fd, int dir) noexcept {
 // number from its set (another file's, perhaps another engine's) or, when
 // the numbers' generations disagree, by making its whole epoll set again.
 // So the number leaves the set here, before the close (one epoll_ctl, as
-// libuv makes on every close of a watched fd).
+// libuv makes on every close of a watched fd) — but not in a forked child,
+// which shares the set with its parent: there the parent's entry would go.
 void ev_backend::forget(int fd) noexcept {
     impl& m = *impl_;
     const auto i = static_cast<std::size_t>(fd);
     if (fd < 0 || i >= m.ios.size() || !m.ios[i]) return;
     impl::fd_watchers& f = *m.ios[i];
     for (ev_io& w : f.io) ev_io_stop(m.loop, &w);
-    if (f.maybe_in_kernel && m.epoll_fd >= 0) {
+    if (f.maybe_in_kernel && m.epoll_fd >= 0 && forks.load(std::memory_order_relaxed) == m.made_at_fork) {
         epoll_event none{};
         ::epoll_ctl(m.epoll_fd, EPOLL_CTL_DEL, fd, &none);  // ENOENT: libev had not added it yet
         ++stats_.kernel_removals;
