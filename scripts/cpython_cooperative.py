@@ -38,12 +38,6 @@ QUICK = ["test_threading_local", "test_queue", "test_socketserver", "test_select
 # Tests not run (unless --all), each of which hangs under the mode (it
 # would cost MT_TEST_TIMEOUT and a new process): why, per test.
 NOT_RUN = {
-    # the C _queue.SimpleQueue, imported afresh by the test (a type of its own
-    # that no patching reaches): a blocking get() blocks the OS thread and so
-    # every micro-thread, the producers too
-    "test.test_queue.CSimpleQueueTest.test_many_threads": "C SimpleQueue blocks the OS thread",
-    "test.test_queue.CSimpleQueueTest.test_many_threads_timeout": "C SimpleQueue blocks the OS thread",
-    "test.test_queue.CSimpleQueueTest.test_order": "C SimpleQueue blocks the OS thread",
     # two threads' loops that never wait (one sends signals, one changes the
     # handlers): without preemption the first never lets the second run
     "test.test_signal.StressTest.test_stress_modifying_handlers": "needs preemption",

@@ -374,6 +374,98 @@ class ThreadingTest(unittest.TestCase):
         self.assertEqual(items, list(range(10)))
 
     @in_run
+    def test_simple_queue_get_suspends_only_the_caller_and_times_out(self):
+        q = queue.SimpleQueue()
+        got = []
+
+        def consumer():
+            while (i := q.get()) is not None:
+                got.append(i)
+
+        def producer():
+            for i in range(100):
+                q.put(i)
+                if i % 10 == 0:
+                    time.sleep(0.001)
+            q.put(None)
+
+        ts = [threading.Thread(target=consumer), threading.Thread(target=producer)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(got, list(range(100)))
+        start = time.monotonic()
+        with self.assertRaises(queue.Empty):
+            q.get(timeout=0.05)
+        self.assertGreaterEqual(time.monotonic() - start, 0.04)
+        with self.assertRaises(queue.Empty):
+            q.get_nowait()
+        with self.assertRaises(ValueError):
+            q.get(timeout=-1)
+        self.assertEqual((q.qsize(), q.empty()), (0, True))
+
+    @in_run
+    def test_simple_queue_put_is_reentrant(self):
+        q = queue.SimpleQueue()
+        n = [0]
+
+        class Circular:
+            def __init__(self):
+                self.me = self
+
+            def __del__(self):
+                q.put("from __del__")
+
+        def put_many():
+            for i in range(2000):
+                Circular()
+                q.put(i)
+            n[0] = 1
+
+        t = threading.Thread(target=put_many)
+        t.start()
+        t.join()
+        import gc
+        gc.collect()
+        items = []
+        while not q.empty():
+            items.append(q.get_nowait())
+        self.assertEqual([i for i in items if i != "from __del__"], list(range(2000)))
+        self.assertEqual(n[0], 1)
+
+    @in_run
+    def test_simple_queue_an_aborted_getter_leaves_the_next_put_to_the_others(self):
+        q = queue.SimpleQueue()
+        got = []
+
+        def getter(name):
+            got.append((name, q.get()))
+
+        first = mt.micro_thread(getter, "first")
+        second = mt.micro_thread(getter, "second")
+        mt.yield_()  # both wait, first in front
+        first.abort()
+        with self.assertRaises(mt.MicroThreadAborted):
+            first.wait()
+        q.put(1)  # not lost on the aborted one
+        second.wait()
+        self.assertEqual(got, [("second", 1)])
+        self.assertEqual(q.qsize(), 0)
+
+    def test_a_fresh_import_of_queue_gets_the_cooperative_simple_queue(self):
+        import importlib
+        import sys
+        saved = {name: sys.modules.pop(name) for name in ("queue", "_queue")}  # as a test's import_fresh_module
+        try:
+            fresh = importlib.import_module("queue")
+        finally:
+            sys.modules.update(saved)
+        self.assertIsNot(fresh, queue)
+        self.assertIs(fresh.SimpleQueue, queue.SimpleQueue)
+        self.assertIs(fresh.Empty, queue.Empty)
+
+    @in_run
     def test_rlock_is_owned_per_micro_thread(self):
         rlock = threading.RLock()
         got = []

@@ -23,7 +23,9 @@ join(timeout), is_alive, excepthook, enumerate, current_thread):
                              micro-thread ends.
   _thread._local             `local` below: thread-local per micro-thread.
   _thread._count             counts these micro-threads too.
-  queue.SimpleQueue          queue's pure-Python one (the C one blocks the OS thread).
+  queue.SimpleQueue          simple_queue.SimpleQueue: reentrant, and its get()
+                             suspends (the C one blocks the OS thread); a
+                             fresh import of _queue gives it too.
 
 When main's function ends, what threading does at the end of the main
 thread happens in main: the non-daemon threads are waited for; then the
@@ -41,6 +43,7 @@ import sys as _sys
 import threading as _threading
 
 from .. import _core
+from . import simple_queue
 
 _in_micro_thread = _core._coop_in_micro_thread
 _local_dict = _core._coop_local_dict
@@ -343,6 +346,6 @@ def apply(group):
                         ("Lock", CooperativeLock), ("_CRLock", rlock), ("get_ident", get_ident),
                         ("_set_sentinel", _set_sentinel), ("local", local), ("_DummyThread", _DummyThread)):
         group.set(_threading, name, value)
-    group.set(_queue, "SimpleQueue", _queue._PySimpleQueue)
+    simple_queue.apply(group, _queue)
     group.call(lambda: _core._coop_set_main_end_hook(at_main_end), lambda: _core._coop_set_main_end_hook(None))
     _renew_logging_locks()
