@@ -609,6 +609,30 @@ class SelectTest(unittest.TestCase):
         a.close()
 
 
+class DetachTest(unittest.TestCase):
+    @in_run
+    def test_detach_leaves_a_blocking_sockets_fd_blocking_and_os_read_waits_on_it(self):
+        # multiprocessing.Pipe() detaches a blocking socketpair and reads its
+        # fds with os.read: a non-blocking fd made that read fail with EAGAIN.
+        a, b = socket.socketpair()
+        fd = a.detach()
+        self.assertTrue(os.get_blocking(fd))
+        timed = socket.socket()
+        timed.settimeout(1.0)
+        tfd = timed.detach()
+        self.assertFalse(os.get_blocking(tfd))  # as the original leaves a socket with a timeout
+        os.close(tfd)
+        got = []
+        reader = mt.micro_thread(lambda: got.append(os.read(fd, 10)))
+        mt.yield_()  # it waits for the fd, suspended
+        self.assertEqual(got, [])
+        b.sendall(b"hello")
+        reader.wait()
+        self.assertEqual(got, [b"hello"])
+        os.close(fd)
+        b.close()
+
+
 class OsTest(unittest.TestCase):
     @in_run
     def test_os_read_of_a_pipe_suspends_only_the_caller(self):

@@ -21,9 +21,12 @@ Host names given to connect(), connect_ex() and sendto() are resolved first
 through the cooperative getaddrinfo (on the worker pool), so the kernel
 never resolves them while the engine's thread waits.
 
-Not changed: bind() and the calls that never block. A detached fd stays in
-non-blocking mode (it may be shared with a socket object that still uses
-it, as ssl's wrap_socket does); so does an fd shared with another process.
+Not changed: bind() and the calls that never block. detach() leaves the fd
+in the mode the original would: blocking when the socket's timeout is None
+(multiprocessing's Pipe() detaches a blocking socketpair and reads the fd
+with os.read, which then waits for it), non-blocking otherwise. ssl's
+wrap_socket, which makes its socket on the fd before it detaches the old
+one, sets its timeout afterwards, which makes the fd non-blocking again.
 """
 import errno as _errno
 import os as _os
@@ -101,6 +104,15 @@ class socket(_Base):
 
     def getblocking(self):
         return self._mt_timeout != 0.0
+
+    def detach(self):
+        """detach() -> file descriptor, as the original's: a blocking
+        socket's fd is blocking again (the original's is)."""
+        blocking = self._mt_timeout is None
+        fd = _Base.detach(self)
+        if blocking and fd >= 0:
+            _os.set_blocking(fd, True)
+        return fd
 
     # ---- connections ----------------------------------------------------------------------
 
