@@ -632,6 +632,13 @@ class DetachTest(unittest.TestCase):
         os.close(fd)
         b.close()
 
+    def test_detach_of_a_socket_whose_fd_was_closed_behind_it_returns_the_number(self):
+        first = socket.socket()
+        second = socket.socket(fileno=first.fileno())
+        number = first.fileno()
+        first.close()
+        self.assertEqual(second.detach(), number)  # as the original: no error
+
 
 class OsTest(unittest.TestCase):
     @in_run

@@ -111,7 +111,10 @@ class socket(_Base):
         blocking = self._mt_timeout is None
         fd = _Base.detach(self)
         if blocking and fd >= 0:
-            _os.set_blocking(fd, True)
+            try:
+                _os.set_blocking(fd, True)
+            except OSError:  # closed behind the socket's back: the original's detach does not look
+                pass
         return fd
 
     # ---- connections ----------------------------------------------------------------------
