@@ -466,6 +466,29 @@ class ThreadingTest(unittest.TestCase):
         self.assertIs(fresh.Empty, queue.Empty)
 
     @in_run
+    def test_a_dummy_thread_stays_in_active_after_its_thread_ended_and_leaves_at_the_next_start(self):
+        # As CPython's own tests expect of a thread started with
+        # _thread.start_new_thread that called current_thread(); a server
+        # starting such threads still does not grow.
+        def f(done):
+            threading.current_thread()
+            done.release()
+
+        before = len(threading._active)
+        for _ in range(50):
+            done = threading.Lock()
+            done.acquire()
+            tid = _thread.start_new_thread(f, (done,))
+            done.acquire()  # it released it, and ends
+            mt.yield_()
+            self.assertIsInstance(threading._active.get(tid), threading._DummyThread)
+            self.assertTrue(threading._active[tid].is_alive())
+        self.assertLessEqual(len(threading._active), before + 2)
+        _thread.start_new_thread(lambda: None, ())
+        mt.yield_()
+        self.assertNotIn(tid, threading._active)
+
+    @in_run
     def test_rlock_is_owned_per_micro_thread(self):
         rlock = threading.RLock()
         got = []

@@ -126,6 +126,8 @@ def start_new_thread(function, args, kwargs=None):
         name = thread.name
     else:
         name = getattr(function, "__qualname__", None) or type(function).__name__
+    if _ended_dummies:
+        _sweep_dummies()
     registry = _registry()
     t = _core.micro_thread(_body, function, args, kwargs or {}, registry, name=name)
     ident = _core._coop_ident_of(t)
@@ -178,10 +180,28 @@ def at_main_end():
             pass
 
 
+# The idents of ended micro-threads whose dummy Thread is still in
+# threading._active: they leave it at the next start_new_thread or the next
+# dummy made (_sweep_dummies), not as they end. So, as with CPython's dummy
+# threads, the entry is there when the code that started the thread looks
+# right after it ended (CPython's own tests do), and a server that keeps
+# starting such threads does not grow (CPython 3.11 keeps them for ever).
+# Idents are never reused.
+_ended_dummies = []
+
+
+def _sweep_dummies():
+    active = getattr(_threading, "_active", None)
+    while _ended_dummies:
+        ident = _ended_dummies.pop()
+        if active is not None and isinstance(active.get(ident), _threading._DummyThread):
+            active.pop(ident, None)
+
+
 class _IdentRemover:
     """Kept in a micro-thread's thread-local store; when the store goes (its
-    body returned), the dummy Thread that current_thread() made for it leaves
-    threading._active."""
+    body returned), the dummy Thread that current_thread() made for it is
+    marked to leave threading._active (see _ended_dummies)."""
 
     __slots__ = ("ident",)
 
@@ -189,17 +209,16 @@ class _IdentRemover:
         self.ident = ident
 
     def __del__(self):
-        active = getattr(_threading, "_active", None)
-        if active is not None and isinstance(active.get(self.ident), _threading._DummyThread):
-            active.pop(self.ident, None)
+        _ended_dummies.append(self.ident)
 
 
 class _DummyThread(_threading._DummyThread):
     """threading's _DummyThread (what current_thread() gives a micro-thread
-    that threading did not start), which leaves threading._active when its
-    micro-thread ends instead of staying for ever."""
+    that threading did not start), which leaves threading._active some time
+    after its micro-thread ended instead of staying for ever."""
 
     def __init__(self):
+        _sweep_dummies()
         super().__init__()
         store = _local_dict()
         if store is not None:
