@@ -38,17 +38,21 @@ const void* running_block() noexcept {
     return e ? e->running() : nullptr;
 }
 
+// pending_of — the failure `owner` set, or nullptr.
+pending_failure* pending_of(const void* owner) noexcept {
+    for (auto& p : pending)
+        if (p.owner == owner) return &p;
+    return nullptr;
+}
+
 // take_pending — the failure the running micro-thread set, removed.
 std::optional<pending_failure> take_pending() noexcept {
-    const void* owner = running_block();
-    for (auto& p : pending) {
-        if (p.owner != owner) continue;
-        std::optional<pending_failure> out(std::move(p));
-        p = std::move(pending.back());
-        pending.pop_back();
-        return out;
-    }
-    return std::nullopt;
+    pending_failure* p = pending_of(running_block());
+    if (!p) return std::nullopt;
+    std::optional<pending_failure> out(std::move(*p));
+    if (p != &pending.back()) *p = std::move(pending.back());
+    pending.pop_back();
+    return out;
 }
 
 mt_status record(mt_status kind, const char* message, int err = 0) noexcept {
@@ -183,11 +187,9 @@ void mt_set_error(void* obj, const mt_type* type, const char* message) {
     } catch (...) {
         p.message.clear();
     }
-    for (auto& q : pending) {
-        if (q.owner == p.owner) {
-            q = std::move(p);  // a second one replaces the first, whose object is released
-            return;
-        }
+    if (pending_failure* q = mt::capi::pending_of(p.owner)) {
+        *q = std::move(p);  // a second one replaces the first, whose object is released
+        return;
     }
     try {
         pending.push_back(std::move(p));

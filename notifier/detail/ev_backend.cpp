@@ -208,7 +208,6 @@ void ev_backend::forget(int fd) noexcept {
     if (f.maybe_in_kernel && m.epoll_fd >= 0 && forks.load(std::memory_order_relaxed) == m.made_at_fork) {
         epoll_event none{};
         ::epoll_ctl(m.epoll_fd, EPOLL_CTL_DEL, fd, &none);  // ENOENT: libev had not added it yet
-        ++stats_.kernel_removals;
     }
     f.maybe_in_kernel = false;
 }

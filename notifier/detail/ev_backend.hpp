@@ -77,7 +77,6 @@ public:
     struct stats_t {
         unsigned long fresh_watches = 0;  // watch() that started a watcher
         unsigned long resumes = 0;        // resume() that started a watcher
-        unsigned long kernel_removals = 0;  // forget() that took the fd out of the kernel's set
     };
     const stats_t& stats() const noexcept { return stats_; }
 

@@ -126,8 +126,7 @@ def start_new_thread(function, args, kwargs=None):
         name = thread.name
     else:
         name = getattr(function, "__qualname__", None) or type(function).__name__
-    if _ended_dummies:
-        _sweep_dummies()
+    _sweep_dummies()
     registry = _registry()
     t = _core.micro_thread(_body, function, args, kwargs or {}, registry, name=name)
     ident = _core._coop_ident_of(t)
