@@ -128,8 +128,9 @@ mt_thread* mt_spawn(const mt_spawn_options* options, mt_func fn, void* arg) {
         so.stack_size = o.stack_size;
         if (o.stdin_pipe) so.in = pipe_attachment(o.stdin_pipe, "mt_spawn");
         if (o.stdout_pipe) so.out = pipe_attachment(o.stdout_pipe, "mt_spawn");
-        // The body's argument is disposed of with the body: after it ran, or
-        // unrun when the micro-thread was aborted before it started. The
+        // The body's argument is disposed of with the body, in the
+        // micro-thread: after it ran, or unrun when the micro-thread was
+        // aborted before it started (core/micro_thread.hpp, drop_body). The
         // owner is armed only once the spawn succeeded: a spawn that fails
         // leaves the argument the caller's (arg_dispose is not called).
         auto h = mt::spawn(so, c_body{fn, arg, o.result_type, arg_owner{nullptr, arg}});

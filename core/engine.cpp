@@ -138,22 +138,8 @@ inline detail::control_block* engine::pop_runnable() noexcept {
             handoff_streak_ = 0;  // nobody else was waiting: the streak starved no one
         }
         cb->run_next = nullptr;
-        if (cb->st == state::created && cb->abort_requested) [[unlikely]] {
-            end_unstarted(*cb);
-            continue;
-        }
         return cb;
     }
-}
-
-// end_unstarted — aborted before it ever ran: its body never runs and it
-// needs no context. (created -> aborted)
-void engine::end_unstarted(detail::control_block& cb) noexcept {
-    MT_ASSERT(cb.st == state::created, "end_unstarted on a micro-thread that started");
-    cb.st = state::aborted;
-    pool_.release(cb.stk);
-    cb.stk = {};
-    end(cb, true);
 }
 
 // make_runnable — waiting -> runnable, at the back of the run queue.
@@ -210,7 +196,7 @@ inline detail::context_slot& engine::enter(detail::control_block* from, detail::
 // head of the run queue, or to the root when the queue is empty.
 void engine::switch_from(detail::control_block* from) noexcept {  // also called by engine_loop.cpp: not inline
     detail::control_block* to = pop_runnable();
-    if (to == from) {  // it was the only one runnable (or, on the root, every queued one was aborted unstarted)
+    if (to == from) {  // it was the only one runnable
         if (from) from->st = state::running;
         return;
     }
@@ -367,6 +353,10 @@ detail::context_slot* engine::entry(void* arg) noexcept {
 detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
     // running -> finished / failed / aborted
     if (cb.abort_requested) {
+        // Aborted before it started: its body never runs, but what it
+        // captured is destroyed here, where a destructor may suspend (in a
+        // shield) as it could at the end of a body that ran.
+        cb.drop_body();
         cb.st = state::aborted;
     } else {
         try {

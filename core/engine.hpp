@@ -344,7 +344,6 @@ private:
     void maybe_free(detail::control_block& cb) noexcept;
     void resolve_deadlock();
     void sleep_in_group();
-    void end_unstarted(detail::control_block& cb) noexcept;
     void wake_to_raise(detail::control_block& cb) noexcept;
     void poll_if_due();
     void update_observer() noexcept;

@@ -67,8 +67,8 @@ struct result_block<void> : control_block {};
 // arguments are destroyed as the body ends (returns or throws), on the
 // micro-thread's own stack while it still runs: a destructor of what the
 // function captured may suspend (flush, join, put a last value) like any
-// destructor of the body's own. Kept with the block otherwise (a
-// micro-thread aborted before it started). The result of a detached
+// destructor of the body's own. A micro-thread aborted before it started
+// still runs, only to destroy them there (drop_body). The result of a detached
 // micro-thread (no handle refers to it as its body returns) is destroyed
 // there too, for the same reason: nobody can read it.
 template <class R, class F, class... A>
@@ -96,6 +96,8 @@ struct task_block final : result_block<R> {
             }
         }
     }
+
+    void drop_body() noexcept override { drop(); }
 
     // fn — the function, until the body has ended.
     F& fn() noexcept { return parts.fn; }

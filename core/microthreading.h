@@ -155,10 +155,10 @@ typedef struct mt_spawn_options {
     mt_pipe* stdin_pipe;    /* attached as its stdin (the death rules of docs/reference/pipes.md), or NULL */
     mt_pipe* stdout_pipe;   /* attached as its stdout, or NULL */
     const mt_type* result_type;  /* how to release a result nobody joins; NULL: results are not objects */
-    void (*arg_dispose)(void* arg);  /* called once with arg: in the micro-thread as its body
+    void (*arg_dispose)(void* arg);  /* called once with arg, in the micro-thread: as its body
                                         returns, or, when it was aborted before it started and its
-                                        body never ran, when its block goes away; never when mt_spawn
-                                        fails (arg is then still the caller's); NULL: none */
+                                        body never ran, as it ends; never when mt_spawn fails (arg
+                                        is then still the caller's); NULL: none */
 } mt_spawn_options;
 
 void mt_spawn_options_init(mt_spawn_options* o);

@@ -16,7 +16,8 @@ namespace mt {
 //      |                   +--body returns--> finished
 //      |                   +--body throws--> failed
 //      |                   +--MicroThreadExit reaches the top--> aborted
-//      +--aborted before it ever ran--> aborted  (its body never runs)
+//      |                   +--aborted before it ran: its function destroyed unrun--> aborted
+//      +--(an abort before it is scheduled still schedules it, for that last step)
 enum class state : std::uint8_t {
     created,   // spawned, in the run queue, body not started, no context yet
     runnable,  // in the run queue, suspended at a yield or woken from a wait

@@ -388,6 +388,44 @@ TEST_CASE("aborting a micro-thread that never started: its body never runs") {
     });
 }
 
+TEST_CASE("what a micro-thread aborted before it started captured is destroyed in that micro-thread, where it may suspend in a shield") {
+    // It was destroyed wherever the run queue popped the aborted block, or,
+    // while a handle kept the block, by whoever dropped the last handle: a
+    // destructor that suspended suspended that one.
+    struct flushes_on_destruction {
+        std::vector<std::string>* log;
+        bool armed = true;
+        explicit flushes_on_destruction(std::vector<std::string>& l) : log(&l) {}
+        flushes_on_destruction(flushes_on_destruction&& o) noexcept : log(o.log), armed(std::exchange(o.armed, false)) {}
+        ~flushes_on_destruction() {
+            if (!armed) return;
+            log->push_back("destroyed in " + mt::current().name);
+            mt::shield s(std::chrono::seconds(10));  // aborted: a wait needs a shield
+            mt::yield();
+            log->push_back("resumed in " + mt::current().name);
+        }
+    };
+    std::vector<std::string> log;
+    bool ran = false;
+    in_engine([&] {
+        auto kept = mt::spawn(mt::spawn_options{"kept"}, [f = flushes_on_destruction(log), &ran] { ran = true; });
+        {
+            auto dropped = mt::spawn(mt::spawn_options{"dropped"}, [f = flushes_on_destruction(log), &ran] { ran = true; });
+            dropped.abort();
+        }
+        auto other = mt::spawn(mt::spawn_options{"other"}, [&] {
+            for (int i = 0; i < 3; ++i) mt::yield();
+        });
+        kept.abort();
+        CHECK_THROWS_AS(kept.wait(), mt::micro_thread_aborted);
+        CHECK(kept.state() == mt::state::aborted);
+        other.wait();
+    });
+    CHECK_FALSE(ran);
+    CHECK(log == std::vector<std::string>{"destroyed in kept", "destroyed in dropped", "resumed in kept",
+                                          "resumed in dropped"});
+}
+
 TEST_CASE("aborting a micro-thread that has ended does nothing") {
     in_engine([] {
         auto h = mt::spawn([] { return 1; });

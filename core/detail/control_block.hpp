@@ -92,6 +92,12 @@ struct control_block {
     // on the micro-thread's own stack; may suspend; throws what the body throws.
     virtual void run_body() = 0;
 
+    // drop_body — destroys the function and its arguments without running
+    // them (a micro-thread aborted before it started). Called once, on the
+    // micro-thread's own stack like run_body, so what they captured is
+    // destroyed where it would have been; may suspend (in an mt::shield).
+    virtual void drop_body() noexcept = 0;
+
     // --- identity: set by spawn, then read-only
     std::uint64_t id = 0;
     char name[max_name + 1] = {};  // empty: unnamed (see name_of)

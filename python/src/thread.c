@@ -6,7 +6,7 @@
  * attached as stdin/stdout. The record is linked into the run's list of
  * running bodies from spawn until its body returns (mtpy_abort_running walks
  * that list when a SystemExit or KeyboardInterrupt ends the run), and freed
- * by the C API's arg_dispose when the micro-thread's block goes away — also
+ * by the C API's arg_dispose in the micro-thread as its body returns — also
  * when it was aborted before it started and its body never ran.
  *
  * Outcomes: the body's result is the micro-thread's result (an object the
@@ -49,7 +49,7 @@ static void record_clear(mtpy_record* rec) {
     Py_CLEAR(rec->out);
 }
 
-/* record_dispose — the C API's arg_dispose: the block is going away. */
+/* record_dispose — the C API's arg_dispose: the body is done with the record (it ran, or never will). */
 static void record_dispose(void* arg) {
     mtpy_record* rec = arg;
     record_clear(rec); /* only if the body never ran: it clears itself */

@@ -723,7 +723,11 @@ static int test_unhandled_hook(void) {
 }
 
 static int disposed_args;
+static uint64_t disposed_in; /* the id of the micro-thread the last dispose_arg ran in */
+
 static void dispose_arg(void* arg) {
+    mt_info me;
+    disposed_in = mt_current(&me) == MT_OK ? me.id : (uint64_t)-1;
     counted_release(arg);
     ++disposed_args;
 }
@@ -863,12 +867,16 @@ static mt_status test_arg_dispose(void* arg, void** result) {
     disposed_args = 0;
     mt_thread* ran = mt_spawn(&o, reads_arg, counted_new(6));
     mt_thread* never = mt_spawn(&o, reads_arg, counted_new(6));
+    mt_info never_info;
+    CHECK_STATUS(mt_thread_info(never, &never_info), MT_OK);
     CHECK_STATUS(mt_abort(never), MT_OK); /* before it started: its body never runs */
     CHECK_STATUS(mt_join(ran, MT_FOREVER, NULL), MT_OK);
     CHECK_STATUS(mt_join(never, MT_FOREVER, NULL), MT_ABORTED);
-    CHECK(disposed_args == 1); /* ran's as its body returned; never's block is kept by its handle */
+    /* both in their own micro-threads as they ended: ran's as its body
+     * returned, never's unrun, though its handle still keeps the block */
+    CHECK(disposed_args == 2);
+    CHECK(disposed_in == never_info.id);
     mt_thread_release(ran);
-    CHECK(disposed_args == 1);
     mt_thread_release(never);
     CHECK(disposed_args == 2);
     mt_thread_release(mt_spawn(&o, reads_arg, counted_new(6)));
