@@ -17,7 +17,8 @@
 #                   warm-up's tenth)
 #   socket round trip mt_socket_pingpong N: per 1-byte round trip over a
 #                   socketpair through the reactor (1.1 per iteration)
-# BUILD_DIR (default build/release) must hold the release build's bench/.
+# BUILD_DIR (default build/release) is a release build; the four programs
+# are built there first.
 # --update writes the counts as the new baseline, keeping its notes (commit
 # it on its own, with the reason). Prints "ok NAME ..." / "FAIL NAME ..." lines (test.sh counts
 # them); exits non-zero on any FAIL.
@@ -56,6 +57,14 @@ per_op() {
   if [ -z "$a" ] || [ -z "$b" ]; then echo "FAIL $name: no count from callgrind for $bin"; return 1; fi
   python3 -c "print('%.1f' % (($b - $a) / ($n * $ops)))"
 }
+
+# The four benchmarks are not built by default (bench/meson.build): build
+# them here, in BUILD_DIR's configuration.
+programs=(bench/mt_yield bench/mt_spawn_join bench/mt_pingpong bench/mt_socket_pingpong)
+if ! ninja -C "$build" "${programs[@]}" >"$build.instructions-build.log" 2>&1; then
+  tail -30 "$build.instructions-build.log"
+  echo "FAIL instructions: the benchmarks did not build (${programs[*]})"; exit 1
+fi
 
 declare -A count
 fail=0
