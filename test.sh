@@ -448,6 +448,16 @@ await_build() {
   return "$rc"
 }
 
+# cpu_seconds — sets $cpu to the CPU time (user + system, whole seconds)
+# of this script and of every process it has waited for: the work done,
+# which on a 2-core machine bounds the wall time more than any one step.
+# (`times` must run in this shell, not in a pipeline or $(...), where it
+# would report a subshell's own zeros.)
+cpu_seconds() {
+  times >build/times.txt
+  cpu=$(awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } } END { printf "%d", s }' build/times.txt)
+}
+
 # timed STEP — runs STEP and says how long it took (CI's budget is 30 minutes).
 timed() {
   local start=$SECONDS
@@ -471,7 +481,9 @@ fi
 if [ "$valgrind" = 1 ]; then
   timed step_valgrind
 fi
-echo "   [all steps: $SECONDS s]"
+[ -n "$side_pid" ] && wait "$side_pid" 2>/dev/null  # ended with the last side build: count its CPU time
+cpu_seconds
+echo "   [all steps: $SECONDS s, $cpu s of CPU time]"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
