@@ -49,11 +49,23 @@ static void record_clear(mtpy_record* rec) {
     Py_CLEAR(rec->out);
 }
 
-/* record_dispose — the C API's arg_dispose: the body is done with the record (it ran, or never will). */
+/* record_free — a record nobody will use: cleared (only if the body never
+ * ran: it clears itself) and freed. */
+static void record_free(mtpy_record* rec) {
+    record_clear(rec);
+    PyMem_Free(rec);
+}
+
+/* record_dispose — the C API's arg_dispose, called in the micro-thread: its
+ * body is done with the record, or it was aborted before it started and this
+ * is all that runs in it. Then its Python state ends here as a body's does
+ * (mtpy_body_end), so the switch away gives back what the switch in handed
+ * it (a data-stack chunk). */
 static void record_dispose(void* arg) {
     mtpy_record* rec = arg;
-    record_clear(rec); /* only if the body never ran: it clears itself */
-    PyMem_Free(rec);
+    const int never_ran = rec->fn != NULL;
+    record_free(rec);
+    if (never_ran) mtpy_body_end();
 }
 
 void mtpy_abort_running(mtpy_run_state* r) {
@@ -194,7 +206,7 @@ PyObject* mtpy_spawn(PyObject* fn, PyObject* args, const char* name, size_t stac
     mt_thread* t = mt_spawn(&o, body, rec);
     if (!t) {
         mt_status s = mt_last_error_kind();
-        record_dispose(rec);
+        record_free(rec); /* in the spawner: not a micro-thread's end */
         return mtpy_raise_status(s);
     }
     rec->handle = t;

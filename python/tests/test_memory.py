@@ -49,6 +49,23 @@ def cycles(n):
             pass
 
 
+def aborted_cycles(n):
+    # Micro-threads aborted before they started: each is scheduled once, to
+    # dispose of its spawn record, and must give back what its Python state
+    # was handed there (a data-stack chunk from the cache the finished ones
+    # of `cycles` fill).
+    for _ in range(n // 100):
+        ts = [mt.micro_thread(body, i) for i in range(100)]
+        for t in ts:
+            t.abort()
+        for t in ts:
+            try:
+                t.wait()
+            except mt.MicroThreadAborted:
+                pass
+        cycles(100)
+
+
 class MemoryTests(unittest.TestCase):
     @in_run
     def test_twenty_thousand_spawn_exit_cycles_do_not_grow(self):
@@ -57,6 +74,21 @@ class MemoryTests(unittest.TestCase):
         rss0, maps0, objs0 = statm_resident_pages(), mappings(), len(gc.get_objects())
         blocks0 = sys.getallocatedblocks()
         cycles(20000)
+        gc.collect()
+        rss1, maps1, objs1 = statm_resident_pages(), mappings(), len(gc.get_objects())
+        blocks1 = sys.getallocatedblocks()
+        self.assertLessEqual(rss1 - rss0, RSS_SLACK_PAGES, "resident pages grew from %d to %d" % (rss0, rss1))
+        self.assertLessEqual(maps1 - maps0, 2, "mappings grew from %d to %d" % (maps0, maps1))
+        self.assertLessEqual(objs1 - objs0, 50, "gc objects grew from %d to %d" % (objs0, objs1))
+        self.assertLessEqual(blocks1 - blocks0, 200, "allocated blocks grew from %d to %d" % (blocks0, blocks1))
+
+    @in_run
+    def test_twenty_thousand_micro_threads_aborted_before_they_started_do_not_grow(self):
+        aborted_cycles(2000)
+        gc.collect()
+        rss0, maps0, objs0 = statm_resident_pages(), mappings(), len(gc.get_objects())
+        blocks0 = sys.getallocatedblocks()
+        aborted_cycles(20000)
         gc.collect()
         rss1, maps1, objs1 = statm_resident_pages(), mappings(), len(gc.get_objects())
         blocks1 = sys.getallocatedblocks()
