@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Interleaved comparison of our mt_* micro-benchmarks with their "twins".
 
-Usually run through bench/run (which builds first and writes
+Usually run through bench/run (which configures build/bench and writes
 docs/performance.md and docs/performance.svg). Directly, with Debian's python
-(gevent lives there):
+(gevent lives there), on a configured release build, whose benchmarks, twins,
+example servers and Python module it builds first:
     /usr/bin/python3 bench/run_bench.py [--build-dir build/release] [--rounds 7] [--quick]
         [--only yield,spawn_join,parked,skynet,pingpong,waits,queue,semaphore,mutex,xpipe,socket,python,servers,servers2]
         [--taskset CPU] [--markdown PAGE] [--chart SVG] [--syscalls]
@@ -45,6 +46,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -390,6 +392,29 @@ def unit_of(metric):
     return next((u for s, u in UNITS.items() if metric.endswith(s)), '')
 
 
+# What the comparison runs, among the build's targets: bench/ and its peers
+# (not built by default: bench/meson.build), the example servers, the Python
+# module.
+BENCH_TARGET = re.compile(r'^((bench/[^:]+)|(pep_examples/(http|echo)_server)|(python/micro_threading/[^:/]+)): '
+                          r'(cpp_LINKER|c_LINKER|CUSTOM_COMMAND|cpp_LINKER_RSP)')
+
+
+def build_targets(build_dir, log):
+    """Builds (ninja, MT_BENCH_JOBS jobs, default 2) every target the
+    comparison runs in the configured build directory; exits on failure."""
+    listing = subprocess.run(['ninja', '-C', build_dir, '-t', 'targets', 'all'], capture_output=True, text=True)
+    if listing.returncode:
+        sys.exit('%s is not a configured build directory (meson setup %s -Dbuildtype=release -Db_lto=true)'
+                 % (build_dir, build_dir))
+    targets = sorted({m.group(1) for m in map(BENCH_TARGET.match, listing.stdout.splitlines())
+                      if m and '.p/' not in m.group(1) and not m.group(1).endswith('.o')})
+    log('== building %d targets in %s' % (len(targets), build_dir))
+    r = subprocess.run(['ninja', '-C', build_dir, '-j', os.environ.get('MT_BENCH_JOBS', '2')] + targets,
+                       capture_output=True, text=True)
+    if r.returncode:
+        sys.exit('the build failed:\n' + '\n'.join((r.stdout + r.stderr).splitlines()[-40:]))
+
+
 def build_go(bench_dir, log):
     """go build every bench/peers/go/<name> into <bench_dir>/go/<name>."""
     go = shutil.which('go')
@@ -692,6 +717,7 @@ def main():
         sys.exit('no operation matches --only %s' % opts.only)
     if opts.taskset and not shutil.which('taskset'):
         sys.exit('taskset not found')
+    build_targets(os.path.abspath(opts.build_dir), log)
     build_go(bench_dir, log)
     info = dict(command=opts.command or shlex.join([sys.executable] + sys.argv), rounds=rounds,
                 date=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),

@@ -122,7 +122,7 @@ def run_wrk(port, opts, client_cpu):
 def run_echo(port, opts, client_cpu):
     client = opts.echo_client
     if not os.access(client, os.X_OK):
-        fail('echo client not found: %s (built by bench/peers/meson.build)' % client)
+        fail('echo client not found: %s (not built by default: ninja -C <build> bench/peers/peer_echo_client)' % client)
     argv = pin(client_cpu, [client, str(port), str(opts.connections), '%g' % opts.duration])
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=opts.duration + 60)

@@ -72,8 +72,9 @@ void* run_c_callback(void* value, void* state) {
     return out;
 }
 
-// arg_owner — calls mt_spawn_options.arg_dispose once, when the body (the
-// lambda holding it) is destroyed with the micro-thread's block.
+// arg_owner — calls mt_spawn_options.arg_dispose once, when the body
+// holding it is destroyed, in the micro-thread: as its body returns, or,
+// aborted before it started, when drop_body destroys it unrun.
 struct arg_owner {
     void (*dispose)(void*) = nullptr;
     void* arg = nullptr;

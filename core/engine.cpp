@@ -129,17 +129,15 @@ inline void engine::push_runnable(detail::control_block& cb) noexcept {
 }
 
 inline detail::control_block* engine::pop_runnable() noexcept {
-    for (;;) {
-        detail::control_block* cb = run_head_;
-        if (!cb) return nullptr;
-        run_head_ = cb->run_next;
-        if (!run_head_) {
-            run_tail_ = nullptr;
-            handoff_streak_ = 0;  // nobody else was waiting: the streak starved no one
-        }
-        cb->run_next = nullptr;
-        return cb;
+    detail::control_block* cb = run_head_;
+    if (!cb) return nullptr;
+    run_head_ = cb->run_next;
+    if (!run_head_) {
+        run_tail_ = nullptr;
+        handoff_streak_ = 0;  // nobody else was waiting: the streak starved no one
     }
+    cb->run_next = nullptr;
+    return cb;
 }
 
 // make_runnable — waiting -> runnable, at the back of the run queue.
@@ -196,11 +194,10 @@ inline detail::context_slot& engine::enter(detail::control_block* from, detail::
 // head of the run queue, or to the root when the queue is empty.
 void engine::switch_from(detail::control_block* from) noexcept {  // also called by engine_loop.cpp: not inline
     detail::control_block* to = pop_runnable();
-    if (to == from) {  // it was the only one runnable
+    if (to == from) {  // it was the only one runnable, or the root has nothing to run
         if (from) from->st = state::running;
         return;
     }
-    if (!to && !from) return;  // root with nothing to run
     switch_to(from, to);
 }
 
@@ -372,7 +369,7 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
     if (!detail::stack_pool::canary_intact(cb.stk)) detail::overflow_die(cb);
     cb.shield_depth = 0;  // a shield it leaked (made with new, never deleted) shields nothing any more
     cb.stk = {};  // Boost.Context gives the stack back to the pool once we left it
-    end(cb, false);
+    end(cb);
     if (cb.handles == 0) cb.error = nullptr;  // detached: reported by end(); its exception goes on this stack
     detail::control_block* next = pop_runnable();
     detail::context_slot& slot = enter(&cb, next);
@@ -381,10 +378,10 @@ detail::context_slot* engine::run_to_end(detail::control_block& cb) noexcept {
 }
 
 // end — bookkeeping when a micro-thread has ended (its outcome is stored).
-// Runs on the ended micro-thread's stack, or on whatever context aborted a
-// micro-thread that never started. Wakes joiners, tells listeners, and
-// frees the block when no handle needs it (unless `free` is false).
-void engine::end(detail::control_block& cb, bool free) noexcept {
+// Runs on the ended micro-thread's stack, before its last switch (the
+// caller frees the block after it, maybe_free). Wakes joiners, tells
+// listeners.
+void engine::end(detail::control_block& cb) noexcept {
     MT_ASSERT(has_ended(cb.st) && cb.w.phase == detail::wait_phase::idle, "end() of a micro-thread still in a wait");
     if (!cb.held.empty()) [[unlikely]]
         detail::release_held_locks(cb);  // before its joiners run: they may want the locks
@@ -404,7 +401,6 @@ void engine::end(detail::control_block& cb, bool free) noexcept {
         if (stop_when_main_ends_) abort_all();
     }
     if (cb.st == state::failed && !cb.outcome_observed && cb.handles == 0) report_unhandled(cb);
-    if (free) maybe_free(cb);
 }
 
 // detach_io — lets go of the micro-thread's stdin/stdout; `ended` tells the

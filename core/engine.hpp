@@ -332,7 +332,7 @@ private:
     detail::context_slot* run_to_end(detail::control_block& cb) noexcept;
     void expire_timers() noexcept;
     void wait_for_events(bool block);
-    void end(detail::control_block& cb, bool free) noexcept;
+    void end(detail::control_block& cb) noexcept;
     detail::control_block* pop_runnable() noexcept;
     void push_runnable(detail::control_block& cb) noexcept;
     detail::context_slot& enter(detail::control_block* from, detail::control_block* to) noexcept;

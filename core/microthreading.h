@@ -413,7 +413,10 @@ ptrdiff_t mt_queue_size(mt_queue* q);
 /* mt_switch_hook — called on every switch, before the switch: `from` and
  * `to` are the state blocks of the micro-threads left and entered (the
  * root's block for the root). An interpreter saves its per-thread state into
- * from_state and restores to_state's. Must not call the API. */
+ * from_state and restores to_state's. Must not call the API. A micro-thread
+ * aborted before it started is still entered once (its body does not run;
+ * its arg_dispose does): what the hook sets up on a first entry must be let
+ * go of there too, not only at the end of a body. */
 typedef void (*mt_switch_hook)(void* user, void* from_state, void* to_state);
 mt_status mt_set_switch_hook(mt_engine* e, mt_switch_hook hook, void* user);
 

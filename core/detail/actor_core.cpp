@@ -104,7 +104,8 @@ actor_core::~actor_core() {
 }
 
 // body — the server micro-thread's function; it holds a reference to the
-// core until the body ends (or, if it never runs, with the block).
+// core until the body ends (or, if it never runs, until drop_body destroys
+// it on the server's stack).
 struct actor_core::body {
     actor_core* core;
     explicit body(actor_core* c) noexcept : core(c) { c->retain(); }

@@ -39,6 +39,10 @@
  * restored. A new micro-thread's block is zeroed: the first switch to it
  * initializes it instead of restoring.
  *
+ * A micro-thread aborted before it started is entered once all the same,
+ * to dispose of its spawn record (thread.c, record_dispose), which ends
+ * its block the way a body's end does.
+ *
  * When a body has returned (mtpy_body_end) its frames are gone; the switch
  * away from it frees its data-stack chunks (CPython never frees a root chunk
  * itself) and anything the end of its life left in the state (buried, to be

@@ -63,9 +63,16 @@ static void record_free(mtpy_record* rec) {
  * it (a data-stack chunk). */
 static void record_dispose(void* arg) {
     mtpy_record* rec = arg;
-    const int never_ran = rec->fn != NULL;
+    if (rec->fn == NULL) { /* the body ran and cleared it */
+        PyMem_Free(rec);
+        return;
+    }
+    /* Never ran: its objects' finalizers run as this micro-thread (its
+     * context entered, its record current), as at the end of a body. */
+    mtpy_body_begin(rec->context, rec);
+    rec->context = NULL; /* the interpreter state owns it now */
     record_free(rec);
-    if (never_ran) mtpy_body_end();
+    mtpy_body_end();
 }
 
 void mtpy_abort_running(mtpy_run_state* r) {

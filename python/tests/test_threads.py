@@ -187,6 +187,25 @@ class MicroThreadTests(unittest.TestCase):
         self.assertEqual(ran, [])
 
     @in_run
+    def test_aborted_before_it_started_its_arguments_are_released_in_it(self):
+        # ... as that micro-thread: its name, and the copy of its spawner's
+        # context its body would have run in
+        import contextvars
+        var = contextvars.ContextVar("var")
+        var.set("spawner's")
+        seen = []
+
+        class Probe:
+            def __del__(self):
+                seen.append((mt.current().name, var.get(None)))
+
+        t = mt.micro_thread(lambda p: None, Probe(), name="never")
+        t.abort()
+        with self.assertRaises(mt.MicroThreadAborted):
+            t.wait()
+        self.assertEqual(seen, [("never", "spawner's")])
+
+    @in_run
     def test_abort_yourself(self):
         def me():
             mt.current().abort()
