@@ -388,29 +388,41 @@ TEST_CASE("aborting a micro-thread that never started: its body never runs") {
     });
 }
 
+namespace {
+
+// flushes_on_destruction — what a test's micro-thread captures: its
+// destructor logs where it runs, suspends once (a flush, a last put: any
+// suspension) and logs where it resumed; in a shield when `shielded` (the
+// waits of an aborted micro-thread need one).
+struct flushes_on_destruction {
+    std::vector<std::string>* log;
+    bool shielded;
+    bool armed = true;
+    flushes_on_destruction(std::vector<std::string>& l, bool in_shield) : log(&l), shielded(in_shield) {}
+    flushes_on_destruction(flushes_on_destruction&& o) noexcept
+        : log(o.log), shielded(o.shielded), armed(std::exchange(o.armed, false)) {}
+    ~flushes_on_destruction() {
+        if (!armed) return;
+        log->push_back("destroyed in " + mt::current().name);
+        std::optional<mt::shield> s;
+        if (shielded) s.emplace(std::chrono::seconds(10));
+        mt::yield();
+        log->push_back("resumed in " + mt::current().name);
+    }
+};
+
+}  // namespace
+
 TEST_CASE("what a micro-thread aborted before it started captured is destroyed in that micro-thread, where it may suspend in a shield") {
     // It was destroyed wherever the run queue popped the aborted block, or,
     // while a handle kept the block, by whoever dropped the last handle: a
     // destructor that suspended suspended that one.
-    struct flushes_on_destruction {
-        std::vector<std::string>* log;
-        bool armed = true;
-        explicit flushes_on_destruction(std::vector<std::string>& l) : log(&l) {}
-        flushes_on_destruction(flushes_on_destruction&& o) noexcept : log(o.log), armed(std::exchange(o.armed, false)) {}
-        ~flushes_on_destruction() {
-            if (!armed) return;
-            log->push_back("destroyed in " + mt::current().name);
-            mt::shield s(std::chrono::seconds(10));  // aborted: a wait needs a shield
-            mt::yield();
-            log->push_back("resumed in " + mt::current().name);
-        }
-    };
     std::vector<std::string> log;
     bool ran = false;
     in_engine([&] {
-        auto kept = mt::spawn(mt::spawn_options{"kept"}, [f = flushes_on_destruction(log), &ran] { ran = true; });
+        auto kept = mt::spawn(mt::spawn_options{"kept"}, [f = flushes_on_destruction(log, true), &ran] { ran = true; });
         {
-            auto dropped = mt::spawn(mt::spawn_options{"dropped"}, [f = flushes_on_destruction(log), &ran] { ran = true; });
+            auto dropped = mt::spawn(mt::spawn_options{"dropped"}, [f = flushes_on_destruction(log, true), &ran] { ran = true; });
             dropped.abort();
         }
         auto other = mt::spawn(mt::spawn_options{"other"}, [&] {
@@ -504,22 +516,10 @@ TEST_CASE("what a micro-thread's function captured is destroyed in that micro-th
     // It was destroyed with the block, after the engine had switched to the
     // next micro-thread: a destructor that yielded suspended that one, on
     // the ended micro-thread's stack.
-    struct flushes_on_destruction {
-        std::vector<std::string>* log;
-        bool armed = true;
-        explicit flushes_on_destruction(std::vector<std::string>& l) : log(&l) {}
-        flushes_on_destruction(flushes_on_destruction&& o) noexcept : log(o.log), armed(std::exchange(o.armed, false)) {}
-        ~flushes_on_destruction() {
-            if (!armed) return;
-            log->push_back("destroyed in " + mt::current().name);
-            mt::yield();  // a flush, a last put: any suspension
-            log->push_back("resumed in " + mt::current().name);
-        }
-    };
     std::vector<std::string> log;
     in_engine([&] {
-        mt::start_and_forget(mt::spawn_options{"detached"}, [f = flushes_on_destruction(log)] {});
-        auto joined = mt::spawn(mt::spawn_options{"joined"}, [f = flushes_on_destruction(log)] { return 5; });
+        mt::start_and_forget(mt::spawn_options{"detached"}, [f = flushes_on_destruction(log, false)] {});
+        auto joined = mt::spawn(mt::spawn_options{"joined"}, [f = flushes_on_destruction(log, false)] { return 5; });
         auto other = mt::spawn(mt::spawn_options{"other"}, [&] {
             for (int i = 0; i < 3; ++i) mt::yield();
         });
