@@ -49,6 +49,13 @@ static void record_clear(mtpy_record* rec) {
     Py_CLEAR(rec->out);
 }
 
+/* record_enter — the running micro-thread takes up its record: the
+ * interpreter state owns the record's context from here (mtpy_body_begin). */
+static void record_enter(mtpy_record* rec) {
+    mtpy_body_begin(rec->context, rec);
+    rec->context = NULL;
+}
+
 /* record_free — a record nobody will use: cleared (only if the body never
  * ran: it clears itself) and freed. */
 static void record_free(mtpy_record* rec) {
@@ -69,8 +76,7 @@ static void record_dispose(void* arg) {
     }
     /* Never ran: its objects' finalizers run as this micro-thread (its
      * context entered, its record current), as at the end of a body. */
-    mtpy_body_begin(rec->context, rec);
-    rec->context = NULL; /* the interpreter state owns it now */
+    record_enter(rec);
     record_free(rec);
     mtpy_body_end();
 }
@@ -110,8 +116,7 @@ static PyObject* after_main(PyObject* r) {
 static mt_status body(void* arg, void** result) {
     mtpy_record* rec = arg;
     mtpy_flush_graveyard();
-    mtpy_body_begin(rec->context, rec);
-    rec->context = NULL; /* the interpreter state owns it now */
+    record_enter(rec);
     PyObject* r = PyObject_Call(rec->fn, rec->args, NULL);
     if (mtpy_main_end_hook && mtpy_run && rec->handle == mtpy_run->main && (r || !is_fatal())) r = after_main(r);
     mt_status st = MT_OK;
